@@ -1,0 +1,292 @@
+/**
+ * The one network layer: API calls and image downloads both go through it, so the rate limit,
+ * retries and the rule about where the API key may go hold everywhere.
+ */
+import { FetchError, ofetch } from 'ofetch';
+import type { Logger } from '../util/logger.ts';
+
+export type RequestFailureKind = 'network' | 'timeout' | 'http' | 'bad-body' | 'too-large';
+
+/** A request that failed for good (after retries). Never means "not found". */
+export class CivitaiRequestError extends Error {
+  override name = 'CivitaiRequestError';
+  readonly kind: RequestFailureKind;
+  readonly status: number | undefined;
+  readonly url: string;
+  constructor(kind: RequestFailureKind, url: string, message: string, status?: number) {
+    super(message);
+    this.kind = kind;
+    this.url = url;
+    this.status = status;
+  }
+}
+
+export interface HttpOptions {
+  /** Origin of the API: the only origin that ever receives the API key. */
+  apiOrigin: string;
+  apiKey?: string;
+  userAgent: string;
+  timeoutMs: number;
+  maxRetries: number;
+  retryDelayMs: number;
+  requestsPerMinute: number;
+  maxConcurrent: number;
+  logger?: Logger;
+  /** Injected by tests to avoid real waiting. */
+  sleep?: (ms: number) => Promise<void>;
+}
+
+export interface HttpStats {
+  /** Requests sent to the API origin (each retry counts). */
+  apiRequests: number;
+  /** Requests sent elsewhere (image CDN). */
+  downloadRequests: number;
+  retries: number;
+  downloadedBytes: number;
+}
+
+export interface JsonResponse {
+  status: number;
+  /** Parsed body; undefined when the body was not JSON. */
+  json: unknown;
+  text: string;
+  contentType: string;
+}
+
+export interface BinaryResponse {
+  status: number;
+  bytes: Buffer;
+  contentType: string;
+}
+
+const MAX_BACKOFF_MS = 30_000;
+const MAX_RETRY_AFTER_MS = 120_000;
+const MAX_DOWNLOAD_BYTES = 512 * 1024 * 1024;
+
+class TokenBucket {
+  private tokens: number;
+  private last = Date.now();
+  private readonly capacity: number;
+  private readonly perMs: number;
+  private readonly sleep: (ms: number) => Promise<void>;
+  constructor(perMinute: number, sleep: (ms: number) => Promise<void>) {
+    this.capacity = Math.max(1, perMinute);
+    this.tokens = this.capacity;
+    this.perMs = perMinute / 60_000;
+    this.sleep = sleep;
+  }
+  async take(): Promise<void> {
+    for (;;) {
+      const now = Date.now();
+      this.tokens = Math.min(this.capacity, this.tokens + (now - this.last) * this.perMs);
+      this.last = now;
+      if (this.tokens >= 1) {
+        this.tokens -= 1;
+        return;
+      }
+      // The wait happens outside any lock, so other callers are not stalled behind it.
+      await this.sleep(Math.ceil((1 - this.tokens) / this.perMs));
+    }
+  }
+}
+
+class Semaphore {
+  private active = 0;
+  private readonly waiting: (() => void)[] = [];
+  private readonly limit: number;
+  constructor(limit: number) {
+    this.limit = Math.max(1, limit);
+  }
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.active >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    this.active += 1;
+    try {
+      return await task();
+    } finally {
+      this.active -= 1;
+      this.waiting.shift()?.();
+    }
+  }
+}
+
+interface Attempt<T> {
+  /** A final answer. */
+  value?: T;
+  /** A failure worth another try, with the server's requested wait if any. */
+  retry?: { error: CivitaiRequestError; afterMs?: number };
+}
+
+export class HttpClient {
+  readonly stats: HttpStats = { apiRequests: 0, downloadRequests: 0, retries: 0, downloadedBytes: 0 };
+  private readonly options: HttpOptions;
+  private readonly bucket: TokenBucket;
+  private readonly slots: Semaphore;
+  private readonly sleep: (ms: number) => Promise<void>;
+
+  constructor(options: HttpOptions) {
+    this.options = options;
+    this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+    this.bucket = new TokenBucket(options.requestsPerMinute, this.sleep);
+    this.slots = new Semaphore(options.maxConcurrent);
+  }
+
+  /** GET or POST JSON. 4xx answers are returned (the caller decides what a 404 means). */
+  async requestJson(method: 'GET' | 'POST', url: string, body?: unknown): Promise<JsonResponse> {
+    return this.withRetries(url, async () => {
+      const response = await this.send(url, {
+        method,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        headers: body === undefined ? {} : { 'content-type': 'application/json' },
+        accept: 'application/json',
+      });
+      const text = Buffer.from(response.bytes).toString('utf8');
+      const isHtml = /text\/html/i.test(response.contentType) || /^\s*<(!doctype|html)/i.test(text);
+      let json: unknown;
+      if (!isHtml) {
+        try {
+          json = JSON.parse(text);
+        } catch {
+          json = undefined;
+        }
+      }
+      const result: JsonResponse = { status: response.status, json, text, contentType: response.contentType };
+      if (response.status === 429 || response.status >= 500) {
+        const error = new CivitaiRequestError(
+          'http',
+          url,
+          `CivitAI answered ${response.status}${isHtml ? ' (an HTML error page)' : ''}`,
+          response.status,
+        );
+        return { retry: { error, afterMs: parseRetryAfter(response.retryAfter) } };
+      }
+      if (response.status >= 200 && response.status < 300 && json === undefined) {
+        const what = isHtml ? 'an HTML page instead of JSON' : 'a truncated or malformed JSON body';
+        return { retry: { error: new CivitaiRequestError('bad-body', url, `CivitAI sent ${what}`, response.status) } };
+      }
+      return { value: result };
+    });
+  }
+
+  /** Downloads a file into memory (previews are small); retried like API calls. */
+  async download(url: string): Promise<BinaryResponse> {
+    return this.withRetries(url, async () => {
+      const response = await this.send(url, { method: 'GET', headers: {}, accept: '*/*' });
+      if (response.status === 429 || response.status >= 500) {
+        const error = new CivitaiRequestError('http', url, `the image server answered ${response.status}`, response.status);
+        return { retry: { error, afterMs: parseRetryAfter(response.retryAfter) } };
+      }
+      if (response.status < 200 || response.status >= 300) {
+        throw new CivitaiRequestError('http', url, `the image server answered ${response.status}`, response.status);
+      }
+      if (response.expectedLength !== undefined && response.expectedLength !== response.bytes.length) {
+        const error = new CivitaiRequestError(
+          'bad-body',
+          url,
+          `download cut short (${response.bytes.length} of ${response.expectedLength} bytes)`,
+        );
+        return { retry: { error } };
+      }
+      this.stats.downloadedBytes += response.bytes.length;
+      return { value: { status: response.status, bytes: response.bytes, contentType: response.contentType } };
+    });
+  }
+
+  private async withRetries<T>(url: string, attempt: () => Promise<Attempt<T>>): Promise<T> {
+    let lastError: CivitaiRequestError | undefined;
+    for (let tryIndex = 0; tryIndex <= this.options.maxRetries; tryIndex += 1) {
+      if (tryIndex > 0) this.stats.retries += 1;
+      let outcome: Attempt<T>;
+      try {
+        outcome = await attempt();
+      } catch (error) {
+        const failure = toRequestError(error, url);
+        if (failure.kind !== 'network' && failure.kind !== 'timeout') throw failure;
+        outcome = { retry: { error: failure } };
+      }
+      if (outcome.retry === undefined) return outcome.value as T;
+      lastError = outcome.retry.error;
+      if (tryIndex === this.options.maxRetries) break;
+      const backoff = Math.min(MAX_BACKOFF_MS, this.options.retryDelayMs * 2 ** tryIndex);
+      const jittered = backoff * (0.5 + Math.random());
+      const wait = outcome.retry.afterMs ?? jittered;
+      this.options.logger?.debug(`retry ${tryIndex + 1}/${this.options.maxRetries} in ${Math.round(wait)} ms: ${lastError.message} (${redactUrl(url)})`);
+      await this.sleep(wait);
+    }
+    throw lastError ?? new CivitaiRequestError('network', url, 'request failed');
+  }
+
+  private async send(
+    url: string,
+    init: { method: string; body?: string; headers: Record<string, string>; accept: string },
+  ): Promise<{ status: number; bytes: Buffer; contentType: string; retryAfter: string | null; expectedLength?: number }> {
+    const target = new URL(url);
+    const toApi = target.origin === this.options.apiOrigin;
+    const headers: Record<string, string> = {
+      ...init.headers,
+      accept: init.accept,
+      'user-agent': this.options.userAgent,
+    };
+    // The key is only ever sent to the configured API origin: never to the image CDN, and a
+    // redirect is not followed with it (see `redirect` below).
+    if (toApi && this.options.apiKey) headers.authorization = `Bearer ${this.options.apiKey}`;
+    await this.bucket.take();
+    return this.slots.run(async () => {
+      if (toApi) this.stats.apiRequests += 1;
+      else this.stats.downloadRequests += 1;
+      this.options.logger?.debug(`${init.method} ${redactUrl(url)}`);
+      const response = await ofetch.raw(url, {
+        method: init.method,
+        body: init.body,
+        headers,
+        timeout: this.options.timeoutMs,
+        retry: 0,
+        ignoreResponseError: true,
+        responseType: 'arrayBuffer',
+        redirect: toApi && this.options.apiKey ? 'manual' : 'follow',
+      });
+      const bytes = Buffer.from(response._data ?? new ArrayBuffer(0));
+      const lengthHeader = response.headers.get('content-length');
+      const expectedLength = lengthHeader && !response.headers.get('content-encoding') ? Number(lengthHeader) : undefined;
+      if (bytes.length > MAX_DOWNLOAD_BYTES) {
+        throw new CivitaiRequestError('too-large', url, `response larger than ${MAX_DOWNLOAD_BYTES} bytes`);
+      }
+      return {
+        status: response.status,
+        bytes,
+        contentType: response.headers.get('content-type') ?? '',
+        retryAfter: response.headers.get('retry-after'),
+        expectedLength: Number.isFinite(expectedLength) ? expectedLength : undefined,
+      };
+    });
+  }
+}
+
+function toRequestError(error: unknown, url: string): CivitaiRequestError {
+  if (error instanceof CivitaiRequestError) return error;
+  if (error instanceof FetchError || error instanceof Error) {
+    const text = `${error.message} ${String((error as { cause?: unknown }).cause ?? '')}`;
+    if (/timeout|aborted/i.test(text)) return new CivitaiRequestError('timeout', url, 'the request timed out');
+    return new CivitaiRequestError('network', url, `network error: ${shortCause(error)}`);
+  }
+  return new CivitaiRequestError('network', url, `network error: ${String(error)}`);
+}
+
+function shortCause(error: Error): string {
+  const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+  return cause?.code ?? cause?.message ?? error.message;
+}
+
+/** `Retry-After` is either seconds or an HTTP date. */
+export function parseRetryAfter(value: string | null, now = Date.now()): number | undefined {
+  if (!value) return undefined;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds) && seconds >= 0) return Math.min(MAX_RETRY_AFTER_MS, seconds * 1000);
+  const date = Date.parse(value);
+  if (Number.isNaN(date)) return undefined;
+  return Math.min(MAX_RETRY_AFTER_MS, Math.max(0, date - now));
+}
+
+/** URLs in logs never carry a `token=` query parameter. */
+export function redactUrl(url: string): string {
+  return url.replace(/([?&]token=)[^&]*/gi, '$1***');
+}

@@ -1,0 +1,68 @@
+/**
+ * The run report: what the CLI prints with --report, what tests assert on, and what the
+ * Astro loader logs. Field names are a public interface (scripts read them).
+ */
+export interface ReportEntry {
+  path: string;
+  stage: string;
+  message: string;
+}
+
+export interface RunReport {
+  job: string;
+  dryRun: boolean;
+  startedAt: string;
+  finishedAt?: string;
+  seconds?: number;
+  files: { found: number; failed: number };
+  hash: { files: number; bytes: number; seconds: number };
+  api: { requests: number; retries: number; identified: number; notFound: number };
+  images: { downloaded: number; reused: number; failed: number };
+  sidecars: { written: number; unchanged: number };
+  /** Files that could not be processed (reported and skipped). */
+  errors: ReportEntry[];
+  /** Problems that did not stop a file (a preview that failed, a sidecar left alone). */
+  warnings: ReportEntry[];
+  fail(path: string, stage: string, message: string): void;
+  warn(path: string, stage: string, message: string): void;
+  finish(): void;
+}
+
+export function createReport(job: string, dryRun: boolean): RunReport {
+  const started = performance.now();
+  const failedPaths = new Set<string>();
+  const report: RunReport = {
+    job,
+    dryRun,
+    startedAt: new Date().toISOString(),
+    files: { found: 0, failed: 0 },
+    hash: { files: 0, bytes: 0, seconds: 0 },
+    api: { requests: 0, retries: 0, identified: 0, notFound: 0 },
+    images: { downloaded: 0, reused: 0, failed: 0 },
+    sidecars: { written: 0, unchanged: 0 },
+    errors: [],
+    warnings: [],
+    fail(path, stage, message) {
+      report.errors.push({ path, stage, message });
+      failedPaths.add(path);
+      report.files.failed = failedPaths.size;
+    },
+    warn(path, stage, message) {
+      report.warnings.push({ path, stage, message });
+    },
+    finish() {
+      report.finishedAt = new Date().toISOString();
+      report.seconds = Math.round(performance.now() - started) / 1000;
+    },
+  };
+  return report;
+}
+
+/** The report as JSON (without its methods). */
+export function reportToJson(report: RunReport): Record<string, unknown> {
+  const { fail, warn, finish, ...data } = report;
+  void fail;
+  void warn;
+  void finish;
+  return data;
+}

@@ -1,0 +1,305 @@
+/**
+ * One scan-paths job, stage by stage: discover → hash → identify → parent models → previews →
+ * sidecars → records. Framework-free: the Astro loader and the CLI both call `runScanJob`.
+ */
+import path from 'node:path';
+import { createCivitaiClient, type CivitaiClient } from '../civitai/client.ts';
+import type { Model, ModelVersion, VersionImage } from '../civitai/schemas.ts';
+import type { Config, ScanJob } from '../config/schema.ts';
+import { fetchParentModels } from '../enrich/parents.ts';
+import { identifyBySha256, messageOf, type Identification } from '../enrich/identify.ts';
+import { NSFW_LEVEL_VALUES, isNsfwVersion } from '../media/nsfw.ts';
+import { downloadPreviews, selectImages } from '../media/previews.ts';
+import { assignRecordIds } from '../records/id.ts';
+import type { Hashes, LocalImage, ModelRecord } from '../records/schema.ts';
+import { discoverModelFiles, type DiscoveredFile } from '../scan/discover.ts';
+import { hashFile } from '../scan/hash.ts';
+import { ModelFileError, readSafetensorsHeader } from '../scan/safetensors.ts';
+import { buildSidecar, readSidecar, slimModel, writeSidecar, type SidecarRead, type StoredSidecar } from '../sidecars/metadata.ts';
+import { resolveSidecarLayout, type SidecarLayout } from '../sidecars/paths.ts';
+import { silentLogger, type Logger } from '../util/logger.ts';
+import { mapLimit } from '../util/map-limit.ts';
+import { createReport, type RunReport } from './report.ts';
+
+export interface ScanJobOptions {
+  config: Config;
+  jobName: string;
+  job: ScanJob;
+  logger?: Logger;
+  /** Change nothing on disk (no sidecar, no preview). API calls still happen. */
+  dryRun?: boolean;
+  /** Ignore what earlier runs stored and ask CivitAI again. */
+  forceRefresh?: boolean;
+  /** Injected by tests; built from `config.api` otherwise. */
+  client?: CivitaiClient;
+}
+
+export interface ScanJobResult {
+  records: ModelRecord[];
+  report: RunReport;
+}
+
+/** Hash types computed for every file; one read gives all of them. */
+const HASH_TYPES = ['SHA256', 'AutoV2', 'AutoV1', 'AutoV3', 'CRC32'] as const;
+
+interface WorkItem {
+  file: DiscoveredFile;
+  layout: SidecarLayout;
+  sidecar: SidecarRead;
+  /** What an earlier run stored, when still valid for this file. */
+  stored?: StoredSidecar;
+  hashes?: Hashes;
+  identification?: Identification;
+  version?: ModelVersion;
+  model?: Model;
+  images: LocalImage[];
+  checkedAt?: string;
+  problems: { stage: string; message: string }[];
+  /** Looked up in this run (as opposed to rebuilt from a sidecar). */
+  fresh: boolean;
+}
+
+export async function runScanJob(options: ScanJobOptions): Promise<ScanJobResult> {
+  const { config, job, jobName } = options;
+  const logger = options.logger ?? silentLogger;
+  const dryRun = options.dryRun ?? config.dry_run;
+  const forceRefresh = options.forceRefresh ?? (job.force_refresh || config.scanner.force_refresh);
+  const report = createReport(jobName, dryRun);
+  const client = options.client ?? createCivitaiClient(config.api, { logger });
+
+  // Discover
+  const inputIds = job.paths ?? Object.keys(config.input_paths);
+  const exclude = [path.resolve(config.scanner.cache_dir)];
+  const discovery = await discoverModelFiles(config.input_paths, inputIds, { recursive: job.recursive, exclude });
+  report.files.found = discovery.files.length;
+  for (const problem of discovery.problems) report.fail(problem.path, problem.stage, problem.message);
+  logger.info(`discover: ${discovery.files.length} model files in ${inputIds.length} input path(s)`);
+
+  // Read what earlier runs left, then hash what is new or changed.
+  const items: WorkItem[] = [];
+  const hashStarted = performance.now();
+  for (const file of discovery.files) {
+    const layout = resolveSidecarLayout(file, job.output);
+    const sidecar = await readSidecar(layout.metadataPath);
+    const item: WorkItem = { file, layout, sidecar, images: [], problems: [], fresh: false };
+    if (sidecar.kind === 'foreign') {
+      item.problems.push({
+        stage: 'sidecars',
+        message: `${layout.metadataPath} is not ours (${sidecar.reason}); it is left untouched. Set output.metadata.filename (e.g. "{model_name}.civitai.json") to keep our metadata elsewhere.`,
+      });
+    }
+    if (sidecar.kind === 'own' && sidecar.stored && sameFile(sidecar.stored, file, job.verify_hashes)) {
+      item.stored = sidecar.stored;
+      item.hashes = sidecar.stored.hashes;
+    }
+    if (!item.hashes) {
+      try {
+        item.hashes = await hashModelFile(file, report);
+      } catch (error) {
+        report.fail(file.path, 'hash', describeFileError(error));
+        continue;
+      }
+    }
+    items.push(item);
+  }
+  report.hash.seconds = round((performance.now() - hashStarted) / 1000);
+  logger.info(`hash: ${report.hash.files} files, ${formatBytes(report.hash.bytes)} read in ${report.hash.seconds} s`);
+
+  // Identify
+  const reuse = !forceRefresh && (job.skip_existing || job.use_cached_metadata);
+  const toLookUp = job.use_cached_metadata ? [] : items.filter((item) => !(reuse && item.stored));
+  for (const item of items) {
+    if (item.stored && !toLookUp.includes(item)) {
+      item.version = item.stored.version;
+      item.model = item.stored.model;
+      item.images = item.stored.images;
+      item.checkedAt = item.stored.checkedAt;
+      item.identification = { status: 'identified', version: item.stored.version };
+    }
+  }
+  const answers = await identifyBySha256(
+    client,
+    toLookUp.map((item) => item.hashes?.SHA256).filter((hash): hash is string => Boolean(hash)),
+  );
+  const checkedAt = new Date().toISOString();
+  for (const item of toLookUp) {
+    const answer = answers.get(item.hashes?.SHA256?.toUpperCase() ?? '');
+    item.identification = answer ?? { status: 'unknown', error: 'no SHA-256 to look up' };
+    item.fresh = true;
+    if (answer?.status === 'identified') {
+      item.version = answer.version;
+      item.checkedAt = checkedAt;
+    } else if (item.sidecar.kind === 'own' && item.sidecar.stored) {
+      // A failed or negative lookup never replaces what an earlier run stored.
+      item.version = item.sidecar.stored.version;
+      item.model = item.sidecar.stored.model;
+      item.images = item.sidecar.stored.images;
+      item.checkedAt = item.sidecar.stored.checkedAt;
+    }
+    if (answer?.status === 'unknown') report.fail(item.file.path, 'identify', answer.error);
+  }
+  report.api.identified = items.filter((item) => item.identification?.status === 'identified').length;
+  report.api.notFound = items.filter((item) => item.identification?.status === 'not-found').length;
+  logger.info(`identify: ${report.api.identified} identified, ${report.api.notFound} not on CivitAI`);
+
+  // Parent models, once per model id.
+  const needParents = toLookUp.filter((item) => item.identification?.status === 'identified' && item.version?.modelId);
+  const parents = await fetchParentModels(
+    client,
+    needParents.map((item) => item.version?.modelId as number),
+  );
+  for (const item of needParents) {
+    const modelId = item.version?.modelId as number;
+    const model = parents.models.get(modelId);
+    if (model) item.model = slimModel(model);
+    const failure = parents.failed.get(modelId);
+    if (failure) item.problems.push({ stage: 'enrich', message: `parent model ${modelId}: ${failure}` });
+  }
+
+  // Previews
+  const imagesConfig = job.output.images;
+  const policy = { maxCount: imagesConfig.max_count, maxNsfwLevel: NSFW_LEVEL_VALUES[imagesConfig.max_nsfw_level] };
+  if (imagesConfig.save) {
+    await mapLimit(
+      items.filter((item) => item.fresh && item.identification?.status === 'identified' && item.version),
+      config.api.batch.max_concurrent,
+      async (item) => {
+        const version = item.version as ModelVersion;
+        const candidates = await previewCandidates(client, version, config, policy.maxNsfwLevel, policy.maxCount, item);
+        const outcome = await downloadPreviews({
+          client,
+          images: selectImages(candidates, policy),
+          layout: item.layout,
+          previous: item.sidecar.kind === 'own' ? (item.sidecar.stored?.images ?? []) : [],
+          dryRun,
+        });
+        item.images = outcome.images;
+        report.images.downloaded += outcome.downloaded;
+        report.images.reused += outcome.reused;
+        report.images.failed += outcome.problems.length;
+        item.problems.push(...outcome.problems);
+      },
+    );
+  }
+
+  // Records and sidecars
+  const ids = assignRecordIds(items.map((item) => ({ stem: item.file.stem, sha256: item.hashes?.SHA256 ?? '' })));
+  const records: ModelRecord[] = [];
+  for (const [index, item] of items.entries()) {
+    const status = item.identification?.status ?? 'not-checked';
+    const { dev, ino, ...file } = item.file;
+    void dev;
+    void ino;
+    const record: ModelRecord = {
+      id: ids[index] as string,
+      file,
+      hashes: item.hashes ?? {},
+      civitai: {
+        status,
+        ...(item.checkedAt ? { checkedAt: item.checkedAt } : {}),
+        ...(item.identification?.status === 'unknown' ? { error: item.identification.error } : {}),
+      },
+      ...(item.version ? { version: item.version } : {}),
+      ...(item.model ? { model: item.model } : {}),
+      images: item.images,
+      problems: item.problems,
+    };
+    const canWrite = item.sidecar.kind !== 'foreign' && item.sidecar.kind !== 'unreadable';
+    if (item.version && canWrite) {
+      record.sidecarPath = item.layout.metadataPath;
+      if (item.fresh && !dryRun && status === 'identified') {
+        try {
+          const outcome = await writeSidecar(item.layout.metadataPath, buildSidecar(record, item.layout.metadataPath, item.version));
+          if (outcome === 'written') report.sidecars.written += 1;
+          else report.sidecars.unchanged += 1;
+        } catch (error) {
+          item.problems.push({ stage: 'sidecars', message: `could not write ${item.layout.metadataPath}: ${messageOf(error)}` });
+        }
+      }
+    }
+    for (const problem of item.problems) report.warn(item.file.path, problem.stage, problem.message);
+    records.push(record);
+  }
+
+  report.api.requests = client.stats.apiRequests;
+  report.api.retries = client.stats.retries;
+  report.finish();
+  logger.info(
+    `done: ${records.length} records, ${report.api.requests} API requests, ${report.images.downloaded} previews downloaded, ${report.files.failed} files failed`,
+  );
+  return { records, report };
+}
+
+async function hashModelFile(file: DiscoveredFile, report: RunReport): Promise<Hashes> {
+  let tensorOffset: number | undefined;
+  if (file.ext === '.safetensors') {
+    const header = await readSafetensorsHeader(file.path);
+    tensorOffset = 8 + header.headerLength;
+  } else if (file.size === 0) {
+    throw new ModelFileError('empty file (0 bytes)');
+  }
+  const result = await hashFile(file.path, { types: HASH_TYPES, tensorOffset });
+  report.hash.files += 1;
+  report.hash.bytes += result.bytesRead;
+  return result.hashes;
+}
+
+/**
+ * By-hash answers hide the NSFW previews of NSFW models; `/images?modelVersionId=…` has them.
+ * Only asked when the policy allows more than PG. A failure keeps the inline list.
+ */
+async function previewCandidates(
+  client: CivitaiClient,
+  version: ModelVersion,
+  config: Config,
+  maxNsfwLevel: number,
+  maxCount: number,
+  item: WorkItem,
+): Promise<VersionImage[]> {
+  const inline = version.images ?? [];
+  if (maxCount === 0 || maxNsfwLevel <= NSFW_LEVEL_VALUES.PG || !isNsfwVersion(version, config.api.nsfw.level_threshold)) {
+    return inline;
+  }
+  try {
+    const feed = await client.getImages({
+      modelVersionId: version.id,
+      nsfw: config.api.nsfw.browsing_level,
+      limit: Math.max(20, maxCount * 3),
+    });
+    return feed.items.length > 0 ? feed.items : inline;
+  } catch (error) {
+    item.problems.push({ stage: 'images', message: `NSFW preview feed: ${messageOf(error)}` });
+    return inline;
+  }
+}
+
+/** An earlier sidecar still describes this file when size and mtime are unchanged. */
+function sameFile(stored: StoredSidecar, file: DiscoveredFile, strict: boolean): boolean {
+  if (stored.file.size !== file.size || !stored.hashes.SHA256) return false;
+  return strict ? stored.file.mtimeMs === file.mtimeMs : true;
+}
+
+function describeFileError(error: unknown): string {
+  if (error instanceof ModelFileError) return error.message;
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'EACCES' || code === 'EPERM') return 'cannot be read (permission denied)';
+  if (code === 'ENOENT') return 'disappeared while scanning';
+  if (code === 'EISDIR') return 'is a folder, not a file';
+  return messageOf(error);
+}
+
+function round(value: number): number {
+  return Math.round(value * 1000) / 1000;
+}
+
+export function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  const units = ['KB', 'MB', 'GB', 'TB'];
+  let value = bytes / 1024;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return `${value.toFixed(1)} ${units[unit]}`;
+}

@@ -1,0 +1,60 @@
+/**
+ * The Astro integration: checks the config before anything is built (so a bad file stops the
+ * build with a clear message, not a stack trace), lets Vite read the model folders, and gives
+ * pages the site settings through `virtual:civitscraper/settings`.
+ */
+import type { AstroIntegration } from 'astro';
+import path from 'node:path';
+import { selectJobs } from './config/index.ts';
+import type { Config } from './config/schema.ts';
+import { loadOrExplain, type CivitscraperLoaderOptions } from './loader.ts';
+import { siteSettings, type SiteSettings } from './site/settings.ts';
+
+export { civitscraperLoader } from './loader.ts';
+export type { SiteSettings };
+
+const SETTINGS_MODULE = 'virtual:civitscraper/settings';
+
+export default function civitscraper(options: CivitscraperLoaderOptions = {}): AstroIntegration {
+  return {
+    name: 'civitscraper',
+    hooks: {
+      'astro:config:setup': async ({ updateConfig, addWatchFile, logger }) => {
+        const { config, file, warnings } = await loadOrExplain(options);
+        for (const warning of warnings) logger.warn(warning);
+        addWatchFile(file);
+        const settings = siteSettings(config, pickScanJob(config, options));
+        updateConfig({
+          vite: {
+            server: { fs: { allow: ['.', ...foldersToServe(config)] } },
+            plugins: [
+              {
+                name: 'civitscraper:settings',
+                resolveId: (id: string) => (id === SETTINGS_MODULE ? `\0${SETTINGS_MODULE}` : undefined),
+                load: (id: string) =>
+                  id === `\0${SETTINGS_MODULE}` ? `export default ${JSON.stringify(settings)};` : undefined,
+              },
+            ],
+          },
+        });
+      },
+    },
+  };
+}
+
+function pickScanJob(config: Config, options: CivitscraperLoaderOptions) {
+  const selected = selectJobs(config, { job: options.job ?? process.env.CIVITSCRAPER_JOB });
+  return selected.find((entry) => entry.job.type === 'scan-paths')?.job;
+}
+
+/** Model folders (and base_dir) hold the previews astro:assets reads in dev. */
+function foldersToServe(config: Config): string[] {
+  const folders = Object.values(config.input_paths).map((input) => path.resolve(input.path));
+  for (const job of Object.values(config.jobs)) {
+    if (job.type === 'scan-paths' && job.output.base_dir) folders.push(path.resolve(job.output.base_dir));
+  }
+  if (config.output?.base_dir) folders.push(path.resolve(config.output.base_dir));
+  return folders;
+}
+
+

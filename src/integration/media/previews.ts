@@ -1,0 +1,98 @@
+import { access } from 'node:fs/promises';
+import path from 'node:path';
+import type { CivitaiClient } from '../civitai/client.ts';
+import type { VersionImage } from '../civitai/schemas.ts';
+import type { LocalImage } from '../records/schema.ts';
+import type { SidecarLayout } from '../sidecars/paths.ts';
+import { writeFileAtomic } from '../util/atomic-write.ts';
+import { messageOf } from '../enrich/identify.ts';
+import { imageNsfwLevel } from './nsfw.ts';
+import { sniffMediaType } from './sniff.ts';
+
+export interface PreviewPolicy {
+  maxCount: number;
+  /** Highest image level (bit value) that may be downloaded. */
+  maxNsfwLevel: number;
+}
+
+/** The API's order, without images above the allowed level, at most `maxCount`. */
+export function selectImages(images: readonly VersionImage[], policy: PreviewPolicy): VersionImage[] {
+  return images.filter((image) => imageNsfwLevel(image) <= policy.maxNsfwLevel).slice(0, policy.maxCount);
+}
+
+export interface PreviewOutcome {
+  images: LocalImage[];
+  downloaded: number;
+  reused: number;
+  problems: { stage: string; message: string }[];
+}
+
+/**
+ * Downloads the chosen previews next to the model (or into base_dir). An image already on disk
+ * from an earlier run (same URL) is reused, not fetched again. Each file is written atomically,
+ * so a failed download leaves nothing behind.
+ */
+export async function downloadPreviews(options: {
+  client: CivitaiClient;
+  images: readonly VersionImage[];
+  layout: SidecarLayout;
+  previous: readonly LocalImage[];
+  dryRun: boolean;
+}): Promise<PreviewOutcome> {
+  const outcome: PreviewOutcome = { images: [], downloaded: 0, reused: 0, problems: [] };
+  const previousByUrl = new Map(options.previous.map((image) => [image.url, image]));
+  let index = 0;
+  for (const image of options.images) {
+    index += 1;
+    const base = describe(image);
+    const earlier = previousByUrl.get(image.url);
+    if (earlier && (await exists(earlier.path))) {
+      outcome.images.push({ ...base, path: earlier.path, type: earlier.type });
+      outcome.reused += 1;
+      continue;
+    }
+    if (options.dryRun) continue;
+    try {
+      const { bytes, contentType } = await options.client.download(image.url);
+      const sniffed = sniffMediaType(bytes, contentType);
+      if (!sniffed) throw new Error(`not an image or video (${contentType || 'no content type'})`);
+      const target = path.join(options.layout.imagesDir, options.layout.previewName(index, sniffed.ext));
+      await writeFileAtomic(target, bytes);
+      outcome.images.push({ ...base, path: target, type: sniffed.kind });
+      outcome.downloaded += 1;
+    } catch (error) {
+      outcome.problems.push({ stage: 'images', message: `preview ${index} (${image.url}): ${messageOf(error)}` });
+    }
+  }
+  return outcome;
+}
+
+function describe(image: VersionImage): Omit<LocalImage, 'path'> {
+  const meta = image.meta && typeof image.meta === 'object' ? unwrapMeta(image.meta) : undefined;
+  return {
+    url: image.url,
+    type: image.type === 'video' ? 'video' : 'image',
+    nsfwLevel: imageNsfwLevel(image),
+    ...(typeof image.width === 'number' ? { width: image.width } : {}),
+    ...(typeof image.height === 'number' ? { height: image.height } : {}),
+    ...(image.hash ? { blurhash: image.hash } : {}),
+    ...(meta ? { meta } : {}),
+  };
+}
+
+/** `/images?modelId=` wraps the parameters as `{ id, meta: {...} }`; unwrap that. */
+function unwrapMeta(meta: Record<string, unknown>): Record<string, unknown> {
+  const inner = meta.meta;
+  if (inner && typeof inner === 'object' && !Array.isArray(inner) && Object.keys(meta).every((key) => key === 'id' || key === 'meta')) {
+    return inner as Record<string, unknown>;
+  }
+  return meta;
+}
+
+async function exists(file: string): Promise<boolean> {
+  return access(file).then(
+    () => true,
+    () => false,
+  );
+}
+

@@ -1,0 +1,66 @@
+import { open } from 'node:fs/promises';
+
+/** Headers above this are not real safetensors files (the format caps them at 100 MB). */
+export const MAX_HEADER_BYTES = 100 * 1024 * 1024;
+
+export interface SafetensorsHeader {
+  /** Byte length of the JSON header; tensor data starts at `8 + headerLength`. */
+  headerLength: number;
+  /** The `__metadata__` map (training tags, modelspec.*, embedded hashes), strings only. */
+  metadata: Record<string, string>;
+  tensorCount: number;
+}
+
+export class ModelFileError extends Error {
+  override name = 'ModelFileError';
+}
+
+/**
+ * Reads only the header of a .safetensors file: 8 bytes of little-endian length, then that
+ * many bytes of JSON. Throws ModelFileError with a message fit for a report when the file is
+ * empty, truncated or not safetensors at all.
+ */
+export async function readSafetensorsHeader(file: string): Promise<SafetensorsHeader> {
+  const handle = await open(file, 'r');
+  try {
+    const { size } = await handle.stat();
+    if (size === 0) throw new ModelFileError('empty file (0 bytes)');
+    if (size < 8) throw new ModelFileError(`too short to be a safetensors file (${size} bytes)`);
+    const prefix = Buffer.alloc(8);
+    await handle.read(prefix, 0, 8, 0);
+    const declared = prefix.readBigUInt64LE(0);
+    if (declared > BigInt(Math.min(size - 8, MAX_HEADER_BYTES))) {
+      throw new ModelFileError(
+        `corrupt safetensors header: it claims ${declared} header bytes but the file has ${size - 8} after the length field`,
+      );
+    }
+    const headerLength = Number(declared);
+    const header = Buffer.alloc(headerLength);
+    await handle.read(header, 0, headerLength, 8);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(header.toString('utf8'));
+    } catch {
+      throw new ModelFileError('corrupt safetensors header: not valid JSON');
+    }
+    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) {
+      throw new ModelFileError('corrupt safetensors header: not a JSON object');
+    }
+    const metadata: Record<string, string> = {};
+    let tensorCount = 0;
+    for (const [key, value] of Object.entries(parsed)) {
+      if (key === '__metadata__') {
+        if (value && typeof value === 'object') {
+          for (const [metaKey, metaValue] of Object.entries(value)) {
+            if (typeof metaValue === 'string') metadata[metaKey] = metaValue;
+          }
+        }
+      } else {
+        tensorCount += 1;
+      }
+    }
+    return { headerLength, metadata, tensorCount };
+  } finally {
+    await handle.close();
+  }
+}
