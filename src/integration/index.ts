@@ -5,9 +5,8 @@
  */
 import type { AstroIntegration } from 'astro';
 import path from 'node:path';
-import { selectJobs } from './config/index.ts';
 import type { Config } from './config/schema.ts';
-import { loadOrExplain, type CivitscraperLoaderOptions } from './loader.ts';
+import { loadOrExplain, siteScanJobs, type CivitscraperLoaderOptions } from './loader.ts';
 import { siteSettings, type SiteSettings } from './site/settings.ts';
 
 export { civitscraperLoader } from './loader.ts';
@@ -23,7 +22,7 @@ export default function civitscraper(options: CivitscraperLoaderOptions = {}): A
         const { config, file, warnings } = await loadOrExplain(options);
         for (const warning of warnings) logger.warn(warning);
         addWatchFile(file);
-        const settings = siteSettings(config, pickScanJob(config, options));
+        const settings = siteSettings(config, siteScanJobs(config, options)[0]?.job);
         updateConfig({
           vite: {
             server: { fs: { allow: ['.', ...foldersToServe(config)] } },
@@ -40,11 +39,6 @@ export default function civitscraper(options: CivitscraperLoaderOptions = {}): A
       },
     },
   };
-}
-
-function pickScanJob(config: Config, options: CivitscraperLoaderOptions) {
-  const selected = selectJobs(config, { job: options.job ?? process.env.CIVITSCRAPER_JOB });
-  return selected.find((entry) => entry.job.type === 'scan-paths')?.job;
 }
 
 /** Model folders (and base_dir) hold the previews astro:assets reads in dev. */

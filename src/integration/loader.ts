@@ -3,10 +3,10 @@
  * per model file. In `astro dev` it watches the input paths and reruns on add/change/unlink.
  */
 import type { Loader, LoaderContext } from 'astro/loaders';
-import { AstroUserError } from 'astro/errors';
+import { AstroError } from 'astro/errors';
 import path from 'node:path';
 import { ConfigError, loadConfig, selectJobs } from './config/index.ts';
-import type { Config } from './config/schema.ts';
+import type { Config, ScanJob } from './config/schema.ts';
 import { runScanJob } from './engine/run.ts';
 import { toEntryData } from './records/entry.ts';
 import { ModelRecordSchema, type ModelRecord } from './records/schema.ts';
@@ -35,14 +35,14 @@ export function civitscraperLoader(options: CivitscraperLoaderOptions = {}): Loa
 
 export async function loadOrExplain(options: CivitscraperLoaderOptions) {
   try {
-    return await loadConfig({ configPath: options.configPath ?? process.env.CIVITSCRAPER_CONFIG });
+    return await loadConfig({ configPath: options.configPath });
   } catch (error) {
     if (error instanceof ConfigError) {
       const hint =
         error.code === 'CONFIG_NOT_FOUND'
           ? 'Run `npm run demo` to build the gallery of the bundled sample library, or create civitscraper.yaml (see README).'
           : 'Fix the key named above, then run the build again.';
-      throw new AstroUserError(error.message, hint);
+      throw new AstroError(error.message, hint);
     }
     throw error;
   }
@@ -50,12 +50,8 @@ export async function loadOrExplain(options: CivitscraperLoaderOptions) {
 
 async function syncRecords(context: LoaderContext, config: Config, options: CivitscraperLoaderOptions): Promise<void> {
   const logger: Logger = redactingLogger(context.logger, [config.api.key]);
-  const jobs = selectJobs(config, { job: options.job ?? process.env.CIVITSCRAPER_JOB }).filter(
-    (selected) => selected.job.type === 'scan-paths',
-  );
   const records = new Map<string, ModelRecord>();
-  for (const { name, job } of jobs) {
-    if (job.type !== 'scan-paths') continue;
+  for (const { name, job } of siteScanJobs(config, options)) {
     const { records: found, report } = await runScanJob({ config, jobName: name, job, logger });
     for (const entry of report.errors) logger.warn(`${entry.stage}: ${entry.path}: ${entry.message}`);
     for (const record of found) if (!records.has(record.id)) records.set(record.id, record);
@@ -68,6 +64,16 @@ async function syncRecords(context: LoaderContext, config: Config, options: Civi
   for (const id of context.store.keys()) {
     if (!records.has(id)) context.store.delete(id);
   }
+}
+
+/**
+ * The scan jobs the site is built from: the named job, else `default_job`, else every scan job
+ * (a config with several jobs and no default still gets a gallery of the whole library).
+ */
+export function siteScanJobs(config: Config, options: CivitscraperLoaderOptions): { name: string; job: ScanJob }[] {
+  const job = options.job ?? process.env.CIVITSCRAPER_JOB;
+  const selected = selectJobs(config, { job, allJobs: job === undefined && config.default_job === undefined });
+  return selected.flatMap((entry) => (entry.job.type === 'scan-paths' ? [{ name: entry.name, job: entry.job }] : []));
 }
 
 const MODEL_EXTENSIONS = /\.(safetensors|ckpt|pt|pth|bin|gguf)$/i;
