@@ -1,0 +1,12 @@
+export {
+  startFakeCivitai,
+  removeEmpty,
+  nsfwMask,
+  type FakeCivitai,
+  type FakeCivitaiOptions,
+  type RecordedRequest,
+} from './server.ts';
+export { Catalog, DEFAULT_FIXTURES_DIR, imageLevel, imageUuid, type CatalogBinding } from './catalog.ts';
+export { FAULT_KINDS, type FaultKind, type FaultOptions, type FaultCounts } from './faults.ts';
+export { PNG_AS_JPEG_UUID, fakeMp4, colourOf } from './media.ts';
+export { civitaiHashes, civitaiCrc32, safetensorsDataOffset, type CivitaiHashes, type CivitaiHashType } from './hashes.ts';
