@@ -5,8 +5,10 @@
  */
 import type { AstroIntegration } from 'astro';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Config } from './config/schema.ts';
-import { loadOrExplain, siteScanJobs, type CivitscraperLoaderOptions } from './loader.ts';
+import { loadOrExplain, rememberAstroCommand, siteScanJobs, type CivitscraperLoaderOptions } from './loader.ts';
+import { relativizeSite } from './site/relative-urls.ts';
 import { siteSettings, type SiteSettings } from './site/settings.ts';
 
 export { civitscraperLoader } from './loader.ts';
@@ -18,14 +20,18 @@ export default function civitscraper(options: CivitscraperLoaderOptions = {}): A
   return {
     name: 'civitscraper',
     hooks: {
-      'astro:config:setup': async ({ updateConfig, addWatchFile, logger }) => {
-        const { config, file, warnings } = await loadOrExplain(options);
-        for (const warning of warnings) logger.warn(warning);
-        addWatchFile(file);
-        const settings = siteSettings(config, siteScanJobs(config, options)[0]?.job);
+      'astro:config:setup': async ({ command, updateConfig, addWatchFile, logger }) => {
+        rememberAstroCommand(command);
+        const loaded = await loadOrExplain(options, { tolerateMissing: command === 'sync' });
+        if (loaded) {
+          for (const warning of loaded.warnings) logger.warn(warning);
+          addWatchFile(loaded.file);
+        }
+        const config = loaded?.config;
+        const settings = siteSettings(config, config ? siteScanJobs(config, options)[0]?.job : undefined);
         updateConfig({
           vite: {
-            server: { fs: { allow: ['.', ...foldersToServe(config)] } },
+            server: { fs: { allow: ['.', ...(config ? foldersToServe(config) : [])] } },
             plugins: [
               {
                 name: 'civitscraper:settings',
@@ -36,6 +42,10 @@ export default function civitscraper(options: CivitscraperLoaderOptions = {}): A
             ],
           },
         });
+      },
+      'astro:build:done': async ({ dir, logger }) => {
+        const { files } = await relativizeSite(fileURLToPath(dir));
+        logger.info(`made URLs relative in ${files} files (the site works from disk and under any path)`);
       },
     },
   };

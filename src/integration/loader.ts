@@ -5,7 +5,7 @@
 import type { Loader, LoaderContext } from 'astro/loaders';
 import { AstroError } from 'astro/errors';
 import path from 'node:path';
-import { ConfigError, loadConfig, selectJobs } from './config/index.ts';
+import { ConfigError, loadConfig, selectJobs, type LoadedConfig } from './config/index.ts';
 import type { Config, ScanJob } from './config/schema.ts';
 import { runScanJob } from './engine/run.ts';
 import { toEntryData } from './records/entry.ts';
@@ -25,7 +25,13 @@ export function civitscraperLoader(options: CivitscraperLoaderOptions = {}): Loa
     name: 'civitscraper',
     schema: ModelRecordSchema,
     async load(context) {
-      const { config, warnings } = await loadOrExplain(options);
+      const loaded = await loadOrExplain(options, { tolerateMissing: isSyncOnly() });
+      if (!loaded) {
+        context.logger.warn('no CivitScraper config found: the models collection is empty (fine for `astro check` / `astro sync`).');
+        context.store.clear();
+        return;
+      }
+      const { config, warnings } = loaded;
       for (const warning of warnings) context.logger.warn(warning);
       await syncRecords(context, config, options);
       if (context.watcher) watchInputPaths(context, config, options);
@@ -33,16 +39,38 @@ export function civitscraperLoader(options: CivitscraperLoaderOptions = {}): Loa
   };
 }
 
-export async function loadOrExplain(options: CivitscraperLoaderOptions) {
+/**
+ * `astro check` and `astro sync` only need types: on a fresh clone without a config they must
+ * not fail. The integration records the command here; a process-wide symbol because Astro
+ * loads the integration and the content config as separate module instances.
+ */
+const COMMAND = Symbol.for('civitscraper.astroCommand');
+
+export function rememberAstroCommand(command: string): void {
+  (globalThis as Record<symbol, unknown>)[COMMAND] = command;
+}
+
+function isSyncOnly(): boolean {
+  return (globalThis as Record<symbol, unknown>)[COMMAND] === 'sync';
+}
+
+export async function loadOrExplain(
+  options: CivitscraperLoaderOptions,
+  { tolerateMissing = false }: { tolerateMissing?: boolean } = {},
+): Promise<LoadedConfig | undefined> {
   try {
     return await loadConfig({ configPath: options.configPath });
   } catch (error) {
+    if (error instanceof ConfigError && error.code === 'CONFIG_NOT_FOUND' && tolerateMissing) return undefined;
     if (error instanceof ConfigError) {
       const hint =
         error.code === 'CONFIG_NOT_FOUND'
           ? 'Run `npm run demo` to build the gallery of the bundled sample library, or create civitscraper.yaml (see README).'
           : 'Fix the key named above, then run the build again.';
-      throw new AstroError(error.message, hint);
+      const friendly = new AstroError(error.message, hint);
+      // The message says everything; a stack trace into our loader would only bury it.
+      friendly.stack = '';
+      throw friendly;
     }
     throw error;
   }

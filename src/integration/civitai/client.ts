@@ -36,7 +36,7 @@ export interface CivitaiClient {
 export function createCivitaiClient(api: ApiConfig, options: { logger?: Logger; sleep?: (ms: number) => Promise<void> } = {}): CivitaiClient {
   const baseUrl = api.base_url.replace(/\/+$/, '');
   const http = new HttpClient({
-    apiOrigin: new URL(baseUrl).origin,
+    apiBaseUrl: baseUrl,
     apiKey: api.key,
     userAgent: api.user_agent,
     timeoutMs: api.timeout * 1000,

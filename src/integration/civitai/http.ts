@@ -22,8 +22,8 @@ export class CivitaiRequestError extends Error {
 }
 
 export interface HttpOptions {
-  /** Origin of the API: the only origin that ever receives the API key. */
-  apiOrigin: string;
+  /** Base URL of the API (`https://civitai.com/api/v1`): only URLs below it receive the key. */
+  apiBaseUrl: string;
   apiKey?: string;
   userAgent: string;
   timeoutMs: number;
@@ -219,8 +219,7 @@ export class HttpClient {
     url: string,
     init: { method: string; body?: string; headers: Record<string, string>; accept: string },
   ): Promise<{ status: number; bytes: Buffer; contentType: string; retryAfter: string | null; expectedLength?: number }> {
-    const target = new URL(url);
-    const toApi = target.origin === this.options.apiOrigin;
+    const toApi = isBelow(url, this.options.apiBaseUrl);
     const headers: Record<string, string> = {
       ...init.headers,
       accept: init.accept,
@@ -274,6 +273,13 @@ function toRequestError(error: unknown, url: string): CivitaiRequestError {
 function shortCause(error: Error): string {
   const cause = (error as { cause?: { code?: string; message?: string } }).cause;
   return cause?.code ?? cause?.message ?? error.message;
+}
+
+/** Same origin and inside the base path: `https://civitai.com/api/v1/models` is below `https://civitai.com/api/v1`. */
+function isBelow(url: string, base: string): boolean {
+  const target = new URL(url);
+  const root = new URL(base.endsWith('/') ? base : `${base}/`);
+  return target.origin === root.origin && `${target.pathname}/`.startsWith(root.pathname);
 }
 
 /** `Retry-After` is either seconds or an HTTP date. */

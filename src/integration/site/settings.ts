@@ -13,15 +13,15 @@ export interface SiteSettings {
   modelPages: boolean;
 }
 
-export function siteSettings(config: Config, job: ScanJob | undefined): SiteSettings {
+export function siteSettings(config: Config | undefined, job: ScanJob | undefined): SiteSettings {
   const html = job?.output.metadata.html;
   const images = job?.output.images;
   return {
     title: html?.gallery_title ?? 'Model Gallery',
     showLocalPaths: html?.show_local_paths ?? true,
     blurNsfwLevel: NSFW_LEVEL_VALUES[images?.blur_nsfw_level ?? 'R'],
-    nsfwThreshold: config.api.nsfw.level_threshold,
-    domains: { sfw: config.api.domains.sfw, nsfw: config.api.domains.nsfw },
+    nsfwThreshold: config?.api.nsfw.level_threshold ?? 4,
+    domains: { sfw: config?.api.domains.sfw ?? 'civitai.com', nsfw: config?.api.domains.nsfw ?? 'civitai.red' },
     modelPages: html?.enabled ?? true,
   };
 }

@@ -1,0 +1,148 @@
+import { cp, mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseConfig, selectJobs, type ScanJob } from '../src/integration/config/index.ts';
+import { runScanJob } from '../src/integration/engine/run.ts';
+import { startFakeCivitai, type FakeCivitai } from '../src/dev/fake-civitai/index.ts';
+import { generateSampleLibrary, sampleInputPaths, type SampleLibrary } from '../src/dev/sample-library/index.ts';
+import { stringify } from 'yaml';
+
+let root: string;
+let library: SampleLibrary;
+let fake: FakeCivitai;
+
+beforeAll(async () => {
+  root = await mkdtemp(path.join(tmpdir(), 'cs-engine-'));
+  library = await generateSampleLibrary(path.join(root, 'pristine'));
+  fake = await startFakeCivitai({ library });
+});
+afterAll(async () => {
+  await fake.close();
+});
+
+/** A fresh copy of the sample library and a config pointing at it and the fake API. */
+async function setup(name: string, extra: Record<string, unknown> = {}) {
+  const dir = path.join(root, name);
+  await cp(path.join(root, 'pristine'), dir, { recursive: true, verbatimSymlinks: true });
+  const text = stringify({
+    api: { base_url: fake.apiBaseUrl, key: 'sentinel-key-0123456789', max_retries: 2, batch: { retry_delay: 1 } },
+    input_paths: sampleInputPaths(dir),
+    scanner: { cache_dir: path.join(dir, '.cache') },
+    ...extra,
+  });
+  const { config } = parseConfig(text, path.join(dir, 'civitscraper.yaml'));
+  const [selected] = selectJobs(config, {});
+  return { dir, config, job: selected?.job as ScanJob, name: selected?.name ?? 'default' };
+}
+
+const readable = () => library.entries.filter((entry) => entry.kind === 'identified' || entry.kind === 'unknown');
+
+describe('runScanJob on the sample library', () => {
+  it('identifies known files, marks unknown ones, reports and skips bad ones', async () => {
+    const { dir, config, job, name } = await setup('first');
+    const before = fake.requests.length;
+    const { records, report } = await runScanJob({ config, job, jobName: name });
+
+    expect(records).toHaveLength(readable().length);
+    for (const entry of library.entries) {
+      const record = records.find((candidate) => candidate.file.relativePath === entry.relativePath.split('/').slice(1).join('/'));
+      if (entry.kind === 'identified') {
+        expect(record?.civitai.status, entry.relativePath).toBe('identified');
+        expect(record?.version?.id).toBe(entry.binding?.versionId);
+        expect(record?.hashes.SHA256).toBe(entry.sha256);
+      } else if (entry.kind === 'unknown') {
+        expect(record?.civitai.status, entry.relativePath).toBe('not-found');
+      } else {
+        expect(record, entry.relativePath).toBeUndefined();
+        expect(report.errors.map((error) => path.relative(dir, error.path))).toContain(entry.relativePath);
+      }
+    }
+    expect(report.files.found).toBe(readable().length + 3); // + empty, truncated, not-json (the broken link is not a file)
+    expect(report.files.failed).toBe(4);
+    expect(report.api.identified).toBe(library.entries.filter((entry) => entry.kind === 'identified').length);
+    expect(report.api.notFound).toBe(library.entries.filter((entry) => entry.kind === 'unknown').length);
+    expect(report.hash.files).toBe(readable().length);
+    expect(report.hash.bytes).toBe(readable().reduce((sum, entry) => sum + entry.size, 0));
+    expect(report.images.downloaded).toBeGreaterThan(0);
+
+    // One batch POST identifies every file: no per-hash GET.
+    const mine = fake.requests.slice(before);
+    expect(mine.filter((request) => request.method === 'POST' && request.path.endsWith('/model-versions/by-hash'))).toHaveLength(1);
+    expect(mine.filter((request) => request.path.includes('/model-versions/by-hash/'))).toHaveLength(0);
+    // Parent models: one list call, then single GETs only for what the list lacked.
+    const parentIds = new Set(records.map((record) => record.version?.modelId).filter(Boolean));
+    const modelCalls = mine.filter((request) => /\/api\/v1\/models(\/|$)/.test(request.path));
+    expect(modelCalls.length).toBeLessThanOrEqual(1 + parentIds.size);
+    expect(modelCalls.filter((request) => request.path === '/api/v1/models')).toHaveLength(1);
+    // The key goes to the API, never to the image CDN.
+    for (const request of mine) {
+      if (request.path.startsWith('/cdn/')) expect(request.headers.authorization).toBeUndefined();
+      else expect(request.headers.authorization).toBe('Bearer sentinel-key-0123456789');
+    }
+
+    // Sidecars: the seed's layout, with our own section, no API key.
+    const lora = records.find((record) => record.version?.id === 1967584);
+    expect(lora?.model?.creator?.username).toBeTruthy();
+    const sidecarPath = path.join(path.dirname(lora?.file.path ?? ''), `${lora?.file.stem}.json`);
+    const sidecar = JSON.parse(await readFile(sidecarPath, 'utf8'));
+    expect(sidecar.id).toBe(1967584);
+    expect(sidecar.parentModel.creator.username).toBe(lora?.model?.creator?.username);
+    expect(sidecar.civitscraper.hashes.SHA256).toBe(lora?.hashes.SHA256);
+    expect(JSON.stringify(sidecar)).not.toContain('sentinel-key');
+    for (const image of lora?.images ?? []) expect((await stat(image.path)).size).toBeGreaterThan(0);
+  });
+
+  it('a second run rebuilds identified files from their sidecars: no read, no download', async () => {
+    const { config, job, name } = await setup('rerun');
+    await runScanJob({ config, job, jobName: name });
+    const before = fake.requests.length;
+    const { records, report } = await runScanJob({ config, job, jobName: name });
+    const identified = records.filter((record) => record.civitai.status === 'identified');
+    expect(identified.length).toBe(library.entries.filter((entry) => entry.kind === 'identified').length);
+    expect(report.sidecars.written).toBe(0);
+    // Files CivitAI does not know are looked up again until the negative cache exists;
+    // identified ones are rebuilt from their sidecars.
+    expect(report.hash.files).toBe(readable().filter((entry) => entry.kind === 'unknown').length);
+    expect(fake.requests.slice(before).filter((request) => request.path.startsWith('/cdn/'))).toHaveLength(0);
+  });
+
+  it('never replaces a good sidecar when the API fails', async () => {
+    const { dir, config, job, name } = await setup('outage');
+    await runScanJob({ config, job, jobName: name });
+    const sidecarPath = path.join(dir, 'Lora', 'Semi-realistic illustrious v1.5.json');
+    const good = await readFile(sidecarPath, 'utf8');
+    fake.setFaults({ rate500: 1, paths: ['/api/'] });
+    try {
+      const { records, report } = await runScanJob({ config, job, jobName: name, forceRefresh: true });
+      const record = records.find((candidate) => candidate.file.name === 'Semi-realistic illustrious v1.5.safetensors');
+      expect(record?.civitai.status).toBe('unknown');
+      expect(record?.version?.id).toBe(1967584);
+      expect(report.errors.some((error) => error.stage === 'identify')).toBe(true);
+      expect(report.api.notFound).toBe(0);
+    } finally {
+      fake.setFaults({});
+    }
+    expect(await readFile(sidecarPath, 'utf8')).toBe(good);
+  });
+
+  it('leaves an A1111 user-metadata .json untouched', async () => {
+    const { dir, config, job, name } = await setup('a1111');
+    const userFile = path.join(dir, 'Lora', 'Semi-realistic illustrious v1.5.json');
+    const userText = JSON.stringify({ 'activation text': 'my words', 'preferred weight': 0.7, notes: 'mine' }, null, 4);
+    await writeFile(userFile, userText);
+    const { records } = await runScanJob({ config, job, jobName: name });
+    expect(await readFile(userFile, 'utf8')).toBe(userText);
+    const record = records.find((candidate) => candidate.file.name === 'Semi-realistic illustrious v1.5.safetensors');
+    expect(record?.civitai.status).toBe('identified');
+    expect(record?.problems.some((problem) => problem.message.includes('A1111'))).toBe(true);
+  });
+
+  it('dry run writes no sidecar and no preview', async () => {
+    const { dir, config, job, name } = await setup('dry');
+    const { report } = await runScanJob({ config, job, jobName: name, dryRun: true });
+    expect(report.sidecars.written).toBe(0);
+    expect(report.images.downloaded).toBe(0);
+    await expect(stat(path.join(dir, 'Lora', 'Semi-realistic illustrious v1.5.json'))).rejects.toThrow();
+  });
+});
