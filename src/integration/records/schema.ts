@@ -59,6 +59,8 @@ export const LocalImageSchema = z.object({
   blurhash: z.string().optional(),
   /** Generation parameters as the API gave them. */
   meta: z.record(z.string(), z.unknown()).optional(),
+  /** For a video: a still frame (absolute path) to show where a video cannot play. */
+  still: z.string().optional(),
 });
 export type LocalImage = z.infer<typeof LocalImageSchema>;
 
