@@ -1,51 +1,28 @@
-import { cp, mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseConfig, selectJobs, type ScanJob } from '../src/integration/config/index.ts';
 import { runScanJob } from '../src/integration/engine/run.ts';
-import { startFakeCivitai, type FakeCivitai } from '../src/dev/fake-civitai/index.ts';
-import { generateSampleLibrary, sampleInputPaths, type SampleLibrary } from '../src/dev/sample-library/index.ts';
-import { stringify } from 'yaml';
+import { createWorkspace, readableEntries, setupLibrary, TEST_API_KEY, type Workspace } from './support/library.ts';
 
-let root: string;
-let library: SampleLibrary;
-let fake: FakeCivitai;
-
+let workspace: Workspace;
 beforeAll(async () => {
-  root = await mkdtemp(path.join(tmpdir(), 'cs-engine-'));
-  library = await generateSampleLibrary(path.join(root, 'pristine'));
-  fake = await startFakeCivitai({ library });
+  workspace = await createWorkspace('cs-engine-');
 });
 afterAll(async () => {
-  await fake.close();
+  await workspace.close();
 });
 
-/** A fresh copy of the sample library and a config pointing at it and the fake API. */
-async function setup(name: string, extra: Record<string, unknown> = {}) {
-  const dir = path.join(root, name);
-  await cp(path.join(root, 'pristine'), dir, { recursive: true, verbatimSymlinks: true });
-  const text = stringify({
-    api: { base_url: fake.apiBaseUrl, key: 'sentinel-key-0123456789', max_retries: 2, batch: { retry_delay: 1 } },
-    input_paths: sampleInputPaths(dir),
-    scanner: { cache_dir: path.join(dir, '.cache') },
-    ...extra,
-  });
-  const { config } = parseConfig(text, path.join(dir, 'civitscraper.yaml'));
-  const [selected] = selectJobs(config, {});
-  return { dir, config, job: selected?.job as ScanJob, name: selected?.name ?? 'default' };
-}
-
-const readable = () => library.entries.filter((entry) => entry.kind === 'identified' || entry.kind === 'unknown');
+const setup = (name: string) => setupLibrary(workspace, name);
+const readable = () => readableEntries(workspace.library);
 
 describe('runScanJob on the sample library', () => {
   it('identifies known files, marks unknown ones, reports and skips bad ones', async () => {
     const { dir, config, job, name } = await setup('first');
-    const before = fake.requests.length;
+    const before = workspace.fake.requests.length;
     const { records, report } = await runScanJob({ config, job, jobName: name });
 
     expect(records).toHaveLength(readable().length);
-    for (const entry of library.entries) {
+    for (const entry of workspace.library.entries) {
       const record = records.find((candidate) => candidate.file.relativePath === entry.relativePath.split('/').slice(1).join('/'));
       if (entry.kind === 'identified') {
         expect(record?.civitai.status, entry.relativePath).toBe('identified');
@@ -60,14 +37,14 @@ describe('runScanJob on the sample library', () => {
     }
     expect(report.files.found).toBe(readable().length + 3); // + empty, truncated, not-json (the broken link is not a file)
     expect(report.files.failed).toBe(4);
-    expect(report.api.identified).toBe(library.entries.filter((entry) => entry.kind === 'identified').length);
-    expect(report.api.notFound).toBe(library.entries.filter((entry) => entry.kind === 'unknown').length);
+    expect(report.api.identified).toBe(workspace.library.entries.filter((entry) => entry.kind === 'identified').length);
+    expect(report.api.notFound).toBe(workspace.library.entries.filter((entry) => entry.kind === 'unknown').length);
     expect(report.hash.files).toBe(readable().length);
     expect(report.hash.bytes).toBe(readable().reduce((sum, entry) => sum + entry.size, 0));
     expect(report.images.downloaded).toBeGreaterThan(0);
 
     // One batch POST identifies every file: no per-hash GET.
-    const mine = fake.requests.slice(before);
+    const mine = workspace.fake.requests.slice(before);
     expect(mine.filter((request) => request.method === 'POST' && request.path.endsWith('/model-versions/by-hash'))).toHaveLength(1);
     expect(mine.filter((request) => request.path.includes('/model-versions/by-hash/'))).toHaveLength(0);
     // Parent models: one list call, then single GETs only for what the list lacked.
@@ -78,7 +55,7 @@ describe('runScanJob on the sample library', () => {
     // The key goes to the API, never to the image CDN.
     for (const request of mine) {
       if (request.path.startsWith('/cdn/')) expect(request.headers.authorization).toBeUndefined();
-      else expect(request.headers.authorization).toBe('Bearer sentinel-key-0123456789');
+      else expect(request.headers.authorization).toBe(`Bearer ${TEST_API_KEY}`);
     }
 
     // Sidecars: the seed's layout, with our own section, no API key.
@@ -96,15 +73,15 @@ describe('runScanJob on the sample library', () => {
   it('a second run rebuilds identified files from their sidecars: no read, no download', async () => {
     const { config, job, name } = await setup('rerun');
     await runScanJob({ config, job, jobName: name });
-    const before = fake.requests.length;
+    const before = workspace.fake.requests.length;
     const { records, report } = await runScanJob({ config, job, jobName: name });
     const identified = records.filter((record) => record.civitai.status === 'identified');
-    expect(identified.length).toBe(library.entries.filter((entry) => entry.kind === 'identified').length);
+    expect(identified.length).toBe(workspace.library.entries.filter((entry) => entry.kind === 'identified').length);
     expect(report.sidecars.written).toBe(0);
     // Files CivitAI does not know are looked up again until the negative cache exists;
     // identified ones are rebuilt from their sidecars.
     expect(report.hash.files).toBe(readable().filter((entry) => entry.kind === 'unknown').length);
-    expect(fake.requests.slice(before).filter((request) => request.path.startsWith('/cdn/'))).toHaveLength(0);
+    expect(workspace.fake.requests.slice(before).filter((request) => request.path.startsWith('/cdn/'))).toHaveLength(0);
   });
 
   it('never replaces a good sidecar when the API fails', async () => {
@@ -112,7 +89,7 @@ describe('runScanJob on the sample library', () => {
     await runScanJob({ config, job, jobName: name });
     const sidecarPath = path.join(dir, 'Lora', 'Semi-realistic illustrious v1.5.json');
     const good = await readFile(sidecarPath, 'utf8');
-    fake.setFaults({ rate500: 1, paths: ['/api/'] });
+    workspace.fake.setFaults({ rate500: 1, paths: ['/api/'] });
     try {
       const { records, report } = await runScanJob({ config, job, jobName: name, forceRefresh: true });
       const record = records.find((candidate) => candidate.file.name === 'Semi-realistic illustrious v1.5.safetensors');
@@ -121,21 +98,35 @@ describe('runScanJob on the sample library', () => {
       expect(report.errors.some((error) => error.stage === 'identify')).toBe(true);
       expect(report.api.notFound).toBe(0);
     } finally {
-      fake.setFaults({});
+      workspace.fake.setFaults({});
     }
     expect(await readFile(sidecarPath, 'utf8')).toBe(good);
   });
 
-  it('leaves an A1111 user-metadata .json untouched', async () => {
+  it('merges into an A1111 user-metadata .json without changing what the user set', async () => {
     const { dir, config, job, name } = await setup('a1111');
     const userFile = path.join(dir, 'Lora', 'Semi-realistic illustrious v1.5.json');
-    const userText = JSON.stringify({ 'activation text': 'my words', 'preferred weight': 0.7, notes: 'mine' }, null, 4);
-    await writeFile(userFile, userText);
+    const user = { 'activation text': 'my words', 'preferred weight': 0.7, notes: 'mine', 'sd version': 'SD1' };
+    await writeFile(userFile, JSON.stringify(user, null, 4));
     const { records } = await runScanJob({ config, job, jobName: name });
-    expect(await readFile(userFile, 'utf8')).toBe(userText);
+    const merged = JSON.parse(await readFile(userFile, 'utf8'));
+    expect(merged).toMatchObject(user);
+    expect(merged.id).toBe(1967584);
+    expect(merged.civitscraper.version.id).toBe(1967584);
     const record = records.find((candidate) => candidate.file.name === 'Semi-realistic illustrious v1.5.safetensors');
     expect(record?.civitai.status).toBe('identified');
-    expect(record?.problems.some((problem) => problem.message.includes('A1111'))).toBe(true);
+  });
+
+  it('leaves a .json of another tool untouched and says so', async () => {
+    const { dir, config, job, name } = await setup('foreign');
+    const otherFile = path.join(dir, 'Lora', 'Semi-realistic illustrious v1.5.json');
+    const other = JSON.stringify({ someOtherTool: { keep: true } });
+    await writeFile(otherFile, other);
+    const { records, report } = await runScanJob({ config, job, jobName: name });
+    expect(await readFile(otherFile, 'utf8')).toBe(other);
+    const record = records.find((candidate) => candidate.file.name === 'Semi-realistic illustrious v1.5.safetensors');
+    expect(record?.civitai.status).toBe('identified');
+    expect(report.warnings.some((warning) => warning.path === record?.file.path && warning.message.includes('left untouched'))).toBe(true);
   });
 
   it('dry run writes no sidecar and no preview', async () => {

@@ -65,19 +65,49 @@ export const InputPathSchema = z.object({
 });
 
 export const HtmlOutputSchema = z.object({
-  /** Per-model pages on or off. */
+  /**
+   * Per-model pages (`models/<id>/index.html`) on or off. Off: gallery cards link to the model on
+   * CivitAI instead (files not on CivitAI get no link).
+   */
   enabled: z.boolean().default(true),
-  /** seed: directory of the standalone per-model HTML. The site replaces those pages. */
+  /**
+   * seed: folder template of the standalone per-model HTML. Model pages now live in the site at
+   * `models/<id>/index.html`; a value other than the default is reported as having no effect.
+   */
   path: z.string().default('{model_dir}'),
+  /** seed: file name template of the per-model HTML. Same as `path`: reported when changed. */
   filename: z.string().default('{model_name}.html'),
+  /**
+   * seed: skip rewriting an existing page. The site is always built as a whole (Astro's cache
+   * keeps unchanged images), so both values behave the same.
+   */
   skip_existing_html: z.boolean().default(true),
+  /**
+   * The interactive gallery at the site root. Off: the root is the plain list of models (no
+   * JavaScript, no search index); model pages are unchanged.
+   */
   generate_gallery: z.boolean().default(true),
-  /** Where the built site is also copied, so a seed user's bookmark keeps working. */
+  /**
+   * Where the built site is also written, so a seed user's bookmark keeps working. A file path
+   * (`~/models/gallery.html`, the seed's form) gets a small page that opens the site, which is
+   * copied into `<name>-site/` beside it; a path ending in `/` receives the site itself. Only a
+   * folder that is empty or was written by us before is ever changed.
+   */
   gallery_path: z.string().optional(),
+  /** The site title (header, `<title>`). */
   gallery_title: z.string().default('Model Gallery'),
+  /**
+   * seed: also list pages found on disk from earlier runs. Every model file of the job's input
+   * paths is in the gallery now; `false` is reported as having no effect.
+   */
   include_existing_in_gallery: z.boolean().default(true),
   /** Show absolute local paths on model pages; turn off for public hosting. */
   show_local_paths: z.boolean().default(true),
+  /**
+   * Build a safe-for-work site: models flagged NSFW (model flag, or version level at or above
+   * `api.nsfw.level_threshold`) are left out, and so is every image rated R or above.
+   */
+  sfw_only: z.boolean().default(false),
 });
 
 export const MetadataOutputSchema = z.object({
@@ -99,6 +129,26 @@ export const ImagesOutputSchema = z.object({
   max_nsfw_level: NsfwLevelNameSchema.default('XXX'),
   /** The site blurs images at or above this level until clicked. */
   blur_nsfw_level: NsfwLevelNameSchema.default('R'),
+  /**
+   * Width asked of CivitAI's image CDN (it snaps to 96/320/450/512/800/1200/1600/2200): enough
+   * for the site's lightbox without multi-megabyte originals.
+   */
+  width: z.number().int().positive().max(2200).default(1200),
+  /** Download full-resolution originals instead (`original=true`). */
+  original: z.boolean().default(false),
+});
+
+/** Files other tools read, written beside our own sidecar (each can be switched off). */
+export const CompatOutputSchema = z.object({
+  /** `{model_name}.civitai.info`: the by-hash version body, as Civitai Helper writes it. */
+  civitai_info: z.boolean().default(true),
+  /**
+   * A1111/Forge user metadata `{model_name}.json` (`activation text`, `sd version`, …), merged:
+   * keys the user set are never changed.
+   */
+  a1111_user_metadata: z.boolean().default(true),
+  /** `{model_name}.preview.<ext>`: the first preview, where WebUIs look for a thumbnail. */
+  webui_preview: z.boolean().default(true),
 });
 
 export const OutputSchema = z.object({
@@ -106,6 +156,7 @@ export const OutputSchema = z.object({
   base_dir: z.string().min(1).optional(),
   metadata: MetadataOutputSchema.prefault({}),
   images: ImagesOutputSchema.prefault({}),
+  compat: CompatOutputSchema.prefault({}),
 });
 
 export const ORGANIZATION_TEMPLATES = {
@@ -165,8 +216,19 @@ export const ScanJobSchema = z.object({
 export const SyncLoraTriggersJobSchema = z.object({
   type: z.literal('sync-lora-triggers'),
   ...jobCommon,
+  /** Krita AI Diffusion's `loras.json`; when absent, looked for in the plugin's data folder. */
   loras_file: z.string().optional(),
-  overwrite_triggers: z.boolean().default(true),
+  /**
+   * How CivitAI trigger words meet what an entry already has: `fill-empty` only fills entries
+   * without triggers, `replace` overwrites them, `append` adds the words that are missing.
+   * merge_policy wins when both it and overwrite_triggers are set. Without merge_policy:
+   * overwrite_triggers true → replace, false → fill-empty; neither → fill-empty.
+   */
+  merge_policy: z.enum(['fill-empty', 'replace', 'append']).optional(),
+  /** seed: default true (always overwrite). Now only read when merge_policy is absent. */
+  overwrite_triggers: z.boolean().optional(),
+  /** Also set `metadata.lora_strength` (replace: always; other policies: where it is missing). */
+  write_strength: z.number().optional(),
 });
 
 export const JobSchema = z.discriminatedUnion('type', [ScanJobSchema, SyncLoraTriggersJobSchema]);
@@ -242,3 +304,4 @@ export type OrganizationConfig = z.infer<typeof OrganizationSchema>;
 export type ScannerConfig = z.infer<typeof ScannerSchema>;
 export type LoggingConfig = z.infer<typeof LoggingSchema>;
 export type NsfwLevelName = z.infer<typeof NsfwLevelNameSchema>;
+export type CompatOutputConfig = z.infer<typeof CompatOutputSchema>;

@@ -15,7 +15,8 @@ import type { Hashes, LocalImage, ModelRecord } from '../records/schema.ts';
 import { discoverModelFiles, type DiscoveredFile } from '../scan/discover.ts';
 import { hashFile } from '../scan/hash.ts';
 import { ModelFileError, readSafetensorsHeader } from '../scan/safetensors.ts';
-import { buildSidecar, readSidecar, slimModel, writeSidecar, type SidecarRead, type StoredSidecar } from '../sidecars/metadata.ts';
+import { readSidecar, slimModel, type SidecarRead, type StoredSidecar } from '../sidecars/metadata.ts';
+import { writeModelSidecars } from '../sidecars/write.ts';
 import { resolveSidecarLayout, type SidecarLayout } from '../sidecars/paths.ts';
 import { silentLogger, type Logger } from '../util/logger.ts';
 import { mapLimit } from '../util/map-limit.ts';
@@ -82,15 +83,20 @@ export async function runScanJob(options: ScanJobOptions): Promise<ScanJobResult
     const layout = resolveSidecarLayout(file, job.output);
     const sidecar = await readSidecar(layout.metadataPath);
     const item: WorkItem = { file, layout, sidecar, images: [], problems: [], fresh: false };
-    if (sidecar.kind === 'foreign') {
+    if (sidecar.kind === 'foreign' || sidecar.kind === 'unreadable') {
       item.problems.push({
         stage: 'sidecars',
         message: `${layout.metadataPath} is not ours (${sidecar.reason}); it is left untouched. Set output.metadata.filename (e.g. "{model_name}.civitai.json") to keep our metadata elsewhere.`,
       });
     }
-    if (sidecar.kind === 'own' && sidecar.stored && sameFile(sidecar.stored, file, job.verify_hashes)) {
+    if (sidecar.kind === 'own' && sameFile(sidecar.stored, file, job.verify_hashes)) {
       item.stored = sidecar.stored;
       item.hashes = sidecar.stored.hashes;
+    }
+    if (sidecar.kind === 'seed' && job.use_cached_metadata) {
+      // The Python tool's sidecar: the version body. Its file entry gives the hashes when the size matches.
+      item.stored = storedFromSeed(sidecar.version, file);
+      item.hashes = item.stored?.hashes;
     }
     if (!item.hashes) {
       try {
@@ -129,7 +135,7 @@ export async function runScanJob(options: ScanJobOptions): Promise<ScanJobResult
     if (answer?.status === 'identified') {
       item.version = answer.version;
       item.checkedAt = checkedAt;
-    } else if (item.sidecar.kind === 'own' && item.sidecar.stored) {
+    } else if (item.sidecar.kind === 'own') {
       // A failed or negative lookup never replaces what an earlier run stored.
       item.version = item.sidecar.stored.version;
       item.model = item.sidecar.stored.model;
@@ -158,7 +164,12 @@ export async function runScanJob(options: ScanJobOptions): Promise<ScanJobResult
 
   // Previews
   const imagesConfig = job.output.images;
-  const policy = { maxCount: imagesConfig.max_count, maxNsfwLevel: NSFW_LEVEL_VALUES[imagesConfig.max_nsfw_level] };
+  const policy = {
+    maxCount: imagesConfig.max_count,
+    maxNsfwLevel: NSFW_LEVEL_VALUES[imagesConfig.max_nsfw_level],
+    width: imagesConfig.width,
+    original: imagesConfig.original,
+  };
   if (imagesConfig.save) {
     await mapLimit(
       items.filter((item) => item.fresh && item.identification?.status === 'identified' && item.version),
@@ -170,7 +181,8 @@ export async function runScanJob(options: ScanJobOptions): Promise<ScanJobResult
           client,
           images: selectImages(candidates, policy),
           layout: item.layout,
-          previous: item.sidecar.kind === 'own' ? (item.sidecar.stored?.images ?? []) : [],
+          previous: item.sidecar.kind === 'own' ? item.sidecar.stored.images : [],
+          policy,
           dryRun,
         });
         item.images = outcome.images;
@@ -208,13 +220,16 @@ export async function runScanJob(options: ScanJobOptions): Promise<ScanJobResult
     if (item.version && canWrite) {
       record.sidecarPath = item.layout.metadataPath;
       if (item.fresh && !dryRun && status === 'identified') {
-        try {
-          const outcome = await writeSidecar(item.layout.metadataPath, buildSidecar(record, item.layout.metadataPath, item.version));
-          if (outcome === 'written') report.sidecars.written += 1;
-          else report.sidecars.unchanged += 1;
-        } catch (error) {
-          item.problems.push({ stage: 'sidecars', message: `could not write ${item.layout.metadataPath}: ${messageOf(error)}` });
-        }
+        const written = await writeModelSidecars({
+          record,
+          version: item.version,
+          layout: item.layout,
+          existing: item.sidecar,
+          compat: job.output.compat,
+        });
+        report.sidecars.written += written.written;
+        report.sidecars.unchanged += written.unchanged;
+        item.problems.push(...written.problems);
       }
     }
     for (const problem of item.problems) report.warn(item.file.path, problem.stage, problem.message);
@@ -277,6 +292,18 @@ async function previewCandidates(
 function sameFile(stored: StoredSidecar, file: DiscoveredFile, strict: boolean): boolean {
   if (stored.file.size !== file.size || !stored.hashes.SHA256) return false;
   return strict ? stored.file.mtimeMs === file.mtimeMs : true;
+}
+
+/** A seed sidecar as stored data: its matching file entry's hashes, trusted when the size agrees. */
+function storedFromSeed(version: ModelVersion, file: DiscoveredFile): StoredSidecar | undefined {
+  const files = version.files ?? [];
+  const match = files.find((candidate) => candidate.name === file.name) ?? files.find((candidate) => candidate.primary);
+  const hashes = match?.hashes ?? {};
+  const sizeAgrees = typeof match?.sizeKB === 'number' && Math.abs(match.sizeKB * 1024 - file.size) < 1024;
+  if (!hashes.SHA256 || !sizeAgrees) return undefined;
+  const known: Hashes = {};
+  for (const type of HASH_TYPES) if (hashes[type]) known[type] = hashes[type].toUpperCase();
+  return { version, hashes: known, images: [], file: { name: file.name, size: file.size, mtimeMs: file.mtimeMs } };
 }
 
 function describeFileError(error: unknown): string {

@@ -6,17 +6,21 @@ import type { LocalImage } from '../records/schema.ts';
 import type { SidecarLayout } from '../sidecars/paths.ts';
 import { writeFileAtomic } from '../util/atomic-write.ts';
 import { messageOf } from '../enrich/identify.ts';
+import { cdnRendition } from './cdn.ts';
 import { imageNsfwLevel } from './nsfw.ts';
-import { sniffMediaType } from './sniff.ts';
+import { isCompleteMedia, sniffMediaType } from './sniff.ts';
 
 export interface PreviewPolicy {
   maxCount: number;
   /** Highest image level (bit value) that may be downloaded. */
   maxNsfwLevel: number;
+  /** Width asked of the CDN; ignored with `original`. */
+  width: number;
+  original: boolean;
 }
 
 /** The API's order, without images above the allowed level, at most `maxCount`. */
-export function selectImages(images: readonly VersionImage[], policy: PreviewPolicy): VersionImage[] {
+export function selectImages(images: readonly VersionImage[], policy: Pick<PreviewPolicy, 'maxCount' | 'maxNsfwLevel'>): VersionImage[] {
   return images.filter((image) => imageNsfwLevel(image) <= policy.maxNsfwLevel).slice(0, policy.maxCount);
 }
 
@@ -28,43 +32,70 @@ export interface PreviewOutcome {
 }
 
 /**
- * Downloads the chosen previews next to the model (or into base_dir). An image already on disk
- * from an earlier run (same URL) is reused, not fetched again. Each file is written atomically,
- * so a failed download leaves nothing behind.
+ * Downloads the chosen previews next to the model (or into base_dir), at the configured CDN
+ * width; a video also gets a still frame (`anim=false`) for places that cannot play it. An
+ * image already on disk from an earlier run (same URL) is reused, not fetched again. Each file
+ * is written atomically, so a failed download leaves nothing behind.
  */
 export async function downloadPreviews(options: {
   client: CivitaiClient;
   images: readonly VersionImage[];
   layout: SidecarLayout;
   previous: readonly LocalImage[];
+  policy: PreviewPolicy;
   dryRun: boolean;
 }): Promise<PreviewOutcome> {
   const outcome: PreviewOutcome = { images: [], downloaded: 0, reused: 0, problems: [] };
   const previousByUrl = new Map(options.previous.map((image) => [image.url, image]));
+  const rendition = { width: options.policy.width, original: options.policy.original };
   let index = 0;
   for (const image of options.images) {
     index += 1;
     const base = describe(image);
     const earlier = previousByUrl.get(image.url);
-    if (earlier && (await exists(earlier.path))) {
-      outcome.images.push({ ...base, path: earlier.path, type: earlier.type });
+    if (earlier && (await exists(earlier.path)) && (!earlier.still || (await exists(earlier.still)))) {
+      outcome.images.push({ ...base, type: earlier.type, path: earlier.path, ...(earlier.still ? { still: earlier.still } : {}) });
       outcome.reused += 1;
       continue;
     }
     if (options.dryRun) continue;
     try {
-      const { bytes, contentType } = await options.client.download(image.url);
-      const sniffed = sniffMediaType(bytes, contentType);
-      if (!sniffed) throw new Error(`not an image or video (${contentType || 'no content type'})`);
-      const target = path.join(options.layout.imagesDir, options.layout.previewName(index, sniffed.ext));
-      await writeFileAtomic(target, bytes);
-      outcome.images.push({ ...base, path: target, type: sniffed.kind });
+      const saved = await fetchMedia(options.client, cdnRendition(image.url, rendition), options.layout, index, '');
+      const local: LocalImage = { ...base, path: saved.path, type: saved.kind };
       outcome.downloaded += 1;
+      if (saved.kind === 'video') {
+        try {
+          const still = await fetchMedia(options.client, cdnRendition(image.url, { ...rendition, still: true }), options.layout, index, '.still');
+          if (still.kind === 'image') local.still = still.path;
+          outcome.downloaded += 1;
+        } catch (error) {
+          outcome.problems.push({ stage: 'images', message: `still frame of video ${index} (${image.url}): ${messageOf(error)}` });
+        }
+      }
+      outcome.images.push(local);
     } catch (error) {
       outcome.problems.push({ stage: 'images', message: `preview ${index} (${image.url}): ${messageOf(error)}` });
     }
   }
   return outcome;
+}
+
+/** Attempts at a download whose bytes arrive cut short (the transport itself retries separately). */
+const INCOMPLETE_ATTEMPTS = 3;
+
+async function fetchMedia(client: CivitaiClient, url: string, layout: SidecarLayout, index: number, infix: string) {
+  for (let attempt = 1; ; attempt += 1) {
+    const { bytes, contentType } = await client.download(url);
+    const sniffed = sniffMediaType(bytes, contentType);
+    if (!sniffed) throw new Error(`not an image or video (${contentType || 'no content type'})`);
+    if (!isCompleteMedia(bytes, sniffed.ext)) {
+      if (attempt < INCOMPLETE_ATTEMPTS) continue;
+      throw new Error(`the download arrived incomplete ${INCOMPLETE_ATTEMPTS} times`);
+    }
+    const target = path.join(layout.imagesDir, layout.previewName(index, `${infix}${sniffed.ext}`));
+    await writeFileAtomic(target, bytes);
+    return { path: target, kind: sniffed.kind };
+  }
 }
 
 function describe(image: VersionImage): Omit<LocalImage, 'path'> {

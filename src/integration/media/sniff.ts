@@ -24,3 +24,43 @@ export function sniffMediaType(bytes: Uint8Array, contentType = ''): SniffedType
   if (/^video\/mp4/i.test(contentType)) return { ext: '.mp4', kind: 'video' };
   return undefined;
 }
+
+/**
+ * Whether the bytes hold a whole file of that type: a server that closes early can send half
+ * an image with a matching Content-Length, and such a file must not be kept.
+ */
+export function isCompleteMedia(bytes: Uint8Array, ext: string): boolean {
+  const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+  switch (ext) {
+    case '.jpeg':
+      return b.length > 4 && b[b.length - 2] === 0xff && b[b.length - 1] === 0xd9;
+    case '.png':
+      return b.length > 12 && b.subarray(b.length - 8, b.length - 4).toString('latin1') === 'IEND';
+    case '.gif':
+      return b.length > 6 && b[b.length - 1] === 0x3b;
+    case '.webp':
+      return b.length >= 12 && b.readUInt32LE(4) + 8 === b.length;
+    case '.mp4':
+    case '.avif':
+      return isoBoxesFill(b);
+    default:
+      return true;
+  }
+}
+
+/** ISO-BMFF (MP4, AVIF): top-level boxes must add up to the file size exactly. */
+function isoBoxesFill(b: Buffer): boolean {
+  let offset = 0;
+  while (offset + 8 <= b.length) {
+    let size = b.readUInt32BE(offset);
+    if (size === 1) {
+      if (offset + 16 > b.length) return false;
+      size = Number(b.readBigUInt64BE(offset + 8));
+    } else if (size === 0) {
+      return true;
+    }
+    if (size < 8) return false;
+    offset += size;
+  }
+  return offset === b.length;
+}

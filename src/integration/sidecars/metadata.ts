@@ -1,26 +1,25 @@
 /**
  * The metadata sidecar (`{model_name}.json` by default, as in the seed). Its top level is the
- * model-version body exactly as the seed wrote it (plus `parentModel`, `siblingVersions`,
- * `siblingVersionsFetchedAt`), so tools that read seed sidecars keep working; what only we need
- * lives under the `civitscraper` key.
+ * model-version body as the seed wrote it (plus `parentModel`, `siblingVersions`,
+ * `siblingVersionsFetchedAt`), so readers of seed sidecars keep working. What we need to rebuild
+ * a record offline lives under the `civitscraper` key, including the untouched version body,
+ * so top-level keys may be edited by other tools (A1111's editor shares this file name) without
+ * corrupting anything.
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { ModelSchema, ModelVersionSchema, type Model, type ModelVersion } from '../civitai/schemas.ts';
-import {
-  HashesSchema,
-  LocalImageSchema,
-  type LocalImage,
-  type ModelRecord,
-} from '../records/schema.ts';
+import { HashesSchema, LocalImageSchema, type LocalImage, type ModelRecord } from '../records/schema.ts';
 import { toJsonText, writeFileAtomic, type WriteOutcome } from '../util/atomic-write.ts';
+import { A1111_KEYS, mergeA1111, type A1111Metadata } from './a1111.ts';
 
-export const SIDECAR_FORMAT = 1;
+export const SIDECAR_FORMAT = 2;
 
-const StoredImageSchema = LocalImageSchema.omit({ path: true }).extend({
+const StoredImageSchema = LocalImageSchema.omit({ path: true, still: true }).extend({
   /** Relative to the sidecar's folder, so a sidecar moved with its model stays valid. */
   file: z.string(),
+  still: z.string().optional(),
 });
 
 const OwnSectionSchema = z.looseObject({
@@ -28,8 +27,13 @@ const OwnSectionSchema = z.looseObject({
   file: z.looseObject({ name: z.string(), size: z.number(), mtimeMs: z.number() }),
   hashes: HashesSchema,
   checkedAt: z.string().optional(),
-  images: z.array(StoredImageSchema).default([]),
+  version: ModelVersionSchema,
   model: ModelSchema.optional(),
+  images: z.array(StoredImageSchema).default([]),
+  /** The A1111 user-metadata values we wrote last time (so later runs can tell ours from the user's). */
+  a1111: z.record(z.string(), z.unknown()).optional(),
+  /** The WebUI preview we wrote (relative), the only one a later run may replace. */
+  webuiPreview: z.string().optional(),
 });
 
 export interface StoredSidecar {
@@ -39,13 +43,19 @@ export interface StoredSidecar {
   images: LocalImage[];
   checkedAt?: string;
   file: { name: string; size: number; mtimeMs: number };
+  a1111?: A1111Metadata;
+  webuiPreview?: string;
 }
 
 export type SidecarRead =
   | { kind: 'missing' }
-  /** Ours (or the seed's, which we may upgrade). `stored` is absent for a seed sidecar. */
-  | { kind: 'own'; stored?: StoredSidecar; raw: Record<string, unknown> }
-  /** Somebody else's file at our path (e.g. an A1111 user-metadata `.json`): never overwritten. */
+  /** Ours. */
+  | { kind: 'own'; stored: StoredSidecar; raw: Record<string, unknown> }
+  /** Written by the Python CivitScraper: the raw version body. Upgraded on the next write. */
+  | { kind: 'seed'; version: ModelVersion; raw: Record<string, unknown> }
+  /** An A1111/Forge user-metadata file: merged into, its keys never changed. */
+  | { kind: 'a1111'; raw: Record<string, unknown> }
+  /** Somebody else's file at our path: never overwritten. */
   | { kind: 'foreign'; reason: string }
   | { kind: 'unreadable'; reason: string };
 
@@ -65,37 +75,58 @@ export async function readSidecar(sidecarPath: string): Promise<SidecarRead> {
   }
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return { kind: 'foreign', reason: 'it is not a JSON object' };
   const record = raw as Record<string, unknown>;
-  const version = ModelVersionSchema.safeParse(record);
   const own = OwnSectionSchema.safeParse(record.civitscraper);
-  if (own.success && version.success) {
+  if (own.success) {
     const folder = path.dirname(sidecarPath);
     return {
       kind: 'own',
       raw: record,
       stored: {
-        version: stripOwnKeys(version.data),
+        version: own.data.version,
         model: own.data.model,
         hashes: own.data.hashes,
         checkedAt: own.data.checkedAt,
         file: own.data.file,
-        images: own.data.images.map(({ file, ...image }) => ({ ...image, path: path.resolve(folder, file) })),
+        ...(own.data.a1111 ? { a1111: own.data.a1111 as A1111Metadata } : {}),
+        ...(own.data.webuiPreview ? { webuiPreview: path.resolve(folder, own.data.webuiPreview) } : {}),
+        images: own.data.images.map(({ file, still, ...image }) => ({
+          ...image,
+          path: path.resolve(folder, file),
+          ...(still ? { still: path.resolve(folder, still) } : {}),
+        })),
       },
     };
   }
-  // A seed sidecar: the raw version body with a model id and files.
-  if (version.success && typeof record.modelId === 'number' && Array.isArray(record.files)) return { kind: 'own', raw: record };
-  const a1111Keys = ['activation text', 'preferred weight', 'sd version', 'notes', 'description', 'negative text'];
-  if (a1111Keys.some((key) => key in record)) {
-    return { kind: 'foreign', reason: 'it is an A1111/Forge user-metadata file (it has keys like "activation text")' };
+  const version = ModelVersionSchema.safeParse(record);
+  if (version.success && typeof record.modelId === 'number' && Array.isArray(record.files)) {
+    return { kind: 'seed', version: version.data, raw: record };
   }
-  return { kind: 'foreign', reason: 'it was not written by CivitScraper' };
+  if (Object.keys(record).length === 0 || A1111_KEYS.some((key) => key in record)) return { kind: 'a1111', raw: record };
+  return { kind: 'foreign', reason: 'it was not written by CivitScraper or an A1111-style WebUI' };
 }
 
-export function buildSidecar(record: ModelRecord, sidecarPath: string, version: ModelVersion): Record<string, unknown> {
+export interface SidecarContent {
+  record: ModelRecord;
+  version: ModelVersion;
+  sidecarPath: string;
+  /** A1111 values to merge in when this file is also the WebUI's user-metadata file. */
+  a1111?: { values: A1111Metadata; lastWritten?: A1111Metadata };
+  /** A1111 values written into a separate user-metadata file (remembered here). */
+  a1111Written?: A1111Metadata;
+  /** The WebUI preview written for this model (remembered here). */
+  webuiPreview?: string;
+}
+
+/**
+ * The document to write, given what is on disk now. Keys we do not own survive: another
+ * tool's keys, and every A1111 key a user set.
+ */
+export function buildSidecar(content: SidecarContent, existing: SidecarRead): Record<string, unknown> {
+  const { record, version, sidecarPath } = content;
   const folder = path.dirname(sidecarPath);
   const model = record.model;
   const fetchedAt = record.civitai.checkedAt ? Date.parse(record.civitai.checkedAt) / 1000 : undefined;
-  return {
+  const seedBody: Record<string, unknown> = {
     ...version,
     ...(model
       ? {
@@ -105,27 +136,43 @@ export function buildSidecar(record: ModelRecord, sidecarPath: string, version: 
             type: model.type,
             nsfw: model.nsfw ?? false,
             creator: { username: model.creator?.username ?? 'Unknown' },
+            ...(model.tags ? { tags: model.tags } : {}),
           },
           siblingVersions: siblingVersions(model, version.id),
           ...(fetchedAt ? { siblingVersionsFetchedAt: fetchedAt } : {}),
         }
       : {}),
-    civitscraper: {
-      format: SIDECAR_FORMAT,
-      file: { name: record.file.name, size: record.file.size, mtimeMs: record.file.mtimeMs },
-      hashes: record.hashes,
-      ...(record.civitai.checkedAt ? { checkedAt: record.civitai.checkedAt } : {}),
-      images: record.images.map(({ path: imagePath, ...image }) => ({
-        ...image,
-        file: path.relative(folder, imagePath).split(path.sep).join('/'),
-      })),
-      ...(model ? { model } : {}),
-    },
   };
+  const own = {
+    format: SIDECAR_FORMAT,
+    file: { name: record.file.name, size: record.file.size, mtimeMs: record.file.mtimeMs },
+    hashes: record.hashes,
+    ...(record.civitai.checkedAt ? { checkedAt: record.civitai.checkedAt } : {}),
+    version,
+    ...(model ? { model } : {}),
+    ...(content.webuiPreview ? { webuiPreview: toRelative(folder, content.webuiPreview) } : {}),
+    images: record.images.map(({ path: imagePath, still, ...image }) => ({
+      ...image,
+      file: toRelative(folder, imagePath),
+      ...(still ? { still: toRelative(folder, still) } : {}),
+    })),
+  };
+
+  // Keys of an earlier document that are not ours stay, in their order.
+  const kept = existing.kind === 'own' || existing.kind === 'a1111' ? { ...existing.raw } : {};
+  if (content.a1111) {
+    // In the combined file `description` is A1111's (plain text); CivitAI's HTML stays in
+    // `civitscraper.version`.
+    const { description: _versionHtml, ...bodyWithoutDescription } = seedBody;
+    void _versionHtml;
+    const { document, written } = mergeA1111({ ...kept, ...bodyWithoutDescription }, content.a1111.values, content.a1111.lastWritten);
+    return { ...document, civitscraper: { ...own, a1111: written } };
+  }
+  return { ...kept, ...seedBody, civitscraper: { ...own, ...(content.a1111Written ? { a1111: content.a1111Written } : {}) } };
 }
 
-export async function writeSidecar(sidecarPath: string, sidecar: Record<string, unknown>): Promise<WriteOutcome> {
-  return writeFileAtomic(sidecarPath, toJsonText(sidecar));
+export async function writeSidecar(sidecarPath: string, document: Record<string, unknown>): Promise<WriteOutcome> {
+  return writeFileAtomic(sidecarPath, toJsonText(document));
 }
 
 /** The seed's `siblingVersions`: every published version, newest first. */
@@ -158,12 +205,6 @@ export function slimModel(model: Model): Model {
   };
 }
 
-function stripOwnKeys(version: ModelVersion): ModelVersion {
-  const { civitscraper, parentModel, siblingVersions: siblings, siblingVersionsFetchedAt, ...rest } = version as ModelVersion &
-    Record<string, unknown>;
-  void civitscraper;
-  void parentModel;
-  void siblings;
-  void siblingVersionsFetchedAt;
-  return rest as ModelVersion;
+function toRelative(folder: string, file: string): string {
+  return path.relative(folder, file).split(path.sep).join('/');
 }

@@ -10,6 +10,11 @@ import type { LocalFile } from '../records/schema.ts';
 export interface SidecarLayout {
   metadataPath: string;
   imagesDir: string;
+  /** Folder of the files other tools read (`.civitai.info`, A1111 `.json`, `.preview.<ext>`). */
+  compatDir: string;
+  civitaiInfoPath: string;
+  a1111Path: string;
+  webuiPreviewPath(ext: string): string;
   /** File name of the n-th preview (1-based) with the given extension (`.jpeg`). */
   previewName(index: number, ext: string): string;
 }
@@ -30,9 +35,16 @@ export function resolveSidecarLayout(file: LocalFile, output: OutputConfig): Sid
 
   const metadataDir = centralDir ?? fill(output.metadata.path);
   const imagesDir = centralDir ?? fill(output.images.path);
+  // WebUIs look for these beside the model, by its name; with base_dir they are only useful
+  // to tools pointed at that folder, but the model folder stays untouched as promised.
+  const compatDir = path.resolve(centralDir ?? modelDir);
   return {
     metadataPath: path.resolve(metadataDir, fill(output.metadata.filename)),
     imagesDir: path.resolve(imagesDir),
+    compatDir,
+    civitaiInfoPath: path.join(compatDir, `${file.stem}.civitai.info`),
+    a1111Path: path.join(compatDir, `${file.stem}.json`),
+    webuiPreviewPath: (ext) => path.join(compatDir, `${file.stem}.preview${ext}`),
     previewName(index, ext) {
       return splicePreviewIndex(fill(output.images.filenames.preview).replaceAll('{image_type}', 'preview'), index, ext);
     },

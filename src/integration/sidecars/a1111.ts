@@ -1,0 +1,86 @@
+/**
+ * A1111/Forge "user metadata": `{model_name}.json` beside the model, edited in the WebUI's
+ * extra-networks card editor. We fill what the user has not set; a value the user typed is
+ * never changed. A value is ours (and may be updated) only while it still equals what we
+ * wrote last time.
+ */
+import type { ModelRecord } from '../records/schema.ts';
+import type { ModelVersion } from '../civitai/schemas.ts';
+
+/** Keys the WebUI reads; their presence marks a user-metadata file. */
+export const A1111_KEYS = ['description', 'sd version', 'activation text', 'preferred weight', 'negative text', 'notes'] as const;
+
+export interface A1111Metadata {
+  description?: string;
+  'sd version'?: string;
+  'activation text'?: string;
+  /** Civitai Browser+ also records these; other tools use them to skip hashing. */
+  sha256?: string;
+  modelId?: number;
+  modelVersionId?: number;
+}
+
+export function a1111Metadata(record: ModelRecord, version: ModelVersion): A1111Metadata {
+  const words = (version.trainedWords ?? []).map((word) => word.trim().replace(/,+$/, '').trim()).filter(Boolean);
+  const description = plainText(record.model?.description ?? version.description ?? '');
+  return {
+    ...(description ? { description: truncate(description, 600) } : {}),
+    'sd version': sdVersion(version.baseModel ?? undefined),
+    ...(words.length > 0 ? { 'activation text': words.join(', ') } : {}),
+    ...(record.hashes.SHA256 ? { sha256: record.hashes.SHA256 } : {}),
+    ...(version.modelId ? { modelId: version.modelId } : {}),
+    modelVersionId: version.id,
+  };
+}
+
+/** The WebUI's `sd version` choices: SD1, SD2, SDXL, SD3, Unknown. */
+export function sdVersion(baseModel: string | undefined): string {
+  const base = (baseModel ?? '').toLowerCase();
+  if (/^sd ?1/.test(base)) return 'SD1';
+  if (/^sd ?2/.test(base)) return 'SD2';
+  if (/^sd ?3/.test(base)) return 'SD3';
+  if (/sdxl|pony|illustrious|noobai/.test(base)) return 'SDXL';
+  return 'Unknown';
+}
+
+/**
+ * Puts our values into `document` where the key is empty or still holds what we wrote last
+ * time; returns what we now own, to be remembered for the next run.
+ */
+export function mergeA1111(
+  document: Record<string, unknown>,
+  ours: A1111Metadata,
+  lastWritten: A1111Metadata | undefined,
+): { document: Record<string, unknown>; written: A1111Metadata } {
+  const merged = { ...document };
+  const written: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(ours)) {
+    const current = merged[key];
+    const ourEarlier = lastWritten ? (lastWritten as Record<string, unknown>)[key] : undefined;
+    const isEmpty = current === undefined || current === null || current === '';
+    if (isEmpty || (ourEarlier !== undefined && current === ourEarlier)) {
+      merged[key] = value;
+      written[key] = value;
+    }
+  }
+  return { document: merged, written: written as A1111Metadata };
+}
+
+function plainText(html: string): string {
+  return html
+    .replace(/<(br|\/p|\/li|\/h\d)[^>]*>/gi, '\n')
+    .replace(/<[^>]*>/g, '')
+    .replace(/&nbsp;/g, ' ')
+    .replace(/&amp;/g, '&')
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&quot;/g, '"')
+    .replace(/&#39;/g, "'")
+    .replace(/[ \t]+/g, ' ')
+    .replace(/\n\s*\n+/g, '\n')
+    .trim();
+}
+
+function truncate(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1).trimEnd()}…`;
+}
