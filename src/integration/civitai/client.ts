@@ -44,6 +44,8 @@ export function createCivitaiClient(api: ApiConfig, options: { logger?: Logger; 
     retryDelayMs: api.batch.retry_delay,
     requestsPerMinute: api.batch.rate_limit,
     maxConcurrent: api.batch.max_concurrent,
+    breakerThreshold: api.batch.circuit_breaker.failure_threshold,
+    breakerResetMs: api.batch.circuit_breaker.reset_timeout * 1000,
     logger: options.logger,
     sleep: options.sleep,
   });

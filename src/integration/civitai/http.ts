@@ -1,11 +1,12 @@
 /**
  * The one network layer: API calls and image downloads both go through it, so the rate limit,
- * retries and the rule about where the API key may go hold everywhere.
+ * retries, circuit breakers and the rule about where the API key may go hold everywhere.
  */
 import { FetchError, ofetch } from 'ofetch';
 import type { Logger } from '../util/logger.ts';
+import { AdaptiveTokenBucket, CircuitBreaker, Semaphore } from './flow-control.ts';
 
-export type RequestFailureKind = 'network' | 'timeout' | 'http' | 'bad-body' | 'too-large';
+export type RequestFailureKind = 'network' | 'timeout' | 'http' | 'bad-body' | 'too-large' | 'circuit-open';
 
 /** A request that failed for good (after retries). Never means "not found". */
 export class CivitaiRequestError extends Error {
@@ -29,19 +30,26 @@ export interface HttpOptions {
   timeoutMs: number;
   maxRetries: number;
   retryDelayMs: number;
+  /** Per host: the API and the image CDN each get their own bucket. */
   requestsPerMinute: number;
   maxConcurrent: number;
+  breakerThreshold: number;
+  breakerResetMs: number;
   logger?: Logger;
   /** Injected by tests to avoid real waiting. */
   sleep?: (ms: number) => Promise<void>;
 }
 
 export interface HttpStats {
-  /** Requests sent to the API origin (each retry counts). */
+  /** Requests sent to the API (each retry counts). */
   apiRequests: number;
   /** Requests sent elsewhere (image CDN). */
   downloadRequests: number;
   retries: number;
+  /** 429 answers received. */
+  throttled: number;
+  /** Calls refused at once because a circuit breaker was open. */
+  shortCircuited: number;
   downloadedBytes: number;
 }
 
@@ -63,71 +71,34 @@ const MAX_BACKOFF_MS = 30_000;
 const MAX_RETRY_AFTER_MS = 120_000;
 const MAX_DOWNLOAD_BYTES = 512 * 1024 * 1024;
 
-class TokenBucket {
-  private tokens: number;
-  private last = Date.now();
-  private readonly capacity: number;
-  private readonly perMs: number;
-  private readonly sleep: (ms: number) => Promise<void>;
-  constructor(perMinute: number, sleep: (ms: number) => Promise<void>) {
-    this.capacity = Math.max(1, perMinute);
-    this.tokens = this.capacity;
-    this.perMs = perMinute / 60_000;
-    this.sleep = sleep;
-  }
-  async take(): Promise<void> {
-    for (;;) {
-      const now = Date.now();
-      this.tokens = Math.min(this.capacity, this.tokens + (now - this.last) * this.perMs);
-      this.last = now;
-      if (this.tokens >= 1) {
-        this.tokens -= 1;
-        return;
-      }
-      // The wait happens outside any lock, so other callers are not stalled behind it.
-      await this.sleep(Math.ceil((1 - this.tokens) / this.perMs));
-    }
-  }
-}
-
-class Semaphore {
-  private active = 0;
-  private readonly waiting: (() => void)[] = [];
-  private readonly limit: number;
-  constructor(limit: number) {
-    this.limit = Math.max(1, limit);
-  }
-  async run<T>(task: () => Promise<T>): Promise<T> {
-    if (this.active >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
-    this.active += 1;
-    try {
-      return await task();
-    } finally {
-      this.active -= 1;
-      this.waiting.shift()?.();
-    }
-  }
-}
-
 interface Attempt<T> {
   /** A final answer. */
   value?: T;
   /** A failure worth another try, with the server's requested wait if any. */
-  retry?: { error: CivitaiRequestError; afterMs?: number };
+  retry?: { error: CivitaiRequestError; afterMs?: number; throttled?: boolean };
+}
+
+interface RawResponse {
+  status: number;
+  bytes: Buffer;
+  contentType: string;
+  retryAfter: string | null;
+  expectedLength?: number;
 }
 
 export class HttpClient {
-  readonly stats: HttpStats = { apiRequests: 0, downloadRequests: 0, retries: 0, downloadedBytes: 0 };
+  readonly stats: HttpStats = { apiRequests: 0, downloadRequests: 0, retries: 0, throttled: 0, shortCircuited: 0, downloadedBytes: 0 };
   private readonly options: HttpOptions;
-  private readonly bucket: TokenBucket;
+  private readonly buckets = new Map<string, AdaptiveTokenBucket>();
   private readonly slots: Semaphore;
+  private readonly breaker: CircuitBreaker;
   private readonly sleep: (ms: number) => Promise<void>;
 
   constructor(options: HttpOptions) {
     this.options = options;
     this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
-    this.bucket = new TokenBucket(options.requestsPerMinute, this.sleep);
     this.slots = new Semaphore(options.maxConcurrent);
+    this.breaker = new CircuitBreaker(options.breakerThreshold, options.breakerResetMs);
   }
 
   /** GET or POST JSON. 4xx answers are returned (the caller decides what a 404 means). */
@@ -139,7 +110,7 @@ export class HttpClient {
         headers: body === undefined ? {} : { 'content-type': 'application/json' },
         accept: 'application/json',
       });
-      const text = Buffer.from(response.bytes).toString('utf8');
+      const text = response.bytes.toString('utf8');
       const isHtml = /text\/html/i.test(response.contentType) || /^\s*<(!doctype|html)/i.test(text);
       let json: unknown;
       if (!isHtml) {
@@ -149,7 +120,6 @@ export class HttpClient {
           json = undefined;
         }
       }
-      const result: JsonResponse = { status: response.status, json, text, contentType: response.contentType };
       if (response.status === 429 || response.status >= 500) {
         const error = new CivitaiRequestError(
           'http',
@@ -157,13 +127,13 @@ export class HttpClient {
           `CivitAI answered ${response.status}${isHtml ? ' (an HTML error page)' : ''}`,
           response.status,
         );
-        return { retry: { error, afterMs: parseRetryAfter(response.retryAfter) } };
+        return { retry: { error, afterMs: parseRetryAfter(response.retryAfter), throttled: response.status === 429 } };
       }
       if (response.status >= 200 && response.status < 300 && json === undefined) {
         const what = isHtml ? 'an HTML page instead of JSON' : 'a truncated or malformed JSON body';
         return { retry: { error: new CivitaiRequestError('bad-body', url, `CivitAI sent ${what}`, response.status) } };
       }
-      return { value: result };
+      return { value: { status: response.status, json, text, contentType: response.contentType } };
     });
   }
 
@@ -173,7 +143,7 @@ export class HttpClient {
       const response = await this.send(url, { method: 'GET', headers: {}, accept: '*/*' });
       if (response.status === 429 || response.status >= 500) {
         const error = new CivitaiRequestError('http', url, `the image server answered ${response.status}`, response.status);
-        return { retry: { error, afterMs: parseRetryAfter(response.retryAfter) } };
+        return { retry: { error, afterMs: parseRetryAfter(response.retryAfter), throttled: response.status === 429 } };
       }
       if (response.status < 200 || response.status >= 300) {
         throw new CivitaiRequestError('http', url, `the image server answered ${response.status}`, response.status);
@@ -192,43 +162,88 @@ export class HttpClient {
   }
 
   private async withRetries<T>(url: string, attempt: () => Promise<Attempt<T>>): Promise<T> {
+    const group = this.breakerKey(url);
+    const bucket = this.bucketFor(url);
     let lastError: CivitaiRequestError | undefined;
     for (let tryIndex = 0; tryIndex <= this.options.maxRetries; tryIndex += 1) {
+      if (!this.breaker.allow(group)) {
+        this.stats.shortCircuited += 1;
+        throw new CivitaiRequestError(
+          'circuit-open',
+          url,
+          `${lastError ? `${lastError.message}; ` : ''}too many failures in a row for ${group}: not asking again for ${Math.ceil(this.breaker.retryInMs(group) / 1000)} s`,
+        );
+      }
       if (tryIndex > 0) this.stats.retries += 1;
       let outcome: Attempt<T>;
       try {
+        await bucket.take();
         outcome = await attempt();
       } catch (error) {
         const failure = toRequestError(error, url);
-        if (failure.kind !== 'network' && failure.kind !== 'timeout') throw failure;
+        if (failure.kind !== 'network' && failure.kind !== 'timeout') {
+          // A definite answer (4xx): the endpoint works, so it does not count against it.
+          this.breaker.success(group);
+          throw failure;
+        }
         outcome = { retry: { error: failure } };
       }
-      if (outcome.retry === undefined) return outcome.value as T;
+      if (outcome.retry === undefined) {
+        this.breaker.success(group);
+        bucket.onSuccess();
+        return outcome.value as T;
+      }
       lastError = outcome.retry.error;
+      this.breaker.failure(group);
+      if (outcome.retry.throttled) {
+        this.stats.throttled += 1;
+        bucket.onThrottled();
+      }
       if (tryIndex === this.options.maxRetries) break;
       const backoff = Math.min(MAX_BACKOFF_MS, this.options.retryDelayMs * 2 ** tryIndex);
-      const jittered = backoff * (0.5 + Math.random());
-      const wait = outcome.retry.afterMs ?? jittered;
-      this.options.logger?.debug(`retry ${tryIndex + 1}/${this.options.maxRetries} in ${Math.round(wait)} ms: ${lastError.message} (${redactUrl(url)})`);
+      const wait = outcome.retry.afterMs ?? backoff * (0.5 + Math.random());
+      this.options.logger?.debug(
+        `retry ${tryIndex + 1}/${this.options.maxRetries} in ${Math.round(wait)} ms: ${lastError.message} (${redactUrl(url)})`,
+      );
       await this.sleep(wait);
     }
     throw lastError ?? new CivitaiRequestError('network', url, 'request failed');
   }
 
+  private isApi(url: string): boolean {
+    return isBelow(url, this.options.apiBaseUrl);
+  }
+
+  /** API calls by endpoint (`model-versions`, `models`, `images`); downloads by host. */
+  private breakerKey(url: string): string {
+    if (!this.isApi(url)) return new URL(url).host;
+    const base = new URL(this.options.apiBaseUrl).pathname.replace(/\/+$/, '');
+    return new URL(url).pathname.slice(base.length).split('/').filter(Boolean)[0] ?? 'api';
+  }
+
+  private bucketFor(url: string): AdaptiveTokenBucket {
+    const host = new URL(url).host;
+    let bucket = this.buckets.get(host);
+    if (!bucket) {
+      bucket = new AdaptiveTokenBucket(this.options.requestsPerMinute, this.sleep);
+      this.buckets.set(host, bucket);
+    }
+    return bucket;
+  }
+
   private async send(
     url: string,
     init: { method: string; body?: string; headers: Record<string, string>; accept: string },
-  ): Promise<{ status: number; bytes: Buffer; contentType: string; retryAfter: string | null; expectedLength?: number }> {
-    const toApi = isBelow(url, this.options.apiBaseUrl);
+  ): Promise<RawResponse> {
+    const toApi = this.isApi(url);
     const headers: Record<string, string> = {
       ...init.headers,
       accept: init.accept,
       'user-agent': this.options.userAgent,
     };
-    // The key is only ever sent to the configured API origin: never to the image CDN, and a
-    // redirect is not followed with it (see `redirect` below).
+    // The key is only ever sent below the configured API base URL: never to the image CDN,
+    // and a redirect is not followed with it (see `redirect` below).
     if (toApi && this.options.apiKey) headers.authorization = `Bearer ${this.options.apiKey}`;
-    await this.bucket.take();
     return this.slots.run(async () => {
       if (toApi) this.stats.apiRequests += 1;
       else this.stats.downloadRequests += 1;
@@ -244,17 +259,17 @@ export class HttpClient {
         redirect: toApi && this.options.apiKey ? 'manual' : 'follow',
       });
       const bytes = Buffer.from(response._data ?? new ArrayBuffer(0));
-      const lengthHeader = response.headers.get('content-length');
-      const expectedLength = lengthHeader && !response.headers.get('content-encoding') ? Number(lengthHeader) : undefined;
       if (bytes.length > MAX_DOWNLOAD_BYTES) {
         throw new CivitaiRequestError('too-large', url, `response larger than ${MAX_DOWNLOAD_BYTES} bytes`);
       }
+      const lengthHeader = response.headers.get('content-length');
+      const expectedLength = lengthHeader && !response.headers.get('content-encoding') ? Number(lengthHeader) : undefined;
       return {
         status: response.status,
         bytes,
         contentType: response.headers.get('content-type') ?? '',
         retryAfter: response.headers.get('retry-after'),
-        expectedLength: Number.isFinite(expectedLength) ? expectedLength : undefined,
+        ...(expectedLength !== undefined && Number.isFinite(expectedLength) ? { expectedLength } : {}),
       };
     });
   }
@@ -276,7 +291,7 @@ function shortCause(error: Error): string {
 }
 
 /** Same origin and inside the base path: `https://civitai.com/api/v1/models` is below `https://civitai.com/api/v1`. */
-function isBelow(url: string, base: string): boolean {
+export function isBelow(url: string, base: string): boolean {
   const target = new URL(url);
   const root = new URL(base.endsWith('/') ? base : `${base}/`);
   return target.origin === root.origin && `${target.pathname}/`.startsWith(root.pathname);
