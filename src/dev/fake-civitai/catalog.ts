@@ -150,6 +150,7 @@ export class Catalog {
   readonly media = new Map<string, MediaInfo>();
   /** Recorded hashes of primary files that were re-keyed away (they no longer resolve). */
   readonly replacedHashes = new Map<number, Record<string, string>>();
+  private readonly rekeyed = new Set<number>();
 
   constructor(fixturesDir: string = DEFAULT_FIXTURES_DIR, bindings: readonly CatalogBinding[] = []) {
     this.load(fixturesDir);
@@ -217,9 +218,19 @@ export class Catalog {
       const value = given[key];
       if (value) hashes[key] = value.toUpperCase();
     }
+    // A version bound a second time gets one more file (as real versions carry pruned/fp16
+    // variants), so a test library can be larger than the recorded catalog.
+    const again = this.rekeyed.has(binding.versionId);
+    this.rekeyed.add(binding.versionId);
     for (const version of objects) {
       const file = primaryFile(version);
       if (!file) throw new Error(`fake CivitAI: version ${binding.versionId} has no file to re-key`);
+      if (again) {
+        const { primary: _primary, ...variant } = file;
+        void _primary;
+        version.files = [...(version.files ?? []), { ...variant, hashes: { ...hashes }, sizeKB: binding.size / 1024 }];
+        continue;
+      }
       if (!this.replacedHashes.has(binding.versionId) && file.hashes) {
         this.replacedHashes.set(binding.versionId, { ...file.hashes });
       }
