@@ -20,6 +20,7 @@ import { writeModelSidecars } from '../sidecars/write.ts';
 import { resolveSidecarLayout, type SidecarLayout } from '../sidecars/paths.ts';
 import { silentLogger, type Logger } from '../util/logger.ts';
 import { mapLimit } from '../util/map-limit.ts';
+import type { ProgressListener } from './progress.ts';
 import { createReport, type RunReport } from './report.ts';
 
 export interface ScanJobOptions {
@@ -33,6 +34,9 @@ export interface ScanJobOptions {
   forceRefresh?: boolean;
   /** Injected by tests; built from `config.api` otherwise. */
   client?: CivitaiClient;
+  onProgress?: ProgressListener;
+  /** Stops the run between files (Ctrl-C); what finished is kept. */
+  signal?: AbortSignal;
 }
 
 export interface ScanJobResult {

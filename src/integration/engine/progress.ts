@@ -1,0 +1,20 @@
+/**
+ * What the engine tells a front end while it runs: the CLI draws a live line per stage from
+ * it on a TTY (or logs a line per stage), the Astro loader forwards it to Astro's logger.
+ */
+export type Stage = 'discover' | 'hash' | 'identify' | 'enrich' | 'images' | 'sidecars' | 'organize';
+
+export interface ProgressEvent {
+  stage: Stage;
+  phase: 'start' | 'progress' | 'end';
+  /** Items finished / to do in this stage (files, hashes, models, previews). */
+  done: number;
+  total: number;
+  /** Bytes finished / to do, where the stage moves bytes (hashing, downloads). */
+  bytes?: number;
+  totalBytes?: number;
+  /** The item just finished, for a debug log. */
+  item?: string;
+}
+
+export type ProgressListener = (event: ProgressEvent) => void;
