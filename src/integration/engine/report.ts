@@ -19,6 +19,8 @@ export interface RunReport {
   api: { requests: number; retries: number; identified: number; notFound: number };
   images: { downloaded: number; reused: number; failed: number };
   sidecars: { written: number; unchanged: number };
+  /** Present when the job organizes files. */
+  organize?: { mode: string; planned: number; done: number; skipped: number; failed: number; runId?: string };
   /** Files that could not be processed (reported and skipped). */
   errors: ReportEntry[];
   /** Problems that did not stop a file (a preview that failed, a sidecar left alone). */

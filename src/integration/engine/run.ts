@@ -7,6 +7,7 @@ import { createCivitaiClient, type CivitaiClient } from '../civitai/client.ts';
 import type { Model, ModelVersion, VersionImage } from '../civitai/schemas.ts';
 import type { Config, ScanJob } from '../config/schema.ts';
 import { fetchParentModels } from '../enrich/parents.ts';
+import { applyPlan, formatPlanTable, planOrganization, recoverIncompleteRuns, relocateRecord, resolveOutputRoot } from '../organize/index.ts';
 import { identifyBySha256, messageOf, type Identification } from '../enrich/identify.ts';
 import { NSFW_LEVEL_VALUES, isNsfwVersion } from '../media/nsfw.ts';
 import { downloadPreviews, selectImages } from '../media/previews.ts';
@@ -76,6 +77,11 @@ export async function runScanJob(options: ScanJobOptions): Promise<ScanJobResult
   const inputIds = job.paths ?? Object.keys(config.input_paths);
   const exclude = [path.resolve(config.scanner.cache_dir)];
   const discovery = await discoverModelFiles(config.input_paths, inputIds, { recursive: job.recursive, exclude });
+  if (job.organization.enabled && job.organization.operation_mode !== 'move') {
+    // Copies and links in the organized tree are a view of the library, not more of it.
+    const outputDir = job.organization.output_dir;
+    discovery.files = discovery.files.filter((file) => !isInside(resolveOutputRoot(outputDir, file.path), file.path));
+  }
   report.files.found = discovery.files.length;
   for (const problem of discovery.problems) report.fail(problem.path, problem.stage, problem.message);
   logger.info(`discover: ${discovery.files.length} model files in ${inputIds.length} input path(s)`);
@@ -240,6 +246,11 @@ export async function runScanJob(options: ScanJobOptions): Promise<ScanJobResult
     records.push(record);
   }
 
+  if (job.organization.enabled) {
+    const organized = await organizeRecords(records, { config, job, logger, dryRun, report });
+    records.splice(0, records.length, ...organized);
+  }
+
   report.api.requests = client.stats.apiRequests;
   report.api.retries = client.stats.retries;
   report.finish();
@@ -247,6 +258,55 @@ export async function runScanJob(options: ScanJobOptions): Promise<ScanJobResult
     `done: ${records.length} records, ${report.api.requests} API requests, ${report.images.downloaded} previews downloaded, ${report.files.failed} files failed`,
   );
   return { records, report };
+}
+
+/**
+ * The seed's organization phase, after sidecars exist so they move with their model. A crash
+ * in an earlier run is rolled back first; in move mode the records follow their files.
+ */
+async function organizeRecords(
+  records: ModelRecord[],
+  context: { config: Config; job: ScanJob; logger: Logger; dryRun: boolean; report: RunReport },
+): Promise<ModelRecord[]> {
+  const { config, job, logger, dryRun, report } = context;
+  const plan = planOrganization(
+    records.filter((record) => record.civitai.status === 'identified' || record.version),
+    { organization: job.organization, output: job.output, nsfwThreshold: config.api.nsfw.level_threshold },
+  );
+  for (const warning of plan.warnings) report.warn(plan.outputDir, 'organize', warning);
+  if (dryRun) {
+    logger.info(`organize (dry run):\n${formatPlanTable(plan)}`);
+    report.organize = { mode: plan.mode, planned: plan.units.length, done: 0, skipped: 0, failed: 0 };
+    return records;
+  }
+  const journalDir = path.join(path.resolve(config.scanner.cache_dir), 'organize-journal');
+  await recoverIncompleteRuns(journalDir);
+  const result = await applyPlan(plan, { journalDir, logger });
+  for (const problem of result.problems) report.warn(plan.outputDir, 'organize', problem);
+  const byId = new Map(records.map((record) => [record.id, record]));
+  for (const unit of result.units) {
+    if (unit.status !== 'failed') continue;
+    report.fail(byId.get(unit.recordId)?.file.path ?? plan.outputDir, 'organize', unit.reason ?? 'could not be organized');
+  }
+  report.organize = {
+    mode: plan.mode,
+    planned: plan.units.length,
+    done: result.counts.done + result.counts['in-place'],
+    skipped: result.counts.skipped,
+    failed: result.counts.failed,
+    ...(result.runId ? { runId: result.runId } : {}),
+  };
+  logger.info(`organize: ${report.organize.done} organized (${plan.mode}), ${report.organize.skipped} skipped, ${report.organize.failed} failed`);
+  const moved = new Map(result.relocations.map((relocation) => [relocation.recordId, relocation]));
+  return records.map((record) => {
+    const relocation = moved.get(record.id);
+    return relocation ? relocateRecord(record, relocation) : record;
+  });
+}
+
+function isInside(root: string, file: string): boolean {
+  const relative = path.relative(root, file);
+  return relative !== '' && !relative.startsWith('..') && !path.isAbsolute(relative);
 }
 
 async function hashModelFile(file: DiscoveredFile, report: RunReport): Promise<Hashes> {
