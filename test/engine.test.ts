@@ -1,4 +1,4 @@
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { readFile, rename, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runScanJob } from '../src/integration/engine/run.ts';
@@ -70,18 +70,34 @@ describe('runScanJob on the sample library', () => {
     for (const image of lora?.images ?? []) expect((await stat(image.path)).size).toBeGreaterThan(0);
   });
 
-  it('a second run rebuilds identified files from their sidecars: no read, no download', async () => {
+  it('a second run reads no file and asks the API nothing', async () => {
     const { config, job, name } = await setup('rerun');
     await runScanJob({ config, job, jobName: name });
     const before = workspace.fake.requests.length;
     const { records, report } = await runScanJob({ config, job, jobName: name });
     const identified = records.filter((record) => record.civitai.status === 'identified');
     expect(identified.length).toBe(workspace.library.entries.filter((entry) => entry.kind === 'identified').length);
+    // Identified files come back from their sidecars, unknown ones from the hash ledger and
+    // the week-long memory of CivitAI's 404s.
+    expect(report.hash.bytes).toBe(0);
+    expect(report.hash.fromLedger).toBe(readable().filter((entry) => entry.kind === 'unknown').length);
+    expect(report.api.notFound).toBe(readable().filter((entry) => entry.kind === 'unknown').length);
     expect(report.sidecars.written).toBe(0);
-    // Files CivitAI does not know are looked up again until the negative cache exists;
-    // identified ones are rebuilt from their sidecars.
-    expect(report.hash.files).toBe(readable().filter((entry) => entry.kind === 'unknown').length);
-    expect(workspace.fake.requests.slice(before).filter((request) => request.path.startsWith('/cdn/'))).toHaveLength(0);
+    expect(workspace.fake.requests.slice(before)).toEqual([]);
+  });
+
+  it('a renamed or moved file is not read again', async () => {
+    const { dir, config, job, name } = await setup('rename');
+    await runScanJob({ config, job, jobName: name });
+    const from = path.join(dir, 'Lora', 'Semi-realistic illustrious v1.5.safetensors');
+    const to = path.join(dir, 'Lora', 'SDXL', 'renamed lora.safetensors');
+    await rename(from, to);
+    const { records, report } = await runScanJob({ config, job, jobName: name });
+    expect(report.hash.files).toBe(0);
+    expect(report.hash.fromLedger).toBeGreaterThanOrEqual(1);
+    const moved = records.find((record) => record.file.path === to);
+    expect(moved?.civitai.status).toBe('identified');
+    expect(moved?.version?.id).toBe(1967584);
   });
 
   it('never replaces a good sidecar when the API fails', async () => {

@@ -20,12 +20,13 @@ afterAll(async () => {
 const LORA = 'Semi-realistic illustrious v1.5';
 const api = async (route: string) => (await fetch(`${workspace.fake.apiBaseUrl}${route}`)).json() as Promise<Record<string, unknown>>;
 
-/** Every file below `dir` with its size, mtime and content hash. */
+/** Every file below `dir` (but the engine's own cache folder) with its size, mtime and content hash. */
 async function snapshot(dir: string): Promise<Map<string, string>> {
   const result = new Map<string, string>();
   const walk = async (folder: string) => {
     for (const entry of await readdir(folder, { withFileTypes: true })) {
       const full = path.join(folder, entry.name);
+      if (entry.isDirectory() && full === path.join(dir, '.cache')) continue;
       if (entry.isDirectory()) await walk(full);
       else if (entry.isFile()) {
         const info = await stat(full);

@@ -40,7 +40,7 @@ export async function setupLibrary(
   options: { extra?: Record<string, unknown>; job?: Record<string, unknown> } = {},
 ): Promise<Setup> {
   const dir = path.join(workspace.root, name);
-  await cp(path.join(workspace.root, 'pristine'), dir, { recursive: true, verbatimSymlinks: true });
+  await cp(path.join(workspace.root, 'pristine'), dir, { recursive: true, verbatimSymlinks: true, preserveTimestamps: true });
   const text = stringify({
     api: { base_url: workspace.fake.apiBaseUrl, key: TEST_API_KEY, max_retries: 2, batch: { retry_delay: 1 } },
     input_paths: sampleInputPaths(dir),

@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import type { z } from 'zod';
 import type { ApiConfig } from '../config/schema.ts';
 import type { Logger } from '../util/logger.ts';
@@ -33,8 +34,26 @@ export interface CivitaiClient {
   download(url: string): Promise<{ bytes: Buffer; contentType: string }>;
 }
 
-export function createCivitaiClient(api: ApiConfig, options: { logger?: Logger; sleep?: (ms: number) => Promise<void> } = {}): CivitaiClient {
+/** Where answers are kept between runs (the state store's HTTP cache fits). */
+export interface ResponseStore {
+  get(key: string, maxAgeSeconds: number): { status: number; body: string } | undefined;
+  set(key: string, value: { status: number; body: string }): void;
+}
+
+export interface ClientCacheOptions {
+  store: ResponseStore;
+  /** `scanner.cache_validity`. */
+  maxAgeSeconds: number;
+  /** `--force-refresh`: ask again (answers are still stored for next time). */
+  bypass: boolean;
+}
+
+export function createCivitaiClient(
+  api: ApiConfig,
+  options: { logger?: Logger; sleep?: (ms: number) => Promise<void>; cache?: ClientCacheOptions } = {},
+): CivitaiClient {
   const baseUrl = api.base_url.replace(/\/+$/, '');
+  const cache = createTwoLevelCache(options.cache, api.batch.cache_size);
   const http = new HttpClient({
     apiBaseUrl: baseUrl,
     apiKey: api.key,
@@ -51,19 +70,38 @@ export function createCivitaiClient(api: ApiConfig, options: { logger?: Logger; 
   });
   const url = (path: string) => `${baseUrl}${path}`;
 
+  /** GET through the cache: successful answers and JSON 404s are kept, failures never. */
+  const getJson = async (target: string): Promise<JsonResponse> => {
+    const key = `GET ${target}`;
+    const hit = cache.get(key);
+    if (hit) return { status: hit.status, json: JSON.parse(hit.body), text: hit.body, contentType: 'application/json' };
+    const response = await http.requestJson('GET', target);
+    if (response.json !== undefined && ((response.status >= 200 && response.status < 300) || response.status === 404)) {
+      cache.set(key, { status: response.status, body: response.text });
+    }
+    return response;
+  };
+
   return {
     stats: http.stats,
 
     async getVersionByHash(hash) {
       const target = url(`/model-versions/by-hash/${encodeURIComponent(hash)}`);
-      const response = await http.requestJson('GET', target);
+      const response = await getJson(target);
       return lookup(response, target, ModelVersionSchema);
     },
 
     async getVersionsBySha256(hashes) {
       const versions: ModelVersion[] = [];
-      for (let start = 0; start < hashes.length; start += BY_HASH_BATCH_SIZE) {
-        const chunk = hashes.slice(start, start + BY_HASH_BATCH_SIZE);
+      // Answers cached per hash, so a batch only asks for what is not known yet.
+      const unknown: string[] = [];
+      for (const hash of hashes) {
+        const hit = cache.get(`version-by-sha256 ${hash.toUpperCase()}`);
+        if (hit) versions.push(parseOrThrow(ModelVersionSchema, JSON.parse(hit.body), 'cache'));
+        else unknown.push(hash);
+      }
+      for (let start = 0; start < unknown.length; start += BY_HASH_BATCH_SIZE) {
+        const chunk = unknown.slice(start, start + BY_HASH_BATCH_SIZE);
         const target = url('/model-versions/by-hash');
         const response = await http.requestJson('POST', target, chunk);
         const body = expectOk(response, target);
@@ -71,7 +109,14 @@ export function createCivitaiClient(api: ApiConfig, options: { logger?: Logger; 
         for (const item of body) {
           // A version without a primary file comes back as null; skip it.
           if (item === null) continue;
-          versions.push(parseOrThrow(ModelVersionSchema, item, target));
+          const version = parseOrThrow(ModelVersionSchema, item, target);
+          versions.push(version);
+          for (const file of version.files ?? []) {
+            const sha = file.hashes?.SHA256?.toUpperCase();
+            if (sha && chunk.some((hash) => hash.toUpperCase() === sha)) {
+              cache.set(`version-by-sha256 ${sha}`, { status: 200, body: JSON.stringify(item) });
+            }
+          }
         }
       }
       return versions;
@@ -79,18 +124,30 @@ export function createCivitaiClient(api: ApiConfig, options: { logger?: Logger; 
 
     async getModel(id) {
       const target = url(`/models/${id}`);
-      const response = await http.requestJson('GET', target);
+      const response = await getJson(target);
       return lookup(response, target, ModelSchema);
     },
 
     async getModels(ids) {
       const models: Model[] = [];
-      for (let start = 0; start < ids.length; start += MODELS_BATCH_SIZE) {
-        const chunk = ids.slice(start, start + MODELS_BATCH_SIZE);
+      const unknown: number[] = [];
+      for (const id of ids) {
+        const hit = cache.get(`GET ${url(`/models/${id}`)}`);
+        if (hit?.status === 200) models.push(parseOrThrow(ModelSchema, JSON.parse(hit.body), 'cache'));
+        else unknown.push(id);
+      }
+      for (let start = 0; start < unknown.length; start += MODELS_BATCH_SIZE) {
+        const chunk = unknown.slice(start, start + MODELS_BATCH_SIZE);
         const params = new URLSearchParams({ ids: chunk.join(','), limit: String(chunk.length), nsfw: 'true' });
         const target = url(`/models?${params}`);
         const response = await http.requestJson('GET', target);
-        models.push(...parseOrThrow(ModelListSchema, expectOk(response, target), target).items);
+        const list = parseOrThrow(ModelListSchema, expectOk(response, target), target);
+        const raw = (response.json as { items: unknown[] }).items;
+        list.items.forEach((model, index) => {
+          // Kept as if fetched one by one, so a later run finds each model on its own.
+          cache.set(`GET ${url(`/models/${model.id}`)}`, { status: 200, body: JSON.stringify(raw[index]) });
+          models.push(model);
+        });
       }
       return models;
     },
@@ -100,13 +157,36 @@ export function createCivitaiClient(api: ApiConfig, options: { logger?: Logger; 
       if (query.nsfw !== undefined) params.set('nsfw', query.nsfw);
       if (query.limit !== undefined) params.set('limit', String(query.limit));
       const target = url(`/images?${params}`);
-      const response = await http.requestJson('GET', target);
+      const response = await getJson(target);
       return parseOrThrow(ImageListSchema, expectOk(response, target), target);
     },
 
     async download(fileUrl) {
       const response = await http.download(fileUrl);
       return { bytes: response.bytes, contentType: response.contentType };
+    },
+  };
+}
+
+/**
+ * An LRU of recent answers in front of the persistent store: a run asks the disk once per key
+ * at most, and a bypass (force refresh) skips both while still storing new answers.
+ */
+function createTwoLevelCache(options: ClientCacheOptions | undefined, memoryEntries: number) {
+  const memory = new LRUCache<string, { status: number; body: string }>({ max: Math.max(1, memoryEntries) });
+  return {
+    get(key: string): { status: number; body: string } | undefined {
+      if (!options || options.bypass) return undefined;
+      const hot = memory.get(key);
+      if (hot) return hot;
+      const stored = options.store.get(key, options.maxAgeSeconds);
+      if (stored) memory.set(key, { status: stored.status, body: stored.body });
+      return stored;
+    },
+    set(key: string, value: { status: number; body: string }): void {
+      if (!options) return;
+      memory.set(key, value);
+      options.store.set(key, value);
     },
   };
 }

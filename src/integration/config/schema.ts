@@ -239,6 +239,16 @@ export const ScannerSchema = z.object({
   cache_validity: z.number().nonnegative().default(86400),
   force_refresh: z.boolean().default(false),
   version_cache_validity: z.number().optional(),
+  /**
+   * Hash types computed when a file is read (all from one read). SHA256 is what identifies a
+   * file; BLAKE3 costs a second pass over the bytes in memory, so it is off unless asked for.
+   */
+  hash_types: z
+    .array(z.enum(['SHA256', 'AutoV2', 'AutoV1', 'AutoV3', 'BLAKE3', 'CRC32']))
+    .default(['SHA256', 'AutoV2', 'AutoV1', 'AutoV3', 'CRC32'])
+    .transform((types) => (types.includes('SHA256') ? types : ['SHA256' as const, ...types])),
+  /** Hashing threads; default: the machine's cores (at most 8). */
+  hash_threads: z.number().int().positive().optional(),
 });
 
 const LOG_LEVELS = ['DEBUG', 'INFO', 'WARNING', 'WARN', 'ERROR', 'CRITICAL'] as const;

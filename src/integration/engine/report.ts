@@ -15,7 +15,8 @@ export interface RunReport {
   finishedAt?: string;
   seconds?: number;
   files: { found: number; failed: number };
-  hash: { files: number; bytes: number; seconds: number };
+  /** `files`/`bytes`: read in this run; the others were known without reading. */
+  hash: { files: number; bytes: number; seconds: number; fromLedger: number; fromSidecars: number };
   api: { requests: number; retries: number; identified: number; notFound: number };
   images: { downloaded: number; reused: number; failed: number };
   sidecars: { written: number; unchanged: number };
@@ -38,7 +39,7 @@ export function createReport(job: string, dryRun: boolean): RunReport {
     dryRun,
     startedAt: new Date().toISOString(),
     files: { found: 0, failed: 0 },
-    hash: { files: 0, bytes: 0, seconds: 0 },
+    hash: { files: 0, bytes: 0, seconds: 0, fromLedger: 0, fromSidecars: 0 },
     api: { requests: 0, retries: 0, identified: 0, notFound: 0 },
     images: { downloaded: 0, reused: 0, failed: 0 },
     sidecars: { written: 0, unchanged: 0 },

@@ -14,8 +14,9 @@ import { downloadPreviews, selectImages } from '../media/previews.ts';
 import { assignRecordIds } from '../records/id.ts';
 import type { Hashes, LocalImage, ModelRecord } from '../records/schema.ts';
 import { discoverModelFiles, type DiscoveredFile } from '../scan/discover.ts';
-import { hashFile } from '../scan/hash.ts';
-import { ModelFileError, readSafetensorsHeader } from '../scan/safetensors.ts';
+import { createHashPool, type HashPool } from '../scan/hash-pool.ts';
+import { ModelFileError } from '../scan/safetensors.ts';
+import { openStateStore, resolveHashes, StateStoreUnavailableError, type StateStore } from '../state/index.ts';
 import { readSidecar, slimModel, type SidecarRead, type StoredSidecar } from '../sidecars/metadata.ts';
 import { writeModelSidecars } from '../sidecars/write.ts';
 import { resolveSidecarLayout, type SidecarLayout } from '../sidecars/paths.ts';
@@ -45,8 +46,8 @@ export interface ScanJobResult {
   report: RunReport;
 }
 
-/** Hash types computed for every file; one read gives all of them. */
-const HASH_TYPES = ['SHA256', 'AutoV2', 'AutoV1', 'AutoV3', 'CRC32'] as const;
+/** Hash types a seed sidecar's file entry may give us. */
+const HASH_TYPES = ['SHA256', 'AutoV2', 'AutoV1', 'AutoV3', 'BLAKE3', 'CRC32'] as const;
 
 interface WorkItem {
   file: DiscoveredFile;
@@ -66,12 +67,36 @@ interface WorkItem {
 }
 
 export async function runScanJob(options: ScanJobOptions): Promise<ScanJobResult> {
-  const { config, job, jobName } = options;
   const logger = options.logger ?? silentLogger;
+  // One store per run; without node:sqlite (or with a broken disk) the run goes on without it.
+  let state: StateStore | undefined;
+  try {
+    state = openStateStore(path.resolve(options.config.scanner.cache_dir), { logger });
+  } catch (error) {
+    if (!(error instanceof StateStoreUnavailableError)) throw error;
+    logger.warn(`${error.message}: every file is hashed and looked up again in each run`);
+  }
+  const pool = createHashPool({ threads: options.config.scanner.hash_threads, signal: options.signal, logger });
+  try {
+    return await runWith(options, logger, state, pool);
+  } finally {
+    await pool.close();
+    state?.close();
+  }
+}
+
+async function runWith(options: ScanJobOptions, logger: Logger, state: StateStore | undefined, pool: HashPool): Promise<ScanJobResult> {
+  const { config, job, jobName, signal } = options;
+  const progress = options.onProgress;
   const dryRun = options.dryRun ?? config.dry_run;
   const forceRefresh = options.forceRefresh ?? (job.force_refresh || config.scanner.force_refresh);
   const report = createReport(jobName, dryRun);
-  const client = options.client ?? createCivitaiClient(config.api, { logger });
+  const client =
+    options.client ??
+    createCivitaiClient(config.api, {
+      logger,
+      cache: state ? { store: state.cache, maxAgeSeconds: config.scanner.cache_validity, bypass: forceRefresh } : undefined,
+    });
 
   // Discover
   const inputIds = job.paths ?? Object.keys(config.input_paths);
@@ -83,12 +108,12 @@ export async function runScanJob(options: ScanJobOptions): Promise<ScanJobResult
     discovery.files = discovery.files.filter((file) => !isInside(resolveOutputRoot(outputDir, file.path), file.path));
   }
   report.files.found = discovery.files.length;
+  progress?.({ stage: 'discover', phase: 'end', done: discovery.files.length, total: discovery.files.length });
   for (const problem of discovery.problems) report.fail(problem.path, problem.stage, problem.message);
   logger.info(`discover: ${discovery.files.length} model files in ${inputIds.length} input path(s)`);
 
   // Read what earlier runs left, then hash what is new or changed.
-  const items: WorkItem[] = [];
-  const hashStarted = performance.now();
+  const candidates: WorkItem[] = [];
   for (const file of discovery.files) {
     const layout = resolveSidecarLayout(file, job.output);
     const sidecar = await readSidecar(layout.metadataPath);
@@ -108,18 +133,11 @@ export async function runScanJob(options: ScanJobOptions): Promise<ScanJobResult
       item.stored = storedFromSeed(sidecar.version, file);
       item.hashes = item.stored?.hashes;
     }
-    if (!item.hashes) {
-      try {
-        item.hashes = await hashModelFile(file, report);
-      } catch (error) {
-        report.fail(file.path, 'hash', describeFileError(error));
-        continue;
-      }
-    }
-    items.push(item);
+    candidates.push(item);
   }
-  report.hash.seconds = round((performance.now() - hashStarted) / 1000);
-  logger.info(`hash: ${report.hash.files} files, ${formatBytes(report.hash.bytes)} read in ${report.hash.seconds} s`);
+  await hashStage(candidates, { config, state, pool, report, logger, progress, signal: options.signal });
+  signal?.throwIfAborted();
+  const items = candidates.filter((item) => item.hashes !== undefined);
 
   // Identify
   const reuse = !forceRefresh && (job.skip_existing || job.use_cached_metadata);
@@ -133,10 +151,14 @@ export async function runScanJob(options: ScanJobOptions): Promise<ScanJobResult
       item.identification = { status: 'identified', version: item.stored.version };
     }
   }
-  const answers = await identifyBySha256(
-    client,
-    toLookUp.map((item) => item.hashes?.SHA256).filter((hash): hash is string => Boolean(hash)),
-  );
+  // A hash CivitAI answered 404 for within a week is not asked again (unless forced).
+  const knownMissing = (hash: string) => !forceRefresh && state?.notFound.isFresh(hash) === true;
+  const sha256s = toLookUp.map((item) => item.hashes?.SHA256?.toUpperCase()).filter((hash): hash is string => Boolean(hash));
+  progress?.({ stage: 'identify', phase: 'start', done: 0, total: sha256s.length });
+  const answers = await identifyBySha256(client, sha256s.filter((hash) => !knownMissing(hash)));
+  for (const hash of sha256s) if (knownMissing(hash)) answers.set(hash, { status: 'not-found' });
+  recordLookups(state, answers, forceRefresh);
+  progress?.({ stage: 'identify', phase: 'end', done: sha256s.length, total: sha256s.length });
   const checkedAt = new Date().toISOString();
   for (const item of toLookUp) {
     const answer = answers.get(item.hashes?.SHA256?.toUpperCase() ?? '');
@@ -309,18 +331,74 @@ function isInside(root: string, file: string): boolean {
   return relative !== '' && !relative.startsWith('..') && !path.isAbsolute(relative);
 }
 
-async function hashModelFile(file: DiscoveredFile, report: RunReport): Promise<Hashes> {
-  let tensorOffset: number | undefined;
-  if (file.ext === '.safetensors') {
-    const header = await readSafetensorsHeader(file.path);
-    tensorOffset = 8 + header.headerLength;
-  } else if (file.size === 0) {
-    throw new ModelFileError('empty file (0 bytes)');
-  }
-  const result = await hashFile(file.path, { types: HASH_TYPES, tensorOffset });
-  report.hash.files += 1;
-  report.hash.bytes += result.bytesRead;
-  return result.hashes;
+/**
+ * Hashes what has no trusted hashes yet: from the ledger (0 bytes read), other tools' sidecars,
+ * or one read in the worker pool. Finished files are remembered at once, so a run stopped half
+ * way keeps them.
+ */
+async function hashStage(
+  items: WorkItem[],
+  context: {
+    config: Config;
+    state: StateStore | undefined;
+    pool: HashPool;
+    report: RunReport;
+    logger: Logger;
+    progress: ProgressListener | undefined;
+    signal: AbortSignal | undefined;
+  },
+): Promise<void> {
+  const { config, state, pool, report, logger, progress, signal } = context;
+  const pending = items.filter((item) => !item.hashes);
+  const total = pending.length;
+  const totalBytes = pending.reduce((sum, item) => sum + item.file.size, 0);
+  const byPath = new Map(pending.map((item) => [item.file.path, item]));
+  const started = performance.now();
+  let done = 0;
+  let bytes = 0;
+  progress?.({ stage: 'hash', phase: 'start', done, total, bytes, totalBytes });
+  const result = await resolveHashes(
+    pending.map((item) => item.file),
+    {
+      types: config.scanner.hash_types,
+      pool,
+      store: state,
+      ownSidecars: (file) => [byPath.get(file.path)?.layout.metadataPath ?? ''].filter(Boolean),
+      signal,
+      onResult: (file, outcome) => {
+        done += 1;
+        bytes += file.size;
+        progress?.({ stage: 'hash', phase: 'progress', done, total, bytes, totalBytes, item: file.path });
+        const item = byPath.get(file.path);
+        if (!item) return;
+        if ('error' in outcome) {
+          if (!signal?.aborted) report.fail(file.path, 'hash', describeFileError(outcome.error));
+        } else {
+          item.hashes = outcome.hashes;
+        }
+      },
+    },
+  );
+  report.hash.files = result.counts.read;
+  report.hash.bytes = result.bytesRead;
+  report.hash.fromLedger = result.counts.ledger;
+  report.hash.fromSidecars = result.counts.sidecar;
+  report.hash.seconds = round((performance.now() - started) / 1000);
+  progress?.({ stage: 'hash', phase: 'end', done, total, bytes, totalBytes });
+  logger.info(
+    `hash: ${result.counts.read} files read (${formatBytes(result.bytesRead)} in ${report.hash.seconds} s), ${result.counts.ledger} from the ledger, ${result.counts.sidecar} from other tools' sidecars`,
+  );
+}
+
+/** 404s are remembered for a week; a hash found after all is forgotten from that list. */
+function recordLookups(state: StateStore | undefined, answers: Map<string, Identification>, forced: boolean): void {
+  if (!state) return;
+  state.transaction(() => {
+    for (const [hash, answer] of answers) {
+      if (answer.status === 'identified') state.notFound.remove(hash);
+      else if (answer.status === 'not-found' && (forced || !state.notFound.isFresh(hash))) state.notFound.add(hash);
+    }
+  });
 }
 
 /**

@@ -1,9 +1,10 @@
 import { createHash, type Hash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { crc32 } from 'node:zlib';
 import { createBLAKE3 } from 'hash-wasm';
 import type { HashType, Hashes } from '../records/schema.ts';
+import type { FileIdentity } from '../state/ledger.ts';
 import { ModelFileError } from './safetensors.ts';
 
 /** AutoV1 (A1111's legacy model hash): SHA-256 of 64 KiB at offset 1 MiB, for files ≥ 2 MiB. */
@@ -11,17 +12,23 @@ const AUTOV1_OFFSET = 0x100000;
 const AUTOV1_LENGTH = 0x10000;
 const AUTOV1_MIN_SIZE = 0x200000;
 
-const READ_CHUNK_BYTES = 4 * 1024 * 1024;
+/** Bytes per read. Two buffers alternate: the next read runs while the current chunk is hashed. */
+export const READ_CHUNK_BYTES = Number(process.env.TMP_CHUNK_KB ?? 8192) * 1024;
 
 export interface HashFileOptions {
   types: readonly HashType[];
   /** For safetensors: where tensor data starts (8 + header length). Enables AutoV3. */
   tensorOffset?: number;
+  /** Stops between two reads with the signal's reason (an AbortError). */
+  signal?: AbortSignal;
 }
 
 export interface HashResult {
   hashes: Hashes;
+  /** Bytes read, re-reads of a file that changed under us included. */
   bytesRead: number;
+  /** The file as it was for the read the hashes come from: what the ledger should remember. */
+  identity: FileIdentity;
 }
 
 /**
@@ -32,38 +39,76 @@ export interface HashResult {
 export async function hashFile(file: string, options: HashFileOptions): Promise<HashResult> {
   let totalRead = 0;
   for (let attempt = 0; attempt < 3; attempt += 1) {
+    options.signal?.throwIfAborted();
     const before = await stat(file);
     const result = await hashOnce(file, before.size, options);
     totalRead += result.bytesRead;
     const after = await stat(file);
-    if (after.size === before.size && after.mtimeMs === before.mtimeMs && result.bytesRead === before.size) {
-      return { hashes: result.hashes, bytesRead: totalRead };
+    if (
+      after.size === before.size &&
+      after.mtimeMs === before.mtimeMs &&
+      after.ino === before.ino &&
+      result.bytesRead === before.size
+    ) {
+      return {
+        hashes: result.hashes,
+        bytesRead: totalRead,
+        identity: { dev: before.dev, ino: before.ino, size: before.size, mtimeMs: before.mtimeMs },
+      };
     }
   }
   throw new ModelFileError('the file kept changing while it was being hashed; try again once it is complete');
 }
 
-async function hashOnce(file: string, size: number, options: HashFileOptions): Promise<HashResult> {
+async function hashOnce(
+  file: string,
+  size: number,
+  options: HashFileOptions,
+): Promise<{ hashes: Hashes; bytesRead: number }> {
   const wants = new Set(options.types);
   const sha256 = createHash('sha256');
   const autoV3 =
     wants.has('AutoV3') && options.tensorOffset !== undefined ? createHash('sha256') : undefined;
   const autoV1 = wants.has('AutoV1') && size >= AUTOV1_MIN_SIZE ? createHash('sha256') : undefined;
-  const blake3 = wants.has('BLAKE3') ? await createBLAKE3() : undefined;
-  blake3?.init();
+  const blake3 = wants.has('BLAKE3') ? await createBlake3() : undefined;
+  const wantsCrc = wants.has('CRC32');
   let crc = 0;
   let offset = 0;
 
-  const stream = createReadStream(file, { highWaterMark: READ_CHUNK_BYTES });
-  for await (const chunk of stream as AsyncIterable<Buffer>) {
+  const feed = (chunk: Buffer) => {
     const start = offset;
     const end = offset + chunk.length;
     sha256.update(chunk);
-    if (wants.has('CRC32')) crc = crc32(chunk, crc);
+    if (wantsCrc) crc = crc32(chunk, crc);
     blake3?.update(chunk);
     if (autoV3 && options.tensorOffset !== undefined) feedRange(autoV3, chunk, start, options.tensorOffset, end);
     if (autoV1) feedRange(autoV1, chunk, start, AUTOV1_OFFSET, AUTOV1_OFFSET + AUTOV1_LENGTH);
     offset = end;
+  };
+
+  const handle = await open(file, 'r');
+  // Sized to the file (+1 so the read that finds the end needs no extra round) up to a chunk.
+  const bufferBytes = Math.max(1, Math.min(READ_CHUNK_BYTES, size + 1));
+  const buffers = [acquireBuffer(bufferBytes), acquireBuffer(bufferBytes)] as const;
+  let pending: Promise<{ bytesRead: number }> | undefined;
+  try {
+    let current = 0;
+    pending = handle.read(buffers[0], 0, bufferBytes, 0);
+    for (;;) {
+      const { bytesRead }: { bytesRead: number } = await pending;
+      pending = undefined;
+      if (bytesRead === 0) break;
+      options.signal?.throwIfAborted();
+      const chunk = (current === 0 ? buffers[0] : buffers[1]).subarray(0, bytesRead);
+      current ^= 1;
+      pending = handle.read(current === 0 ? buffers[0] : buffers[1], 0, bufferBytes, offset + bytesRead);
+      feed(chunk);
+    }
+  } finally {
+    await pending?.catch(() => undefined);
+    await handle.close();
+    releaseBuffer(buffers[0]);
+    releaseBuffer(buffers[1]);
   }
 
   const full = sha256.digest('hex').toUpperCase();
@@ -72,8 +117,8 @@ async function hashOnce(file: string, size: number, options: HashFileOptions): P
   if (wants.has('AutoV2')) hashes.AutoV2 = full.slice(0, 10);
   if (autoV1) hashes.AutoV1 = autoV1.digest('hex').slice(0, 8).toUpperCase();
   if (autoV3) hashes.AutoV3 = autoV3.digest('hex').slice(0, 12).toUpperCase();
-  if (blake3) hashes.BLAKE3 = blake3.digest('hex').toUpperCase();
-  if (wants.has('CRC32')) hashes.CRC32 = crc32ToCivitai(crc);
+  if (blake3) hashes.BLAKE3 = blake3.digestHex().toUpperCase();
+  if (wantsCrc) hashes.CRC32 = crc32ToCivitai(crc);
   return { hashes, bytesRead: offset };
 }
 
@@ -93,4 +138,70 @@ export function crc32ToCivitai(value: number): string {
   const bytes = Buffer.alloc(4);
   bytes.writeUInt32LE(value >>> 0, 0);
   return bytes.toString('hex').toUpperCase();
+}
+
+// Read buffers are reused: thousands of small files must not allocate 16 MiB each.
+const freeBuffers: Buffer[] = [];
+function acquireBuffer(bytes: number): Buffer {
+  if (bytes === READ_CHUNK_BYTES) return freeBuffers.pop() ?? Buffer.allocUnsafeSlow(READ_CHUNK_BYTES);
+  return Buffer.allocUnsafe(bytes);
+}
+function releaseBuffer(buffer: Buffer): void {
+  if (buffer.length === READ_CHUNK_BYTES && freeBuffers.length < 4) freeBuffers.push(buffer);
+}
+
+// --- BLAKE3: native (@napi-rs/blake-hash, ~6x faster) when it loads, hash-wasm otherwise ---
+
+export type Blake3Backend = 'native' | 'wasm';
+
+export interface Blake3Hasher {
+  update(chunk: Uint8Array): void;
+  digestHex(): string;
+}
+
+interface NativeBlake3Module {
+  Blake3Hasher: new () => { update(input: Uint8Array): unknown; digest(format?: string): string };
+}
+
+let nativeBlake3: NativeBlake3Module | null | undefined;
+
+function loadNativeBlake3(): NativeBlake3Module | null {
+  if (nativeBlake3 !== undefined) return nativeBlake3;
+  nativeBlake3 = null;
+  if (process.env.CIVITSCRAPER_BLAKE3 === 'wasm') return nativeBlake3;
+  try {
+    const loaded = createRequire(import.meta.url)('@napi-rs/blake-hash') as Partial<NativeBlake3Module>;
+    if (typeof loaded.Blake3Hasher === 'function') nativeBlake3 = loaded as NativeBlake3Module;
+  } catch {
+    // No prebuilt binary for this platform (or a bundler hid the package): hash-wasm it is.
+  }
+  return nativeBlake3;
+}
+
+/** Which BLAKE3 implementation `hashFile` uses in this thread. */
+export function blake3Backend(): Blake3Backend {
+  return loadNativeBlake3() ? 'native' : 'wasm';
+}
+
+/** A streaming BLAKE3-256 hasher; `backend` forces one implementation (tests, benchmarks). */
+export async function createBlake3(backend: Blake3Backend = blake3Backend()): Promise<Blake3Hasher> {
+  const native = backend === 'native' ? loadNativeBlake3() : null;
+  if (native) {
+    const hasher = new native.Blake3Hasher();
+    return {
+      update: (chunk) => {
+        hasher.update(chunk);
+      },
+      digestHex: () => hasher.digest('hex'),
+    };
+  }
+  if (backend === 'native') throw new Error('the native BLAKE3 (@napi-rs/blake-hash) is not available here');
+  const wasm = await createBLAKE3();
+  wasm.init();
+  return {
+    update: (chunk) => {
+      wasm.update(chunk);
+    },
+    digestHex: () => wasm.digest('hex'),
+  };
 }

@@ -1,0 +1,406 @@
+/**
+ * Hashes many files at once on worker threads, one file per thread at a time (each read is
+ * large and sequential). Scheduling keeps small files from waiting behind a huge one: when
+ * there are two or more threads, one lane prefers large files (largest first) and the others
+ * prefer small ones (smallest first); a lane with nothing of its kind takes the other kind, so a
+ * library of only checkpoints still uses every core. `maxParallelLarge: 1` limits large files to
+ * one reader (spinning disks, NAS).
+ *
+ * When worker threads cannot start — the module was bundled so `hash-worker.ts` is not beside it,
+ * or this Node cannot run TypeScript in a worker — the pool hashes on the calling thread instead
+ * (two lanes, so small files still pass large ones) and says so once through the logger.
+ */
+import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { HashType } from '../records/schema.ts';
+import { silentLogger, type Logger } from '../util/logger.ts';
+import { blake3Backend, hashFile, type Blake3Backend, type HashResult } from './hash.ts';
+import { ModelFileError } from './safetensors.ts';
+
+export interface HashJob {
+  path: string;
+  types: readonly HashType[];
+  /** For safetensors: 8 + header length (enables AutoV3). */
+  tensorOffset?: number;
+  /** File size, for scheduling (DiscoveredFile.size). Unknown sizes count as small. */
+  size?: number;
+}
+
+export interface HashPoolOptions {
+  /** Worker threads; default: available cores, at most 8. */
+  threads?: number;
+  /** Files at least this big go to the large-file lane (default 256 MiB). */
+  largeFileBytes?: number;
+  /** At most this many large files are read at once (default: all threads). */
+  maxParallelLarge?: number;
+  /** Aborting it cancels every queued and running job (Ctrl-C). */
+  signal?: AbortSignal;
+  /** `auto` (default): workers, in-thread when they cannot start. */
+  mode?: 'auto' | 'in-thread';
+  logger?: Logger;
+}
+
+export type HashPoolMode = 'workers' | 'in-thread';
+
+export interface HashPool {
+  readonly threads: number;
+  /** Starts the threads now (they start on the first job otherwise) and tells how the pool runs. */
+  ready(): Promise<{ mode: HashPoolMode; blake3: Blake3Backend }>;
+  /** Hashes one file; rejects with the signal's reason when cancelled. */
+  hash(job: HashJob, options?: { signal?: AbortSignal }): Promise<HashResult>;
+  /** Files finished and bytes read so far. */
+  readonly stats: { files: number; bytesRead: number };
+  /** Cancels what is left and stops the threads. */
+  close(): Promise<void>;
+}
+
+/** Messages between the pool and hash-worker.ts. */
+export type WorkerRequest =
+  | { type: 'hash'; id: number; path: string; types: readonly HashType[]; tensorOffset?: number }
+  | { type: 'cancel'; id: number };
+export type WorkerReply =
+  | { type: 'ready'; blake3: Blake3Backend }
+  | { type: 'done'; id: number; result: HashResult }
+  | { type: 'failed'; id: number; error: { name: string; message: string; code?: string } };
+
+export const DEFAULT_LARGE_FILE_BYTES = 256 * 1024 * 1024;
+const MAX_DEFAULT_THREADS = 8;
+const WORKER_START_TIMEOUT_MS = 30_000;
+
+export function defaultHashThreads(): number {
+  return Math.max(1, Math.min(availableParallelism(), MAX_DEFAULT_THREADS));
+}
+
+interface Task {
+  id: number;
+  job: HashJob;
+  large: boolean;
+  resolve: (result: HashResult) => void;
+  reject: (error: unknown) => void;
+  settled: boolean;
+  cleanup: () => void;
+  /** In-thread mode only. */
+  controller?: AbortController;
+}
+
+interface Lane {
+  prefersLarge: boolean;
+  worker?: Worker;
+  busy?: Task;
+  /** Not usable (its worker died and could not be replaced). */
+  dead: boolean;
+  starting: boolean;
+}
+
+export function createHashPool(options: HashPoolOptions = {}): HashPool {
+  const logger = options.logger ?? silentLogger;
+  const threads = Math.max(1, Math.floor(options.threads ?? defaultHashThreads()));
+  const largeFileBytes = options.largeFileBytes ?? DEFAULT_LARGE_FILE_BYTES;
+  const maxParallelLarge = Math.max(1, options.maxParallelLarge ?? threads);
+  const poolSignal = options.signal;
+
+  // Pending tasks, kept so that the next one to run is at the end (pop is O(1)).
+  const small: Task[] = []; // descending size: smallest last
+  const large: Task[] = []; // ascending size: largest last
+  let incoming: Task[] = [];
+  let lanes: Lane[] = [];
+  let mode: HashPoolMode | undefined;
+  let starting: Promise<void> | undefined;
+  let closed = false;
+  let pumpScheduled = false;
+  let nextId = 1;
+  let workerBlake3: Blake3Backend = blake3Backend();
+  const stats = { files: 0, bytesRead: 0 };
+
+  const abortReason = (signal: AbortSignal | undefined): unknown =>
+    signal?.reason ?? new DOMException('The operation was aborted', 'AbortError');
+
+  const start = (): Promise<void> => {
+    starting ??= (async () => {
+      const url = new URL('./hash-worker.ts', import.meta.url);
+      const canSpawn = options.mode !== 'in-thread' && url.protocol === 'file:' && existsSync(fileURLToPath(url));
+      if (canSpawn) {
+        const candidates: Lane[] = Array.from({ length: threads }, () => ({ prefersLarge: false, dead: false, starting: true }));
+        const started = await Promise.all(candidates.map((lane) => spawn(lane, url)));
+        lanes = candidates.filter((_, index) => started[index]);
+        if (lanes.length > 0) {
+          mode = 'workers';
+        } else {
+          logger.warn('hash pool: worker threads could not start; hashing on the main thread instead');
+        }
+      } else if (options.mode !== 'in-thread') {
+        logger.debug(`hash pool: ${url.href} is not a file beside this module (bundled?); hashing on the main thread`);
+      }
+      if (mode !== 'workers') useInThreadLanes();
+      if (lanes.length > 1 && lanes[0]) lanes[0].prefersLarge = true;
+    })();
+    return starting;
+  };
+
+  const useInThreadLanes = () => {
+    mode = 'in-thread';
+    workerBlake3 = blake3Backend();
+    lanes = Array.from({ length: Math.min(2, threads) }, () => ({ prefersLarge: false, dead: false, starting: false }));
+    if (lanes.length > 1 && lanes[0]) lanes[0].prefersLarge = true;
+  };
+
+  /** Starts a worker for `lane`; true once it said it is ready. */
+  const spawn = (lane: Lane, url: URL): Promise<boolean> =>
+    new Promise((resolve) => {
+      let worker: Worker;
+      try {
+        worker = new Worker(url);
+      } catch (error) {
+        logger.debug(`hash pool: cannot start a worker: ${(error as Error).message}`);
+        resolve(false);
+        return;
+      }
+      lane.worker = worker;
+      lane.starting = true;
+      const timer = setTimeout(() => {
+        logger.debug('hash pool: a worker did not start in time');
+        void worker.terminate();
+      }, WORKER_START_TIMEOUT_MS);
+      timer.unref();
+      worker.on('message', (message: WorkerReply) => {
+        if (message.type === 'ready') {
+          clearTimeout(timer);
+          lane.starting = false;
+          workerBlake3 = message.blake3;
+          worker.unref();
+          resolve(true);
+          return;
+        }
+        const task = lane.busy;
+        if (!task || task.id !== message.id) return;
+        lane.busy = undefined;
+        worker.unref();
+        if (message.type === 'done') {
+          stats.files += 1;
+          stats.bytesRead += message.result.bytesRead;
+          settle(task, 'resolve', message.result);
+        } else {
+          settle(task, 'reject', rebuildError(message.error));
+        }
+        schedulePump();
+      });
+      const onDeath = (error: unknown) => {
+        clearTimeout(timer);
+        if (lane.worker !== worker) return;
+        lane.worker = undefined;
+        if (lane.starting) {
+          lane.starting = false;
+          logger.debug(`hash pool: worker failed to start: ${describe(error)}`);
+          resolve(false);
+          return;
+        }
+        const task = lane.busy;
+        lane.busy = undefined;
+        if (task) settle(task, 'reject', new Error(`the hashing thread stopped: ${describe(error)}`));
+        if (closed) return;
+        // Replace the thread; a lane whose replacement cannot start is dropped.
+        void spawn(lane, url).then((ok) => {
+          if (!ok) lane.dead = true;
+          if (mode === 'workers' && lanes.every((each) => each.dead)) {
+            logger.warn('hash pool: worker threads keep failing; hashing on the main thread instead');
+            useInThreadLanes();
+          }
+          schedulePump();
+        });
+      };
+      worker.on('error', onDeath);
+      worker.on('exit', (code) => onDeath(new Error(`exit code ${code}`)));
+    });
+
+  const settle = (task: Task, how: 'resolve' | 'reject', value: unknown) => {
+    if (task.settled) return;
+    task.settled = true;
+    task.cleanup();
+    if (how === 'resolve') task.resolve(value as HashResult);
+    else task.reject(value);
+  };
+
+  const schedulePump = () => {
+    if (pumpScheduled) return;
+    pumpScheduled = true;
+    // A microtask later, so a burst of submissions is sorted before the first one starts.
+    queueMicrotask(() => {
+      pumpScheduled = false;
+      void start().then(pump);
+    });
+  };
+
+  const enqueueIncoming = () => {
+    if (incoming.length === 0) return;
+    for (const task of incoming) (task.large ? large : small).push(task);
+    incoming = [];
+    small.sort((a, b) => (b.job.size ?? 0) - (a.job.size ?? 0));
+    large.sort((a, b) => (a.job.size ?? 0) - (b.job.size ?? 0));
+  };
+
+  const takeFrom = (queue: Task[]): Task | undefined => {
+    while (queue.length > 0) {
+      const task = queue.pop() as Task;
+      if (!task.settled) return task;
+    }
+    return undefined;
+  };
+
+  const take = (lane: Lane): Task | undefined => {
+    const largeRunning = lanes.filter((each) => each.busy?.large).length;
+    const largeAllowed = largeRunning < maxParallelLarge;
+    if (lane.prefersLarge && largeAllowed) {
+      const task = takeFrom(large);
+      if (task) return task;
+    }
+    return takeFrom(small) ?? (largeAllowed ? takeFrom(large) : undefined);
+  };
+
+  const pump = () => {
+    if (closed) return;
+    enqueueIncoming();
+    for (const lane of lanes) {
+      if (lane.busy || lane.dead || lane.starting) continue;
+      if (mode === 'workers' && !lane.worker) continue;
+      const task = take(lane);
+      if (!task) continue;
+      run(lane, task);
+    }
+  };
+
+  const run = (lane: Lane, task: Task) => {
+    lane.busy = task;
+    if (mode === 'workers' && lane.worker) {
+      lane.worker.ref();
+      const request: WorkerRequest = {
+        type: 'hash',
+        id: task.id,
+        path: task.job.path,
+        types: task.job.types,
+        tensorOffset: task.job.tensorOffset,
+      };
+      lane.worker.postMessage(request);
+      return;
+    }
+    const controller = new AbortController();
+    task.controller = controller;
+    hashFile(task.job.path, { types: task.job.types, tensorOffset: task.job.tensorOffset, signal: controller.signal }).then(
+      (result) => {
+        stats.files += 1;
+        stats.bytesRead += result.bytesRead;
+        settle(task, 'resolve', result);
+      },
+      (error: unknown) => settle(task, 'reject', error),
+    ).finally(() => {
+      if (lane.busy === task) lane.busy = undefined;
+      schedulePump();
+    });
+  };
+
+  /** Rejects a task now; a running one is also stopped (its lane frees up when the thread answers). */
+  const cancel = (task: Task, reason: unknown) => {
+    if (task.settled) return;
+    const lane = lanes.find((each) => each.busy === task);
+    if (lane?.worker) {
+      const request: WorkerRequest = { type: 'cancel', id: task.id };
+      lane.worker.postMessage(request);
+    }
+    task.controller?.abort(reason);
+    settle(task, 'reject', reason);
+  };
+
+  const cancelAll = (reason: unknown) => {
+    for (const task of [...incoming, ...small, ...large]) cancel(task, reason);
+    for (const lane of lanes) if (lane.busy) cancel(lane.busy, reason);
+    incoming = [];
+    small.length = 0;
+    large.length = 0;
+  };
+
+  const onPoolAbort = () => cancelAll(abortReason(poolSignal));
+  poolSignal?.addEventListener('abort', onPoolAbort, { once: true });
+
+  return {
+    threads,
+    get stats() {
+      return { ...stats };
+    },
+    async ready() {
+      await start();
+      return { mode: mode ?? 'in-thread', blake3: workerBlake3 };
+    },
+    hash(job, callOptions = {}) {
+      const signal = callOptions.signal;
+      if (closed) return Promise.reject(new Error('the hash pool is closed'));
+      if (poolSignal?.aborted) return Promise.reject(abortReason(poolSignal));
+      if (signal?.aborted) return Promise.reject(abortReason(signal));
+      return new Promise<HashResult>((resolve, reject) => {
+        const onAbort = () => cancel(task, abortReason(signal));
+        const task: Task = {
+          id: nextId++,
+          job,
+          large: (job.size ?? 0) >= largeFileBytes,
+          resolve,
+          reject,
+          settled: false,
+          cleanup: () => signal?.removeEventListener('abort', onAbort),
+        };
+        signal?.addEventListener('abort', onAbort, { once: true });
+        incoming.push(task);
+        schedulePump();
+      });
+    },
+    async close() {
+      if (closed) return;
+      cancelAll(new Error('the hash pool was closed'));
+      closed = true;
+      poolSignal?.removeEventListener('abort', onPoolAbort);
+      await starting?.catch(() => undefined);
+      await Promise.all(lanes.map((lane) => lane.worker?.terminate()));
+    },
+  };
+}
+
+export interface HashManyOutcome {
+  job: HashJob;
+  result?: HashResult;
+  error?: unknown;
+}
+
+/**
+ * Hashes every job through the pool; `onResult` sees each outcome as it lands (smallest files
+ * first). Resolves when all are settled; a cancelled run settles the rest with the abort reason.
+ */
+export async function hashMany(
+  pool: HashPool,
+  jobs: readonly HashJob[],
+  options: { signal?: AbortSignal; onResult?: (outcome: HashManyOutcome) => void } = {},
+): Promise<HashManyOutcome[]> {
+  return Promise.all(
+    jobs.map(async (job) => {
+      let outcome: HashManyOutcome;
+      try {
+        outcome = { job, result: await pool.hash(job, { signal: options.signal }) };
+      } catch (error) {
+        outcome = { job, error };
+      }
+      options.onResult?.(outcome);
+      return outcome;
+    }),
+  );
+}
+
+function rebuildError(error: { name: string; message: string; code?: string }): Error {
+  if (error.name === 'ModelFileError') return new ModelFileError(error.message);
+  if (error.name === 'AbortError') return new DOMException(error.message, 'AbortError');
+  const rebuilt = new Error(error.message) as Error & { code?: string };
+  rebuilt.name = error.name;
+  if (error.code) rebuilt.code = error.code;
+  return rebuilt;
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

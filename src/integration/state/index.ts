@@ -1,0 +1,33 @@
+/** The engine's persistent state (ledger, caches, run log) and the hashing stage built on it. */
+export {
+  openStateStore,
+  SCHEMA_VERSION,
+  STATE_FILE_NAME,
+  StateStoreUnavailableError,
+  type StateStore,
+  type StateStoreOptions,
+} from './store.ts';
+export {
+  RACY_WINDOW_MS,
+  type FileIdentity,
+  type HashLedger,
+  type LedgerEntry,
+  type LedgerHit,
+  type RememberOptions,
+} from './ledger.ts';
+export {
+  NOT_FOUND_TTL_SECONDS,
+  type CachedResponse,
+  type HttpCache,
+  type NotFoundCache,
+  type RunLog,
+  type RunRecord,
+  type RunStatus,
+} from './caches.ts';
+export {
+  resolveHashes,
+  type HashSource,
+  type ResolvedHashes,
+  type ResolveHashesOptions,
+  type ResolveHashesResult,
+} from './resolve-hashes.ts';

@@ -1,0 +1,153 @@
+/**
+ * The hashing stage with its shortcuts, in order of cost: the ledger (0 bytes read), other
+ * tools' sidecars (a few KB), then the worker pool (the whole file). Every hash computed or
+ * seeded is remembered at once, so a run killed half-way keeps what it finished.
+ */
+import type { HashType, Hashes } from '../records/schema.ts';
+import type { DiscoveredFile } from '../scan/discover.ts';
+import { readForeignHashes, type ForeignSource } from '../scan/foreign-hashes.ts';
+import type { HashPool } from '../scan/hash-pool.ts';
+import { ModelFileError, readSafetensorsHeader } from '../scan/safetensors.ts';
+import { mapLimit } from '../util/map-limit.ts';
+import type { FileIdentity } from './ledger.ts';
+import type { StateStore } from './store.ts';
+
+export type HashSource = 'ledger' | 'read' | ForeignSource;
+
+export interface ResolvedHashes {
+  hashes: Hashes;
+  source: HashSource;
+  /** Bytes read to get them (0 unless `source` is `read`). */
+  bytesRead: number;
+}
+
+export interface ResolveHashesOptions {
+  /** Hash types to compute when a file is read. */
+  types: readonly HashType[];
+  /** Types a ledger entry or sidecar must have to spare the read (default: SHA256). */
+  required?: readonly HashType[];
+  pool: HashPool;
+  /** Without a store every file is seeded or read. */
+  store?: StateStore;
+  /** Take hashes from other tools' sidecars (default true). */
+  seedFromSidecars?: boolean;
+  /** Our own sidecar paths for a file, when configured elsewhere than `<stem>.json`. */
+  ownSidecars?: (file: DiscoveredFile) => readonly string[];
+  /** Where a safetensors file's tensor data starts (enables AutoV3); default reads the header. */
+  tensorOffset?: (file: DiscoveredFile) => Promise<number | undefined>;
+  signal?: AbortSignal;
+  onResult?: (file: DiscoveredFile, outcome: ResolvedHashes | { error: unknown }) => void;
+}
+
+export interface ResolveHashesResult {
+  /** By file path. */
+  resolved: Map<string, ResolvedHashes>;
+  /** By file path: why a file could not be hashed (ModelFileError, fs errors, AbortError). */
+  failed: Map<string, unknown>;
+  bytesRead: number;
+  counts: { ledger: number; sidecar: number; read: number };
+}
+
+export async function resolveHashes(files: readonly DiscoveredFile[], options: ResolveHashesOptions): Promise<ResolveHashesResult> {
+  const required = options.required ?? ['SHA256'];
+  const has = (hashes: Hashes) => required.every((type) => hashes[type] !== undefined);
+  const ledger = options.store?.ledger;
+  const result: ResolveHashesResult = {
+    resolved: new Map(),
+    failed: new Map(),
+    bytesRead: 0,
+    counts: { ledger: 0, sidecar: 0, read: 0 },
+  };
+  const done = (file: DiscoveredFile, outcome: ResolvedHashes) => {
+    result.resolved.set(file.path, outcome);
+    options.onResult?.(file, outcome);
+  };
+  const fail = (file: DiscoveredFile, error: unknown) => {
+    result.failed.set(file.path, error);
+    options.onResult?.(file, { error });
+  };
+
+  // 1. The ledger.
+  const seen: (FileIdentity & { path: string })[] = [];
+  let rest: DiscoveredFile[] = [];
+  for (const file of files) {
+    const hit = ledger?.find(file);
+    if (hit && has(hit.entry.hashes)) {
+      if (hit.moved || hit.how === 'path') {
+        ledger?.remember(file, file.path, hit.entry.hashes, { source: hit.entry.source, hashedAt: hit.entry.hashedAt });
+      } else {
+        seen.push(file);
+      }
+      result.counts.ledger += 1;
+      done(file, { hashes: hit.entry.hashes, source: 'ledger', bytesRead: 0 });
+    } else {
+      rest.push(file);
+    }
+  }
+  if (ledger && seen.length > 0) {
+    const store = options.store as StateStore;
+    try {
+      store.transaction(() => ledger.touch(seen));
+    } catch {
+      // Only bookkeeping for `prune`; the guard inside already warned.
+    }
+  }
+
+  // 2. Other tools' sidecars.
+  if (options.seedFromSidecars ?? true) {
+    const unseeded: DiscoveredFile[] = [];
+    await mapLimit(rest, 16, async (file) => {
+      if (options.signal?.aborted) {
+        unseeded.push(file);
+        return;
+      }
+      const seed = await readForeignHashes(file.path, file.size, {
+        mtimeMs: file.mtimeMs,
+        ownSidecars: options.ownSidecars?.(file),
+      }).catch(() => undefined);
+      if (!seed || !has(seed.hashes)) {
+        unseeded.push(file);
+        return;
+      }
+      ledger?.remember(file, file.path, seed.hashes, { source: seed.source });
+      result.counts.sidecar += 1;
+      done(file, { hashes: seed.hashes, source: seed.source, bytesRead: 0 });
+    });
+    // mapLimit finishes out of order; keep the discovery order for reproducible scheduling.
+    const order = new Map(files.map((file, index) => [file.path, index]));
+    rest = unseeded.sort((a, b) => (order.get(a.path) ?? 0) - (order.get(b.path) ?? 0));
+  }
+
+  // 3. Read the rest through the pool.
+  const tensorOffsetOf = options.tensorOffset ?? defaultTensorOffset;
+  await Promise.all(
+    rest.map(async (file) => {
+      try {
+        options.signal?.throwIfAborted();
+        const tensorOffset = await tensorOffsetOf(file);
+        const submittedAt = Date.now();
+        const hashed = await options.pool.hash(
+          { path: file.path, types: options.types, tensorOffset, size: file.size },
+          { signal: options.signal },
+        );
+        result.bytesRead += hashed.bytesRead;
+        ledger?.remember(hashed.identity, file.path, hashed.hashes, { source: 'read', hashedAt: submittedAt });
+        result.counts.read += 1;
+        done(file, { hashes: hashed.hashes, source: 'read', bytesRead: hashed.bytesRead });
+      } catch (error) {
+        fail(file, error);
+      }
+    }),
+  );
+  return result;
+}
+
+/** As the engine did before the pool: safetensors get AutoV3, an empty other file is an error. */
+async function defaultTensorOffset(file: DiscoveredFile): Promise<number | undefined> {
+  if (file.ext === '.safetensors') {
+    const header = await readSafetensorsHeader(file.path);
+    return 8 + header.headerLength;
+  }
+  if (file.size === 0) throw new ModelFileError('empty file (0 bytes)');
+  return undefined;
+}
