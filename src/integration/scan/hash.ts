@@ -12,8 +12,12 @@ const AUTOV1_OFFSET = 0x100000;
 const AUTOV1_LENGTH = 0x10000;
 const AUTOV1_MIN_SIZE = 0x200000;
 
-/** Bytes per read. Two buffers alternate: the next read runs while the current chunk is hashed. */
-export const READ_CHUNK_BYTES = Number(process.env.TMP_CHUNK_KB ?? 8192) * 1024;
+/**
+ * Bytes per read. Two buffers alternate: the next read runs (on the libuv pool) while the current
+ * chunk is hashed. 2 MiB keeps both buffers of every thread in the L3 cache; measured on 2 cores
+ * it matched or beat 1, 4, 8 and 16 MiB.
+ */
+export const READ_CHUNK_BYTES = 2 * 1024 * 1024;
 
 export interface HashFileOptions {
   types: readonly HashType[];
@@ -150,7 +154,8 @@ function releaseBuffer(buffer: Buffer): void {
   if (buffer.length === READ_CHUNK_BYTES && freeBuffers.length < 4) freeBuffers.push(buffer);
 }
 
-// --- BLAKE3: native (@napi-rs/blake-hash, ~6x faster) when it loads, hash-wasm otherwise ---
+// --- BLAKE3: native (@napi-rs/blake-hash, ~6x faster) when the user has installed it, hash-wasm
+// otherwise. It is not a dependency: its unpublished platform packages make `npm ci` fail. ---
 
 export type Blake3Backend = 'native' | 'wasm';
 
