@@ -64,6 +64,7 @@ test('the full seed-format example loads without errors, with only the expected 
     cache_validity: 86400,
     force_refresh: false,
     version_cache_validity: 86400,
+    hash_types: ['SHA256', 'AutoV2', 'AutoV1', 'AutoV3', 'CRC32'],
   });
   expect(config.logging.file).toMatchObject({ directory: path.join(FIXTURES, 'logs'), level: 'DEBUG', max_size: 10 });
   expect(selectJobs(config).map((entry) => entry.name)).toEqual(['scan-loras']);
