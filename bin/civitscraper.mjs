@@ -3,7 +3,7 @@
 // TypeScript); when started by an older system Node, re-run this file on the Node version the
 // project pins as a devDependency (node_modules/node), so the command works the same from a
 // shell, from cron and from npm scripts.
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,9 +19,14 @@ if (major < 22 || (major === 22 && minor < 12)) {
     );
     process.exit(2);
   }
-  const result = spawnSync(pinned, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: 'inherit' });
-  process.exit(result.status ?? (result.signal === 'SIGINT' ? 130 : 1));
+  const child = spawn(pinned, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: 'inherit' });
+  // Ctrl-C reaches both processes (same process group): this one waits for the child to save its
+  // work and exit 130. Termination signals sent to this process alone are passed on.
+  process.on('SIGINT', () => {});
+  for (const signal of ['SIGTERM', 'SIGHUP']) process.on(signal, () => child.kill(signal));
+  child.on('exit', (code, signal) => process.exit(code ?? (signal === 'SIGINT' ? 130 : 1)));
+} else {
+  const { main } = await import('../src/cli/main.ts');
+  process.exitCode = await main(process.argv.slice(2));
 }
 
-const { main } = await import('../src/cli/main.ts');
-process.exitCode = await main(process.argv.slice(2));

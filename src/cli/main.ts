@@ -1,101 +1,56 @@
 /**
- * The headless command line: the same engine as the Astro loader, without building the site.
+ * The headless command line: the same engine as the Astro loader, without building the site
+ * (except `build`). `civitscraper [scan|organize|sync-krita|build|report] [options]`.
+ *
  * Exit codes: 0 done, 1 some files failed (listed in the report), 2 bad config or arguments,
- * 130 interrupted.
+ * 130 interrupted (what finished is kept; a rerun continues).
  */
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig, selectJobs } from '../integration/config/index.ts';
-import { runScanJob } from '../integration/engine/run.ts';
-import { reportToJson, type RunReport } from '../integration/engine/report.ts';
+import path from 'node:path';
+import type { LoadedConfig } from '../integration/config/index.ts';
 import { toJsonText, writeFileAtomic } from '../integration/util/atomic-write.ts';
-import { consoleLogger, redactingLogger, silentLogger } from '../integration/util/logger.ts';
+import { parseCliArgs, type CliArgs, type Command } from './args.ts';
+import type { CommandResult } from './commands/shared.ts';
+import { createContext, type CliContext } from './context.ts';
+import { EXIT, messageOf, UsageError } from './exit.ts';
+import { helpFor } from './help.ts';
+import { handleInterrupts } from './interrupt.ts';
+import { setupLogging } from './logging.ts';
+import { createTerminal } from './terminal.ts';
 
-export const EXIT = { ok: 0, filesFailed: 1, usage: 2, interrupted: 130 } as const;
+export { EXIT } from './exit.ts';
 
-const HELP = `Usage: civitscraper [options]
-
-Identify the model files of your library on CivitAI, write their metadata and previews
-next to them, and keep the records the gallery site is built from.
-
-Options:
-  -c, --config FILE    config file (default: $CIVITSCRAPER_CONFIG, ./civitscraper.yaml,
-                       ~/.config/civitscraper/config.yaml)
-  -j, --job NAME       run this job (default: default_job)
-      --all-jobs       run every job, in file order
-      --dry-run        change nothing on disk; report what would be done
-      --force-refresh  ignore stored results and ask CivitAI again
-      --report FILE    write the run report as JSON to FILE
-      --json           print the run report as JSON on stdout
-  -q, --quiet          only errors on the console
-      --debug          log every request (never the API key)
-  -v, --version        print the version
-  -h, --help           this text
-
-Examples:
-  civitscraper --config ~/models/civitscraper.yaml
-  civitscraper -j loras --report run.json
-  CIVITAI_API_KEY=... civitscraper --all-jobs --force-refresh
-
-Exit codes: 0 done, 1 some files failed (see the report), 2 bad config or arguments,
-130 interrupted (rerun to continue).
-`;
+/** Loaded on demand: `--help` and `--version` answer without loading the engine. */
+const COMMAND_RUNNERS: Record<Command, () => Promise<(ctx: CliContext) => Promise<CommandResult>>> = {
+  scan: async () => (await import('./commands/scan.ts')).scanCommand,
+  organize: async () => (await import('./commands/organize.ts')).organizeCommand,
+  'sync-krita': async () => (await import('./commands/sync-krita.ts')).syncKritaCommand,
+  build: async () => (await import('./commands/build.ts')).buildCommand,
+  report: async () => (await import('./commands/report.ts')).reportCommand,
+};
 
 export async function main(argv: string[]): Promise<number> {
-  let args;
+  ignoreClosedPipes();
+  let args: CliArgs;
   try {
-    args = parseArgs({
-      args: argv,
-      allowPositionals: false,
-      options: {
-        config: { type: 'string', short: 'c' },
-        job: { type: 'string', short: 'j' },
-        'all-jobs': { type: 'boolean' },
-        'dry-run': { type: 'boolean' },
-        'force-refresh': { type: 'boolean' },
-        report: { type: 'string' },
-        json: { type: 'boolean' },
-        quiet: { type: 'boolean', short: 'q' },
-        debug: { type: 'boolean' },
-        version: { type: 'boolean', short: 'v' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
+    args = parseCliArgs(argv);
   } catch (error) {
-    process.stderr.write(`civitscraper: ${(error as Error).message}\nRun \`civitscraper --help\` for the options.\n`);
+    process.stderr.write(`civitscraper: ${messageOf(error)}\nRun \`civitscraper --help\` for the commands and options.\n`);
     return EXIT.usage;
   }
-  const flags = args.values;
-  if (flags.help) {
-    process.stdout.write(HELP);
+  if (args.help) {
+    process.stdout.write(helpFor(args.explicitCommand ? args.command : undefined));
     return EXIT.ok;
   }
-  if (flags.version) {
+  if (args.version) {
     process.stdout.write(`${readVersion()}\n`);
     return EXIT.ok;
   }
 
-  let loaded;
+  const { ConfigError, loadConfig } = await import('../integration/config/index.ts');
+  let loaded: LoadedConfig;
   try {
-    loaded = await loadConfig({ configPath: flags.config });
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`${error.message}\n`);
-      return EXIT.usage;
-    }
-    throw error;
-  }
-  const { config } = loaded;
-  const level = flags.debug ? 'DEBUG' : flags.quiet ? 'ERROR' : (config.logging.console.level ?? config.logging.level);
-  const logger = config.logging.console.enabled || flags.debug
-    ? redactingLogger(consoleLogger({ level }), [config.api.key])
-    : silentLogger;
-  for (const warning of loaded.warnings) logger.warn(warning);
-  logger.info(`config: ${loaded.file}`);
-
-  let jobs;
-  try {
-    jobs = selectJobs(config, { job: flags.job, allJobs: flags['all-jobs'] });
+    loaded = await loadConfig({ ...(args.config !== undefined ? { configPath: args.config } : {}) });
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`${error.message}\n`);
@@ -104,41 +59,74 @@ export async function main(argv: string[]): Promise<number> {
     throw error;
   }
 
-  const reports: RunReport[] = [];
-  let interrupted = false;
-  const onSigint = () => {
-    interrupted = true;
-    process.stderr.write('\ninterrupted: finishing the file in flight; rerun to continue\n');
-    process.exit(EXIT.interrupted);
-  };
-  process.once('SIGINT', onSigint);
+  const terminal = createTerminal(process.stderr);
+  const logging = setupLogging(loaded.config.logging, args, terminal, [loaded.config.api.key]);
+  const { logger } = logging;
+  const interrupt = handleInterrupts((signal) => {
+    logger.warn(`${signal === 'SIGINT' ? 'Ctrl-C' : signal}: stopping after the files in flight and saving what finished (press Ctrl-C again to quit at once)`);
+  });
+  const ctx = createContext({ args, loaded, logging, logger, terminal, interrupt });
   try {
-    for (const { name, job } of jobs) {
-      if (job.type !== 'scan-paths') {
-        logger.warn(`job "${name}" (${job.type}) is not available in this version yet; skipped`);
-        continue;
+    for (const warning of loaded.warnings) logger.warn(warning);
+    logger.info(`civitscraper ${readVersion()} ${args.command}${ctx.dryRun ? ' (dry run)' : ''}: config ${loaded.file}`);
+    if (logging.filePath) logger.debug(`log file: ${logging.filePath}`);
+
+    let result: CommandResult;
+    // Safety net: if the work in progress can never finish (a promise nobody settles), Node would
+    // exit with 13; say so and keep the meaningful exit code instead.
+    const stalled = () => {
+      logger.error('internal error: the run stopped without finishing its work (please report this with --debug output)');
+      process.exitCode = ctx.interrupt.interrupted ? EXIT.interrupted : EXIT.filesFailed;
+    };
+    process.once('beforeExit', stalled);
+    try {
+      const run = await COMMAND_RUNNERS[args.command]();
+      result = await run(ctx);
+    } catch (error) {
+      if (error instanceof UsageError || error instanceof ConfigError) {
+        terminal.clearLive();
+        logger.error(error.message);
+        return EXIT.usage;
       }
-      logger.info(`job "${name}"`);
-      const { report } = await runScanJob({
-        config,
-        jobName: name,
-        job,
-        logger,
-        dryRun: flags['dry-run'] || config.dry_run,
-        forceRefresh: flags['force-refresh'] || undefined,
-      });
-      for (const entry of report.errors) logger.error(`${entry.stage}: ${entry.path}: ${entry.message}`);
-      reports.push(report);
+      // A bug or an environment problem nobody planned for: say what, keep the stack for --debug.
+      logger.error(`unexpected error: ${messageOf(error)}${args.debug ? '' : ' (run with --debug for details)'}`);
+      logger.debug(error instanceof Error && error.stack ? error.stack : String(error));
+      return ctx.interrupt.interrupted ? EXIT.interrupted : EXIT.filesFailed;
+    } finally {
+      process.removeListener('beforeExit', stalled);
     }
-  } finally {
-    process.removeListener('SIGINT', onSigint);
-  }
 
-  const output = reports.length === 1 ? reportToJson(reports[0] as RunReport) : { jobs: reports.map(reportToJson) };
-  if (flags.report) await writeFileAtomic(flags.report, toJsonText(output));
-  if (flags.json) process.stdout.write(toJsonText(output));
-  if (interrupted) return EXIT.interrupted;
-  return reports.some((report) => report.files.failed > 0) ? EXIT.filesFailed : EXIT.ok;
+    let { exitCode } = result;
+    if (args.report) {
+      try {
+        await writeFileAtomic(path.resolve(args.report), toJsonText(result.json), { skipIfUnchanged: false });
+        logger.debug(`report written to ${path.resolve(args.report)}`);
+      } catch (error) {
+        logger.error(`cannot write the report to ${args.report}: ${messageOf(error)}`);
+        if (exitCode === EXIT.ok) exitCode = EXIT.filesFailed;
+      }
+    }
+    if (args.json) ctx.out(toJsonText(result.json));
+    if (exitCode === EXIT.interrupted) {
+      logger.warn('interrupted: what finished is saved; run the same command again to continue');
+    } else if (exitCode === EXIT.filesFailed) {
+      logger.warn(`finished with failures (exit 1)${args.report ? `; see ${args.report}` : ''}`);
+    }
+    return exitCode;
+  } finally {
+    terminal.clearLive();
+    interrupt.dispose();
+    logging.close();
+  }
+}
+
+/** `civitscraper --json | head` must not crash when the reader goes away. */
+function ignoreClosedPipes(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EPIPE') throw error;
+    });
+  }
 }
 
 function readVersion(): string {

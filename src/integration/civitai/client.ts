@@ -233,3 +233,20 @@ function parseOrThrow<T>(schema: z.ZodType<T>, value: unknown, target: string): 
 function badShape(target: string, detail: string): CivitaiRequestError {
   return new CivitaiRequestError('bad-body', target, `CivitAI sent a body of an unexpected shape (${detail})`);
 }
+
+/**
+ * A client that never goes online, for work done from sidecars only (the Krita sync, the
+ * library report): any request is refused with `reason`, so none can slip out unnoticed.
+ */
+export function createOfflineClient(reason: string): CivitaiClient {
+  const refuse = () => Promise.reject(new Error(reason));
+  return {
+    stats: { apiRequests: 0, downloadRequests: 0, retries: 0, throttled: 0, shortCircuited: 0, downloadedBytes: 0 },
+    getVersionByHash: refuse,
+    getVersionsBySha256: refuse,
+    getModel: refuse,
+    getModels: refuse,
+    getImages: refuse,
+    download: refuse,
+  };
+}

@@ -7,7 +7,15 @@ import { createCivitaiClient, type CivitaiClient } from '../civitai/client.ts';
 import type { Model, ModelVersion, VersionImage } from '../civitai/schemas.ts';
 import type { Config, ScanJob } from '../config/schema.ts';
 import { fetchParentModels } from '../enrich/parents.ts';
-import { applyPlan, formatPlanTable, planOrganization, recoverIncompleteRuns, relocateRecord, resolveOutputRoot } from '../organize/index.ts';
+import {
+  applyPlan,
+  formatPlanTable,
+  planOrganization,
+  recoverIncompleteRuns,
+  relocateRecord,
+  resolveOutputRoot,
+  type OrganizePlan,
+} from '../organize/index.ts';
 import { identifyBySha256, messageOf, type Identification } from '../enrich/identify.ts';
 import { NSFW_LEVEL_VALUES, isNsfwVersion } from '../media/nsfw.ts';
 import { downloadPreviews, selectImages } from '../media/previews.ts';
@@ -41,9 +49,21 @@ export interface ScanJobOptions {
   signal?: AbortSignal;
 }
 
+/** Ctrl-C (the abort signal) stopped the run; `report` says what was done by then. */
+export class RunInterruptedError extends Error {
+  override name = 'RunInterruptedError';
+  readonly report: RunReport;
+  constructor(report: RunReport) {
+    super('interrupted: what finished is kept; run again to continue');
+    this.report = report;
+  }
+}
+
 export interface ScanJobResult {
   records: ModelRecord[];
   report: RunReport;
+  /** The organization plan, when the job organizes (applied, or only planned in a dry run). */
+  organizePlan?: OrganizePlan;
 }
 
 /** Hash types a seed sidecar's file entry may give us. */
@@ -64,6 +84,8 @@ interface WorkItem {
   problems: { stage: string; message: string }[];
   /** Looked up in this run (as opposed to rebuilt from a sidecar). */
   fresh: boolean;
+  /** Enrichment or previews failed this time: the next run completes it. */
+  incomplete?: boolean;
 }
 
 export async function runScanJob(options: ScanJobOptions): Promise<ScanJobResult> {
@@ -91,6 +113,8 @@ async function runWith(options: ScanJobOptions, logger: Logger, state: StateStor
   const dryRun = options.dryRun ?? config.dry_run;
   const forceRefresh = options.forceRefresh ?? (job.force_refresh || config.scanner.force_refresh);
   const report = createReport(jobName, dryRun);
+  // A front end that draws progress (the CLI) has its own stage lines; Astro's log gets ours.
+  const stageLog: Logger = progress ? { ...logger, info: (message) => logger.debug(message) } : logger;
   const client =
     options.client ??
     createCivitaiClient(config.api, {
@@ -110,7 +134,7 @@ async function runWith(options: ScanJobOptions, logger: Logger, state: StateStor
   report.files.found = discovery.files.length;
   progress?.({ stage: 'discover', phase: 'end', done: discovery.files.length, total: discovery.files.length });
   for (const problem of discovery.problems) report.fail(problem.path, problem.stage, problem.message);
-  logger.info(`discover: ${discovery.files.length} model files in ${inputIds.length} input path(s)`);
+  stageLog.info(`discover: ${discovery.files.length} model files in ${inputIds.length} input path(s)`);
 
   // Read what earlier runs left, then hash what is new or changed.
   const candidates: WorkItem[] = [];
@@ -135,13 +159,17 @@ async function runWith(options: ScanJobOptions, logger: Logger, state: StateStor
     }
     candidates.push(item);
   }
-  await hashStage(candidates, { config, state, pool, report, logger, progress, signal: options.signal });
-  signal?.throwIfAborted();
+  await hashStage(candidates, { config, state, pool, report, logger: stageLog, progress, signal: options.signal });
+  if (signal?.aborted) {
+    report.finish();
+    throw new RunInterruptedError(report);
+  }
   const items = candidates.filter((item) => item.hashes !== undefined);
 
   // Identify
   const reuse = !forceRefresh && (job.skip_existing || job.use_cached_metadata);
-  const toLookUp = job.use_cached_metadata ? [] : items.filter((item) => !(reuse && item.stored));
+  // A sidecar written while CivitAI was failing is completed by the next run.
+  const toLookUp = job.use_cached_metadata ? [] : items.filter((item) => !(reuse && item.stored && !item.stored.incomplete));
   for (const item of items) {
     if (item.stored && !toLookUp.includes(item)) {
       item.version = item.stored.version;
@@ -178,7 +206,7 @@ async function runWith(options: ScanJobOptions, logger: Logger, state: StateStor
   }
   report.api.identified = items.filter((item) => item.identification?.status === 'identified').length;
   report.api.notFound = items.filter((item) => item.identification?.status === 'not-found').length;
-  logger.info(`identify: ${report.api.identified} identified, ${report.api.notFound} not on CivitAI`);
+  stageLog.info(`identify: ${report.api.identified} identified, ${report.api.notFound} not on CivitAI`);
 
   // Parent models, once per model id.
   const needParents = toLookUp.filter((item) => item.identification?.status === 'identified' && item.version?.modelId);
@@ -189,9 +217,15 @@ async function runWith(options: ScanJobOptions, logger: Logger, state: StateStor
   for (const item of needParents) {
     const modelId = item.version?.modelId as number;
     const model = parents.models.get(modelId);
+    const stored = item.sidecar.kind === 'own' ? item.sidecar.stored.model : undefined;
     if (model) item.model = slimModel(model);
+    // A failed lookup keeps what an earlier run stored (a 404 means deleted: keep that too).
+    else if (stored?.id === modelId) item.model = stored;
     const failure = parents.failed.get(modelId);
-    if (failure) item.problems.push({ stage: 'enrich', message: `parent model ${modelId}: ${failure}` });
+    if (failure) {
+      item.problems.push({ stage: 'enrich', message: `parent model ${modelId}: ${failure}` });
+      item.incomplete = true;
+    }
   }
 
   // Previews
@@ -208,16 +242,20 @@ async function runWith(options: ScanJobOptions, logger: Logger, state: StateStor
       config.api.batch.max_concurrent,
       async (item) => {
         const version = item.version as ModelVersion;
+        const previous = item.sidecar.kind === 'own' ? item.sidecar.stored.images : [];
         const candidates = await previewCandidates(client, version, config, policy.maxNsfwLevel, policy.maxCount, item);
         const outcome = await downloadPreviews({
           client,
-          images: selectImages(candidates, policy),
+          images: selectImages(candidates ?? version.images ?? [], policy),
           layout: item.layout,
-          previous: item.sidecar.kind === 'own' ? item.sidecar.stored.images : [],
+          previous,
           policy,
           dryRun,
         });
-        item.images = outcome.images;
+        const degraded = candidates === undefined || outcome.problems.length > 0;
+        if (degraded) item.incomplete = true;
+        // A failed feed or download never leaves a model with fewer previews than it had.
+        item.images = degraded && outcome.images.length < previous.length ? previous : outcome.images;
         report.images.downloaded += outcome.downloaded;
         report.images.reused += outcome.reused;
         report.images.failed += outcome.problems.length;
@@ -258,6 +296,7 @@ async function runWith(options: ScanJobOptions, logger: Logger, state: StateStor
           layout: item.layout,
           existing: item.sidecar,
           compat: job.output.compat,
+          incomplete: item.incomplete === true,
         });
         report.sidecars.written += written.written;
         report.sidecars.unchanged += written.unchanged;
@@ -268,9 +307,11 @@ async function runWith(options: ScanJobOptions, logger: Logger, state: StateStor
     records.push(record);
   }
 
+  let organizePlan: OrganizePlan | undefined;
   if (job.organization.enabled) {
-    const organized = await organizeRecords(records, { config, job, logger, dryRun, report });
-    records.splice(0, records.length, ...organized);
+    const organized = await organizeRecords(records, { config, job, logger: stageLog, dryRun, report });
+    records.splice(0, records.length, ...organized.records);
+    organizePlan = organized.plan;
   }
 
   report.api.requests = client.stats.apiRequests;
@@ -279,7 +320,7 @@ async function runWith(options: ScanJobOptions, logger: Logger, state: StateStor
   logger.info(
     `done: ${records.length} records, ${report.api.requests} API requests, ${report.images.downloaded} previews downloaded, ${report.files.failed} files failed`,
   );
-  return { records, report };
+  return { records, report, ...(organizePlan ? { organizePlan } : {}) };
 }
 
 /**
@@ -289,7 +330,7 @@ async function runWith(options: ScanJobOptions, logger: Logger, state: StateStor
 async function organizeRecords(
   records: ModelRecord[],
   context: { config: Config; job: ScanJob; logger: Logger; dryRun: boolean; report: RunReport },
-): Promise<ModelRecord[]> {
+): Promise<{ records: ModelRecord[]; plan: OrganizePlan }> {
   const { config, job, logger, dryRun, report } = context;
   const plan = planOrganization(
     records.filter((record) => record.civitai.status === 'identified' || record.version),
@@ -299,7 +340,7 @@ async function organizeRecords(
   if (dryRun) {
     logger.info(`organize (dry run):\n${formatPlanTable(plan)}`);
     report.organize = { mode: plan.mode, planned: plan.units.length, done: 0, skipped: 0, failed: 0 };
-    return records;
+    return { records, plan };
   }
   const journalDir = path.join(path.resolve(config.scanner.cache_dir), 'organize-journal');
   await recoverIncompleteRuns(journalDir);
@@ -320,10 +361,13 @@ async function organizeRecords(
   };
   logger.info(`organize: ${report.organize.done} organized (${plan.mode}), ${report.organize.skipped} skipped, ${report.organize.failed} failed`);
   const moved = new Map(result.relocations.map((relocation) => [relocation.recordId, relocation]));
-  return records.map((record) => {
-    const relocation = moved.get(record.id);
-    return relocation ? relocateRecord(record, relocation) : record;
-  });
+  return {
+    plan,
+    records: records.map((record) => {
+      const relocation = moved.get(record.id);
+      return relocation ? relocateRecord(record, relocation) : record;
+    }),
+  };
 }
 
 function isInside(root: string, file: string): boolean {
@@ -366,16 +410,15 @@ async function hashStage(
       ownSidecars: (file) => [byPath.get(file.path)?.layout.metadataPath ?? ''].filter(Boolean),
       signal,
       onResult: (file, outcome) => {
+        // A file cancelled by Ctrl-C is neither done nor failed: the next run hashes it.
+        if ('error' in outcome && signal?.aborted) return;
         done += 1;
-        bytes += file.size;
+        if (!('error' in outcome)) bytes += outcome.bytesRead;
         progress?.({ stage: 'hash', phase: 'progress', done, total, bytes, totalBytes, item: file.path });
         const item = byPath.get(file.path);
         if (!item) return;
-        if ('error' in outcome) {
-          if (!signal?.aborted) report.fail(file.path, 'hash', describeFileError(outcome.error));
-        } else {
-          item.hashes = outcome.hashes;
-        }
+        if ('error' in outcome) report.fail(file.path, 'hash', describeFileError(outcome.error));
+        else item.hashes = outcome.hashes;
       },
     },
   );
@@ -412,7 +455,7 @@ async function previewCandidates(
   maxNsfwLevel: number,
   maxCount: number,
   item: WorkItem,
-): Promise<VersionImage[]> {
+): Promise<VersionImage[] | undefined> {
   const inline = version.images ?? [];
   if (maxCount === 0 || maxNsfwLevel <= NSFW_LEVEL_VALUES.PG || !isNsfwVersion(version, config.api.nsfw.level_threshold)) {
     return inline;
@@ -426,7 +469,8 @@ async function previewCandidates(
     return feed.items.length > 0 ? feed.items : inline;
   } catch (error) {
     item.problems.push({ stage: 'images', message: `NSFW preview feed: ${messageOf(error)}` });
-    return inline;
+    // undefined: the full list is unknown this time (the caller keeps what it had).
+    return undefined;
   }
 }
 

@@ -2,7 +2,7 @@
  * The `sync-lora-triggers` job: records from the existing sidecars (no network), then the sync.
  */
 import { homedir } from 'node:os';
-import type { CivitaiClient } from '../civitai/client.ts';
+import { createOfflineClient } from '../civitai/client.ts';
 import { ScanJobSchema, type Config, type ScanJob, type SyncLoraTriggersJob } from '../config/schema.ts';
 import { runScanJob } from '../engine/run.ts';
 import { silentLogger, type Logger } from '../util/logger.ts';
@@ -28,20 +28,6 @@ export interface SyncLoraTriggersJobOptions {
   force?: boolean;
   /** Where to look for `loras.json` when the job has no `loras_file` (tests). */
   locate?: { platform?: NodeJS.Platform; env?: Record<string, string | undefined>; homeDir?: string };
-}
-
-/** A client for runs that must stay offline: any call is a bug. */
-function offlineClient(): CivitaiClient {
-  const refuse = () => Promise.reject(new Error('sync-lora-triggers works offline; no CivitAI request is made'));
-  return {
-    stats: { apiRequests: 0, downloadRequests: 0, retries: 0, downloadedBytes: 0 },
-    getVersionByHash: refuse,
-    getVersionsBySha256: refuse,
-    getModel: refuse,
-    getModels: refuse,
-    getImages: refuse,
-    download: refuse,
-  };
 }
 
 /**
@@ -77,7 +63,7 @@ export async function runSyncLoraTriggersJob(options: SyncLoraTriggersJobOptions
     use_cached_metadata: true,
     output: outputFor(config, job) ?? {},
   });
-  const { records } = await runScanJob({ config, jobName, job: scanJob, logger, dryRun: true, client: offlineClient() });
+  const { records } = await runScanJob({ config, jobName, job: scanJob, logger, dryRun: true, client: createOfflineClient('sync-lora-triggers works offline; no CivitAI request is made') });
   const policy = resolveMergePolicy(job);
   logger.info(`krita: ${records.length} local files, policy ${policy}, file ${lorasFile}`);
   return syncKritaTriggers({

@@ -1,4 +1,4 @@
-import { lstat, opendir, realpath, stat } from 'node:fs/promises';
+import { opendir, realpath, stat } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import path from 'node:path';
 import type { InputPath } from '../config/schema.ts';
@@ -80,6 +80,10 @@ export async function discoverModelFiles(
         if (name.startsWith('.')) continue;
         const full = path.join(folder, name);
         if (isDir) {
+          if (name.includes('\uFFFD')) {
+            problems.push({ path: full, stage: 'discover', message: 'the folder name is not valid UTF-8; rename the folder to scan it' });
+            continue;
+          }
           if (recursive && !excluded.has(full)) await walk(full);
           continue;
         }
@@ -108,12 +112,19 @@ export async function discoverModelFiles(
           }
         }
         if (!matches) continue;
+        if (name.includes('\uFFFD')) {
+          // Node reads names as UTF-8; a name in another encoding cannot be opened by it.
+          problems.push({ path: full, stage: 'discover', message: 'the file name is not valid UTF-8; rename the file to read it' });
+          continue;
+        }
         const fileStats = await stat(full).catch((error: NodeJS.ErrnoException) => error);
         if (fileStats instanceof Error) {
           problems.push({ path: full, stage: 'discover', message: describeFsError(fileStats, 'file') });
           continue;
         }
         if (!fileStats.isFile()) {
+          // A FIFO would block the reader forever; a socket or device is no model either.
+          problems.push({ path: full, stage: 'discover', message: 'not a regular file (a pipe, socket or device named like a model); skipped' });
           continue;
         }
         if (seen.has(full)) continue;
@@ -169,9 +180,4 @@ export function describeFsError(error: NodeJS.ErrnoException, what: string): str
     default:
       return `${what} cannot be read: ${error.message}`;
   }
-}
-
-/** lstat without throwing: used to tell a broken symlink from a missing file. */
-export async function lstatOrUndefined(file: string): Promise<Stats | undefined> {
-  return lstat(file).catch(() => undefined);
 }

@@ -233,6 +233,8 @@ function conflicts(a: Hashes, b: Hashes): boolean {
 async function readJson(file: string): Promise<unknown> {
   let text: string;
   try {
+    // Only regular files: a pipe named like a sidecar would block the read forever.
+    if (!(await stat(file)).isFile()) return undefined;
     text = await readFile(file, 'utf8');
   } catch {
     return undefined;

@@ -1,5 +1,5 @@
 import { createHash, type Hash } from 'node:crypto';
-import { open, stat } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { crc32 } from 'node:zlib';
 import { createBLAKE3 } from 'hash-wasm';
@@ -37,40 +37,42 @@ export interface HashResult {
 
 /**
  * Computes every requested CivitAI hash type from a single sequential read of the file
- * (research/civitai-api.md §3). A file that changes while it is read is read again, and
- * reported if it keeps changing.
+ * (research/civitai-api.md §3). A file that changes while it is read (its size or mtime moves)
+ * is read again, and reported if it keeps changing. The identity returned is the one of the
+ * inode that was read: a file replaced by rename meanwhile keeps its old hashes under its old
+ * inode, and the new one is a ledger miss next time.
  */
 export async function hashFile(file: string, options: HashFileOptions): Promise<HashResult> {
   let totalRead = 0;
   for (let attempt = 0; attempt < 3; attempt += 1) {
     options.signal?.throwIfAborted();
-    const before = await stat(file);
-    const result = await hashOnce(file, before.size, options);
-    totalRead += result.bytesRead;
-    const after = await stat(file);
-    if (
-      after.size === before.size &&
-      after.mtimeMs === before.mtimeMs &&
-      after.ino === before.ino &&
-      result.bytesRead === before.size
-    ) {
-      return {
-        hashes: result.hashes,
-        bytesRead: totalRead,
-        identity: { dev: before.dev, ino: before.ino, size: before.size, mtimeMs: before.mtimeMs },
-      };
+    const handle = await open(file, 'r');
+    try {
+      const before = await handle.stat();
+      const result = await hashOnce(handle, before.size, options);
+      totalRead += result.bytesRead;
+      const after = await handle.stat();
+      if (after.size === before.size && after.mtimeMs === before.mtimeMs && result.bytesRead === before.size) {
+        return {
+          hashes: result.hashes,
+          bytesRead: totalRead,
+          identity: { dev: before.dev, ino: before.ino, size: before.size, mtimeMs: before.mtimeMs },
+        };
+      }
+    } finally {
+      await handle.close();
     }
   }
   throw new ModelFileError('the file kept changing while it was being hashed; try again once it is complete');
 }
 
 async function hashOnce(
-  file: string,
+  handle: FileHandle,
   size: number,
   options: HashFileOptions,
 ): Promise<{ hashes: Hashes; bytesRead: number }> {
   const wants = new Set(options.types);
-  const sha256 = createHash('sha256');
+  const sha256 = wants.has('SHA256') || wants.has('AutoV2') ? createHash('sha256') : undefined;
   const autoV3 =
     wants.has('AutoV3') && options.tensorOffset !== undefined ? createHash('sha256') : undefined;
   const autoV1 = wants.has('AutoV1') && size >= AUTOV1_MIN_SIZE ? createHash('sha256') : undefined;
@@ -82,7 +84,7 @@ async function hashOnce(
   const feed = (chunk: Buffer) => {
     const start = offset;
     const end = offset + chunk.length;
-    sha256.update(chunk);
+    sha256?.update(chunk);
     if (wantsCrc) crc = crc32(chunk, crc);
     blake3?.update(chunk);
     if (autoV3 && options.tensorOffset !== undefined) feedRange(autoV3, chunk, start, options.tensorOffset, end);
@@ -90,10 +92,9 @@ async function hashOnce(
     offset = end;
   };
 
-  const handle = await open(file, 'r');
-  // Sized to the file (+1 so the read that finds the end needs no extra round) up to a chunk.
-  const bufferBytes = Math.max(1, Math.min(READ_CHUNK_BYTES, size + 1));
-  const buffers = [acquireBuffer(bufferBytes), acquireBuffer(bufferBytes)] as const;
+  // Reused buffers, also for small files: fresh multi-MB allocations cost page faults.
+  const bufferBytes = READ_CHUNK_BYTES;
+  const buffers = [acquireBuffer(), acquireBuffer()] as const;
   let pending: Promise<{ bytesRead: number }> | undefined;
   try {
     let current = 0;
@@ -110,15 +111,14 @@ async function hashOnce(
     }
   } finally {
     await pending?.catch(() => undefined);
-    await handle.close();
     releaseBuffer(buffers[0]);
     releaseBuffer(buffers[1]);
   }
 
-  const full = sha256.digest('hex').toUpperCase();
+  const full = sha256?.digest('hex').toUpperCase();
   const hashes: Hashes = {};
-  if (wants.has('SHA256')) hashes.SHA256 = full;
-  if (wants.has('AutoV2')) hashes.AutoV2 = full.slice(0, 10);
+  if (full && wants.has('SHA256')) hashes.SHA256 = full;
+  if (full && wants.has('AutoV2')) hashes.AutoV2 = full.slice(0, 10);
   if (autoV1) hashes.AutoV1 = autoV1.digest('hex').slice(0, 8).toUpperCase();
   if (autoV3) hashes.AutoV3 = autoV3.digest('hex').slice(0, 12).toUpperCase();
   if (blake3) hashes.BLAKE3 = blake3.digestHex().toUpperCase();
@@ -144,14 +144,13 @@ export function crc32ToCivitai(value: number): string {
   return bytes.toString('hex').toUpperCase();
 }
 
-// Read buffers are reused: thousands of small files must not allocate 16 MiB each.
+// Read buffers are reused (per thread): a run over thousands of files allocates a handful.
 const freeBuffers: Buffer[] = [];
-function acquireBuffer(bytes: number): Buffer {
-  if (bytes === READ_CHUNK_BYTES) return freeBuffers.pop() ?? Buffer.allocUnsafeSlow(READ_CHUNK_BYTES);
-  return Buffer.allocUnsafe(bytes);
+function acquireBuffer(): Buffer {
+  return freeBuffers.pop() ?? Buffer.allocUnsafeSlow(READ_CHUNK_BYTES);
 }
 function releaseBuffer(buffer: Buffer): void {
-  if (buffer.length === READ_CHUNK_BYTES && freeBuffers.length < 4) freeBuffers.push(buffer);
+  if (freeBuffers.length < 4) freeBuffers.push(buffer);
 }
 
 // --- BLAKE3: native (@napi-rs/blake-hash, ~6x faster) when the user has installed it, hash-wasm

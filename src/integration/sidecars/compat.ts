@@ -48,7 +48,7 @@ export async function writeWebuiPreview(
   const current = await readFile(target).catch(() => undefined);
   if (current?.equals(bytes)) return { path: target, outcome: 'unchanged' };
   if (current && ownedBefore !== target) return { outcome: 'kept-user-file' };
-  const temporary = `${target}.${process.pid}.tmp`;
+  const temporary = path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.tmp`);
   try {
     await rm(temporary, { force: true });
     await link(first, temporary);

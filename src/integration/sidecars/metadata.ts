@@ -6,7 +6,7 @@
  * so top-level keys may be edited by other tools (A1111's editor shares this file name) without
  * corrupting anything.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { ModelSchema, ModelVersionSchema, type Model, type ModelVersion } from '../civitai/schemas.ts';
@@ -34,6 +34,8 @@ const OwnSectionSchema = z.looseObject({
   a1111: z.record(z.string(), z.unknown()).optional(),
   /** The WebUI preview we wrote (relative), the only one a later run may replace. */
   webuiPreview: z.string().optional(),
+  /** Enrichment or previews failed when this was written: the next run completes it. */
+  incomplete: z.boolean().optional(),
 });
 
 export interface StoredSidecar {
@@ -45,6 +47,7 @@ export interface StoredSidecar {
   file: { name: string; size: number; mtimeMs: number };
   a1111?: A1111Metadata;
   webuiPreview?: string;
+  incomplete?: boolean;
 }
 
 export type SidecarRead =
@@ -62,6 +65,8 @@ export type SidecarRead =
 export async function readSidecar(sidecarPath: string): Promise<SidecarRead> {
   let text: string;
   try {
+    // A pipe at this path would block the read forever.
+    if (!(await stat(sidecarPath)).isFile()) return { kind: 'unreadable', reason: 'it is not a regular file' };
     text = await readFile(sidecarPath, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'missing' };
@@ -89,6 +94,7 @@ export async function readSidecar(sidecarPath: string): Promise<SidecarRead> {
         file: own.data.file,
         ...(own.data.a1111 ? { a1111: own.data.a1111 as A1111Metadata } : {}),
         ...(own.data.webuiPreview ? { webuiPreview: path.resolve(folder, own.data.webuiPreview) } : {}),
+        ...(own.data.incomplete ? { incomplete: true } : {}),
         images: own.data.images.map(({ file, still, ...image }) => ({
           ...image,
           path: path.resolve(folder, file),
@@ -115,6 +121,7 @@ export interface SidecarContent {
   a1111Written?: A1111Metadata;
   /** The WebUI preview written for this model (remembered here). */
   webuiPreview?: string;
+  incomplete?: boolean;
 }
 
 /**
@@ -151,6 +158,7 @@ export function buildSidecar(content: SidecarContent, existing: SidecarRead): Re
     version,
     ...(model ? { model } : {}),
     ...(content.webuiPreview ? { webuiPreview: toRelative(folder, content.webuiPreview) } : {}),
+    ...(content.incomplete ? { incomplete: true } : {}),
     images: record.images.map(({ path: imagePath, still, ...image }) => ({
       ...image,
       file: toRelative(folder, imagePath),

@@ -25,6 +25,8 @@ export async function writeModelSidecars(options: {
   layout: SidecarLayout;
   existing: SidecarRead;
   compat: CompatOutputConfig;
+  /** Enrichment or previews failed this time (remembered so the next run completes them). */
+  incomplete?: boolean;
 }): Promise<SidecarWriteResult> {
   const { record, version, layout, existing, compat } = options;
   const result: SidecarWriteResult = { written: 0, unchanged: 0, problems: [] };
@@ -78,6 +80,7 @@ export async function writeModelSidecars(options: {
         ...(combined ? { a1111: { values: a1111Values, lastWritten: stored?.a1111 } } : {}),
         ...(a1111Written ? { a1111Written } : {}),
         ...(webuiPreview ? { webuiPreview } : {}),
+        ...(options.incomplete ? { incomplete: true } : {}),
       },
       existing,
     );

@@ -1,0 +1,147 @@
+/**
+ * The command line: `civitscraper [COMMAND] [options]`. The seed's flags work for every command;
+ * a few belong to one command only (`--undo` to organize, `--loras-file` to sync-krita, `--out`
+ * to build) and are refused elsewhere, so a typo never silently does something else.
+ */
+import { parseArgs } from 'node:util';
+import { UsageError } from './exit.ts';
+
+export const COMMANDS = ['scan', 'organize', 'sync-krita', 'build', 'report'] as const;
+export type Command = (typeof COMMANDS)[number];
+
+export interface CliArgs {
+  command: Command;
+  /** The command was named (not the default `scan`). */
+  explicitCommand: boolean;
+  config?: string;
+  job?: string;
+  allJobs: boolean;
+  dryRun: boolean;
+  forceRefresh: boolean;
+  debug: boolean;
+  report?: string;
+  quiet: boolean;
+  json: boolean;
+  version: boolean;
+  help: boolean;
+  /** organize: `--undo [RUN]` (runId absent = the latest run). */
+  undo?: { runId?: string };
+  /** sync-krita: the Krita `loras.json` to update (instead of the job's `loras_file`). */
+  lorasFile?: string;
+  /** sync-krita: write even when Krita changed the file after it was read. */
+  force: boolean;
+  /** build: output folder of the site. */
+  outDir?: string;
+  /** build: Astro's cache folder. */
+  astroCache?: string;
+}
+
+const OPTIONS = {
+  config: { type: 'string', short: 'c' },
+  job: { type: 'string', short: 'j' },
+  'all-jobs': { type: 'boolean' },
+  'dry-run': { type: 'boolean' },
+  'force-refresh': { type: 'boolean' },
+  debug: { type: 'boolean' },
+  report: { type: 'string' },
+  quiet: { type: 'boolean', short: 'q' },
+  json: { type: 'boolean' },
+  version: { type: 'boolean', short: 'v' },
+  help: { type: 'boolean', short: 'h' },
+  undo: { type: 'boolean' },
+  'loras-file': { type: 'string' },
+  force: { type: 'boolean' },
+  out: { type: 'string' },
+  'astro-cache': { type: 'string' },
+} as const;
+
+/** Options that only one command takes. */
+const COMMAND_OPTIONS: Record<string, Command> = {
+  undo: 'organize',
+  'loras-file': 'sync-krita',
+  force: 'sync-krita',
+  out: 'build',
+  'astro-cache': 'build',
+};
+
+export function isCommand(value: string): value is Command {
+  return (COMMANDS as readonly string[]).includes(value);
+}
+
+export function parseCliArgs(argv: readonly string[]): CliArgs {
+  // `--undo [RUN]` / `--undo=RUN`: parseArgs has no optional values, so the run id is taken here
+  // (the word after --undo, unless it is an option or a command).
+  const args: string[] = [];
+  let undoRunId: string | undefined;
+  for (let index = 0; index < argv.length; index += 1) {
+    const arg = argv[index] as string;
+    if (arg === '--') {
+      args.push(...argv.slice(index));
+      break;
+    }
+    if (arg.startsWith('--undo=')) {
+      args.push('--undo');
+      undoRunId = arg.slice('--undo='.length);
+      continue;
+    }
+    args.push(arg);
+    const next = argv[index + 1];
+    if (arg === '--undo' && next !== undefined && !next.startsWith('-') && !isCommand(next)) {
+      undoRunId = next;
+      index += 1;
+    }
+  }
+  let parsed;
+  try {
+    parsed = parseArgs({ args, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const { values, positionals } = parsed;
+  const [first, ...rest] = positionals;
+  let command: Command = 'scan';
+  let explicitCommand = false;
+  if (first !== undefined) {
+    if (!isCommand(first)) {
+      throw new UsageError(`Unknown command "${first}". Commands: ${COMMANDS.join(', ')} (default: scan).`);
+    }
+    command = first;
+    explicitCommand = true;
+  }
+  for (const [option, owner] of Object.entries(COMMAND_OPTIONS)) {
+    if (values[option as keyof typeof values] !== undefined && command !== owner) {
+      throw new UsageError(`--${option} belongs to \`civitscraper ${owner}\`, not to \`${command}\`.`);
+    }
+  }
+  if (rest.length > 0) {
+    throw new UsageError(
+      values.undo ? `--undo takes one run id at most, got also: ${rest.join(' ')}` : `Unexpected argument${rest.length > 1 ? 's' : ''}: ${rest.join(' ')}`,
+    );
+  }
+  if (undoRunId !== undefined && undoRunId.trim() === '') throw new UsageError('--undo= needs a run id (or use --undo alone for the latest run).');
+  const undo: CliArgs['undo'] = values.undo ? (undoRunId !== undefined ? { runId: undoRunId } : {}) : undefined;
+  for (const option of ['config', 'job', 'report', 'loras-file', 'out', 'astro-cache'] as const) {
+    const value = values[option];
+    if (value !== undefined && value.trim() === '') throw new UsageError(`--${option} needs a value.`);
+  }
+  return {
+    command,
+    explicitCommand,
+    ...(values.config !== undefined ? { config: values.config } : {}),
+    ...(values.job !== undefined ? { job: values.job } : {}),
+    allJobs: values['all-jobs'] ?? false,
+    dryRun: values['dry-run'] ?? false,
+    forceRefresh: values['force-refresh'] ?? false,
+    debug: values.debug ?? false,
+    ...(values.report !== undefined ? { report: values.report } : {}),
+    quiet: values.quiet ?? false,
+    json: values.json ?? false,
+    version: values.version ?? false,
+    help: values.help ?? false,
+    ...(undo ? { undo } : {}),
+    ...(values['loras-file'] !== undefined ? { lorasFile: values['loras-file'] } : {}),
+    force: values.force ?? false,
+    ...(values.out !== undefined ? { outDir: values.out } : {}),
+    ...(values['astro-cache'] !== undefined ? { astroCache: values['astro-cache'] } : {}),
+  };
+}

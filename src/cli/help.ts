@@ -1,0 +1,147 @@
+/** `--help` texts: the overview, and one per command (`civitscraper organize --help`). */
+import type { Command } from './args.ts';
+
+const COMMON = `Options (every command):
+  -c, --config FILE    config file (default: $CIVITSCRAPER_CONFIG, ./civitscraper.yaml,
+                       ~/.config/civitscraper/config.yaml)
+  -j, --job NAME       run this job (default: default_job, else the only job)
+      --all-jobs       run every job, in file order
+      --dry-run        change nothing on disk (only the state store under scanner.cache_dir);
+                       print and report what would be done
+      --force-refresh  ignore stored results and ask CivitAI again
+      --report FILE    write the report as JSON to FILE
+      --json           print the report as JSON on stdout (logs stay on stderr)
+  -q, --quiet          no progress, only errors on the console
+      --debug          debug logs, one line per request and per file (never the API key)
+  -v, --version        print the version
+  -h, --help           this text (\`civitscraper COMMAND --help\` for one command)`;
+
+const EXIT_CODES = `Exit codes: 0 done, 1 some files failed (listed in the report), 2 bad config or
+arguments, 130 interrupted (Ctrl-C; what finished is saved, rerun to continue).`;
+
+export const MAIN_HELP = `Usage: civitscraper [COMMAND] [options]
+
+Identify the model files of your library on CivitAI, write their metadata and previews
+next to them, organize them, keep Krita's trigger words in sync, and build the gallery.
+
+Commands:
+  scan                 run the job(s): identify, enrich, write sidecars (the default;
+                       organizes and syncs Krita too when the job says so)
+  organize [--undo [RUN]]
+                       sort identified files into folders (plan table with --dry-run);
+                       --undo reverses the latest organize run, or RUN
+  sync-krita           write CivitAI trigger words into Krita AI Diffusion's loras.json
+                       (the sync-lora-triggers jobs, or --loras-file FILE)
+  build                scan, then build the gallery site (--out DIR)
+  report               library report from the sidecars, offline: duplicates, unidentified
+                       files, newer versions, changed files, orphan sidecars
+
+${COMMON}
+
+Examples:
+  civitscraper --config ~/models/civitscraper.yaml
+  civitscraper -j loras --report run.json
+  CIVITAI_API_KEY=... civitscraper --all-jobs --force-refresh
+  civitscraper organize -j checkpoints --dry-run
+  civitscraper organize --undo
+  civitscraper sync-krita --loras-file ~/.local/share/krita/ai_diffusion/database/loras.json
+  civitscraper build --out /srv/www/models
+  civitscraper report --json > library.json
+
+${EXIT_CODES}
+`;
+
+const COMMAND_HELP: Record<Command, string> = {
+  scan: `Usage: civitscraper [scan] [options]
+
+Runs the selected job(s) in order: scan-paths jobs find, hash and identify model files and
+write sidecars and previews (and organize them when the job's organization is enabled);
+sync-lora-triggers jobs update Krita's loras.json.
+
+${COMMON}
+
+Examples:
+  civitscraper
+  civitscraper scan -j loras --dry-run --report plan.json
+  civitscraper --all-jobs --quiet
+
+${EXIT_CODES}
+`,
+  organize: `Usage: civitscraper organize [options] [--undo [RUN]]
+
+Scans the job's files, then sorts the identified ones into folders by the job's
+organization settings (template, output_dir, operation_mode, on_collision). Each model
+moves with its sidecars and previews. Every run is journaled under scanner.cache_dir, so
+it can be undone.
+
+  --dry-run            print the plan as a table and write it as JSON (organize-plan-JOB.json
+                       under scanner.cache_dir); nothing is moved
+  --undo [RUN]         reverse the latest organize run (or RUN, as printed by the run)
+
+${COMMON}
+
+Examples:
+  civitscraper organize -j checkpoints --dry-run
+  civitscraper organize -j checkpoints
+  civitscraper organize --undo
+  civitscraper organize --undo 2026-08-22T10-15-30-123Z-a1b2c3
+
+${EXIT_CODES}
+`,
+  'sync-krita': `Usage: civitscraper sync-krita [options] [--loras-file FILE] [--force]
+
+Writes CivitAI trigger words into Krita AI Diffusion's loras.json, from the sidecars
+(offline). Runs the config's sync-lora-triggers jobs (or the one named with -j); without
+any, syncs every input path into --loras-file, or into the loras.json in Krita's data folder.
+A backup is written before the file changes; --dry-run prints the diff instead.
+
+  --loras-file FILE    the loras.json to update (overrides the job's loras_file)
+  --force              write even if Krita changed the file while we were working
+
+${COMMON}
+
+Examples:
+  civitscraper sync-krita --dry-run
+  civitscraper sync-krita --loras-file ./loras.json
+
+${EXIT_CODES}
+`,
+  build: `Usage: civitscraper build [options] [--out DIR]
+
+Runs the scan job(s) like \`civitscraper scan\`, then builds the gallery site with Astro.
+
+  --out DIR            where the site goes (default: dist/ in the project)
+  --astro-cache DIR    Astro's cache folder (default: Astro's own)
+
+${COMMON}
+
+Examples:
+  civitscraper build --out /srv/www/models
+  civitscraper build -c ~/models/civitscraper.yaml --quiet
+
+${EXIT_CODES}
+`,
+  report: `Usage: civitscraper report [options]
+
+A report on the library, from the sidecars and the hash ledger, without asking CivitAI:
+  - duplicates: the same file (SHA-256) in several places, and the same CivitAI version in
+    different files
+  - unidentified files (no CivitAI metadata)
+  - models with a newer version for the same base model
+  - files whose hash no longer matches their sidecar (changed since they were identified)
+  - orphan sidecars (the model file is gone)
+Run \`civitscraper scan\` first to identify new files.
+
+${COMMON}
+
+Examples:
+  civitscraper report
+  civitscraper report --all-jobs --json > library.json
+
+${EXIT_CODES}
+`,
+};
+
+export function helpFor(command: Command | undefined): string {
+  return command ? COMMAND_HELP[command] : MAIN_HELP;
+}
