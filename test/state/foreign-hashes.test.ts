@@ -1,7 +1,7 @@
-import { mkdir, mkdtemp, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { readForeignHashes } from '../../src/integration/scan/foreign-hashes.ts';
 
 const SHA = 'ab'.repeat(32);
@@ -20,6 +20,10 @@ beforeEach(async () => {
   // The model was downloaded an hour ago; sidecars are written after it (now).
   const past = new Date(Date.now() - 3600_000);
   await utimes(model, past, past);
+});
+
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
 });
 
 const json = (name: string, value: unknown) => writeFile(path.join(dir, name), JSON.stringify(value));

@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createBLAKE3 } from 'hash-wasm';
@@ -41,6 +41,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all(pools.map((each) => each.close()));
+  await rm(dir, { recursive: true, force: true });
 });
 
 describe('hash pool', () => {
@@ -122,6 +123,16 @@ describe('hash pool', () => {
     expect(settled.every((each) => each.status === 'rejected')).toBe(true);
     await expect(p.hash(jobs[1] as HashJob)).rejects.toMatchObject({ name: 'AbortError' });
     await p.close();
+  });
+
+  it('computes only the requested types, each the same as in a full run', async () => {
+    const job = jobs[8] as HashJob;
+    const full = (await hashFile(job.path, { types: ALL })).hashes;
+    for (const type of ALL) {
+      const only = (await hashFile(job.path, { types: [type], tensorOffset: 100 })).hashes;
+      if (type === 'AutoV3') expect(Object.keys(only)).toEqual(['AutoV3']);
+      else expect(only).toEqual({ [type]: full[type] });
+    }
   });
 
   it('stops an in-thread hash between two reads when cancelled', async () => {

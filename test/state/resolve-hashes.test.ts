@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, rename, stat, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -7,6 +7,7 @@ import type { HashType } from '../../src/integration/records/schema.ts';
 import { toDiscoveredFile, type DiscoveredFile } from '../../src/integration/scan/discover.ts';
 import { hashFile } from '../../src/integration/scan/hash.ts';
 import { createHashPool } from '../../src/integration/scan/hash-pool.ts';
+import { readSafetensorsHeader } from '../../src/integration/scan/safetensors.ts';
 import { openStateStore, resolveHashes, type StateStore } from '../../src/integration/state/index.ts';
 
 const TYPES: readonly HashType[] = ['SHA256', 'AutoV2', 'AutoV1', 'AutoV3', 'CRC32', 'BLAKE3'];
@@ -40,12 +41,15 @@ beforeEach(async () => {
   store = openStateStore(path.join(root, '.cache'));
 });
 
-afterEach(() => store.close());
+afterEach(async () => {
+  store.close();
+  await rm(root, { recursive: true, force: true });
+});
 afterAll(() => pool.close());
 
 describe('resolveHashes', () => {
   it('reads every file once; a second run reads 0 bytes and gives the same hashes', async () => {
-    const paths = [];
+    const paths: string[] = [];
     for (let i = 0; i < 12; i += 1) paths.push(await model(`a/lora-${i}.safetensors`, safetensors(randomBytes(1000 + i * 50_000))));
     paths.push(await model('b/old.ckpt', randomBytes(3 * 1024 * 1024)));
     const files = await Promise.all(paths.map(discovered));
@@ -54,7 +58,8 @@ describe('resolveHashes', () => {
     expect(first.failed.size).toBe(0);
     expect(first.counts).toEqual({ ledger: 0, sidecar: 0, read: 13 });
     expect(first.bytesRead).toBe(files.reduce((sum, file) => sum + file.size, 0));
-    const direct = await hashFile(paths[3] as string, { types: TYPES, tensorOffset: 8 + (await import('../../src/integration/scan/safetensors.ts').then((m) => m.readSafetensorsHeader(paths[3] as string))).headerLength });
+    const header = await readSafetensorsHeader(paths[3] as string);
+    const direct = await hashFile(paths[3] as string, { types: TYPES, tensorOffset: 8 + header.headerLength });
     expect(first.resolved.get(paths[3] as string)?.hashes).toEqual(direct.hashes);
     expect(first.resolved.get(paths[3] as string)?.hashes.AutoV3).toBeDefined();
 

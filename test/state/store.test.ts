@@ -1,5 +1,5 @@
 import { existsSync, readdirSync } from 'node:fs';
-import { mkdtemp, open, readFile, rename, stat, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -7,7 +7,7 @@ import { openStateStore, SCHEMA_VERSION, type StateStore } from '../../src/integ
 import type { Logger } from '../../src/integration/util/logger.ts';
 
 let dir: string;
-const open_: StateStore[] = [];
+const opened: StateStore[] = [];
 
 function capture(): Logger & { warnings: string[] } {
   const warnings: string[] = [];
@@ -15,9 +15,9 @@ function capture(): Logger & { warnings: string[] } {
 }
 
 function store(options: Parameters<typeof openStateStore>[1] = {}): StateStore {
-  const opened = openStateStore(path.join(dir, 'cache'), options);
-  open_.push(opened);
-  return opened;
+  const created = openStateStore(path.join(dir, 'cache'), options);
+  opened.push(created);
+  return created;
 }
 
 /** A file whose mtime lies well in the past, as a downloaded model's does. */
@@ -36,8 +36,9 @@ beforeEach(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'cs-state-'));
 });
 
-afterEach(() => {
-  for (const each of open_.splice(0)) each.close();
+afterEach(async () => {
+  for (const each of opened.splice(0)) each.close();
+  await rm(dir, { recursive: true, force: true });
 });
 
 describe('hash ledger', () => {
@@ -46,7 +47,7 @@ describe('hash ledger', () => {
     const file = await modelFile('a.safetensors', 'weights');
     s.ledger.remember(file, file.path, HASHES);
 
-    await import('node:fs/promises').then((fs) => fs.mkdir(path.join(dir, 'moved')));
+    await mkdir(path.join(dir, 'moved'));
     const movedPath = path.join(dir, 'moved', 'renamed.safetensors');
     await rename(file.path, movedPath);
     const after = await stat(movedPath);
@@ -208,7 +209,7 @@ describe('crash safety and recovery', () => {
   });
 
   it('moves a file that is not a database aside and starts over, with a warning', async () => {
-    await import('node:fs/promises').then((fs) => fs.mkdir(path.join(dir, 'cache')));
+    await mkdir(path.join(dir, 'cache'));
     const file = path.join(dir, 'cache', 'state.sqlite');
     await writeFile(file, 'this is not a database, just text '.repeat(200));
     const logger = capture();
@@ -266,7 +267,7 @@ describe('crash safety and recovery', () => {
     await writeFile(blocker, 'x');
     const logger = capture();
     const s = openStateStore(path.join(blocker, 'cache'), { logger });
-    open_.push(s);
+    opened.push(s);
     expect(s.kind).toBe('memory');
     expect(logger.warnings).toHaveLength(1);
     s.notFound.add('A'.repeat(64));
