@@ -153,3 +153,27 @@ describe('runScanJob on the sample library', () => {
     await expect(stat(path.join(dir, 'Lora', 'Semi-realistic illustrious v1.5.json'))).rejects.toThrow();
   });
 });
+
+describe('match sanity check', () => {
+  it('flags a match whose CivitAI file has another size as doubtful, and keeps it', async () => {
+    const { startFakeCivitai } = await import('../src/dev/fake-civitai/index.ts');
+    const bindings = workspace.library.entries
+      .filter((entry) => entry.binding && entry.sha256)
+      .map((entry) => ({
+        sha256: entry.sha256 as string,
+        size: entry.relativePath.endsWith('Semi-realistic illustrious v1.5.safetensors') ? 9 * 1024 * 1024 : entry.size,
+        versionId: entry.binding?.versionId as number,
+      }));
+    const wrongSizes = await startFakeCivitai({ bindings });
+    try {
+      const { config, job, name } = await setup('doubtful');
+      const { records } = await runScanJob({ config: { ...config, api: { ...config.api, base_url: wrongSizes.apiBaseUrl } }, job, jobName: name });
+      const flagged = records.find((record) => record.file.name === 'Semi-realistic illustrious v1.5.safetensors');
+      expect(flagged?.civitai.status).toBe('identified');
+      expect(flagged?.civitai.doubtful).toMatch(/9437184 bytes/);
+      expect(records.filter((record) => record.civitai.doubtful)).toHaveLength(1);
+    } finally {
+      await wrongSizes.close();
+    }
+  });
+});

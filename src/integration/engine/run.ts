@@ -195,6 +195,8 @@ async function runWith(options: ScanJobOptions, logger: Logger, state: StateStor
     if (answer?.status === 'identified') {
       item.version = answer.version;
       item.checkedAt = checkedAt;
+      // Hashes seeded from another tool's sidecar may be stale: read the file next time.
+      if (sizeMismatch(answer.version, item)) state?.ledger.forget(item.file.path);
     } else if (item.sidecar.kind === 'own') {
       // A failed or negative lookup never replaces what an earlier run stored.
       item.version = item.sidecar.stored.version;
@@ -269,6 +271,7 @@ async function runWith(options: ScanJobOptions, logger: Logger, state: StateStor
   const records: ModelRecord[] = [];
   for (const [index, item] of items.entries()) {
     const status = item.identification?.status ?? 'not-checked';
+    const doubtful = item.version && status === 'identified' ? sizeMismatch(item.version, item) : undefined;
     const { dev, ino, ...file } = item.file;
     void dev;
     void ino;
@@ -280,6 +283,7 @@ async function runWith(options: ScanJobOptions, logger: Logger, state: StateStor
         status,
         ...(item.checkedAt ? { checkedAt: item.checkedAt } : {}),
         ...(item.identification?.status === 'unknown' ? { error: item.identification.error } : {}),
+        ...(doubtful ? { doubtful } : {}),
       },
       ...(item.version ? { version: item.version } : {}),
       ...(item.model ? { model: item.model } : {}),
@@ -472,6 +476,19 @@ async function previewCandidates(
     // undefined: the full list is unknown this time (the caller keeps what it had).
     return undefined;
   }
+}
+
+/**
+ * CivitAI's file with our hash should be our size (`sizeKB` is bytes / 1024); a different size
+ * means a wrong hash on CivitAI's side or a stale hash on ours.
+ */
+function sizeMismatch(version: ModelVersion, item: WorkItem): string | undefined {
+  const sha = item.hashes?.SHA256?.toUpperCase();
+  const match = (version.files ?? []).find((file) => file.hashes?.SHA256?.toUpperCase() === sha);
+  if (typeof match?.sizeKB !== 'number') return undefined;
+  const theirs = Math.round(match.sizeKB * 1024);
+  if (Math.abs(theirs - item.file.size) <= 1024) return undefined;
+  return `CivitAI's file for this hash is ${theirs} bytes, this one is ${item.file.size}`;
 }
 
 /** An earlier sidecar still describes this file when size and mtime are unchanged. */

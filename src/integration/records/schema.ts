@@ -80,6 +80,11 @@ export const ModelRecordSchema = z.object({
     checkedAt: z.string().optional(),
     /** Why the status is `unknown`. */
     error: z.string().optional(),
+    /**
+     * Set when the match looks wrong: CivitAI's file for this hash has another size than ours
+     * (CivitAI stores a few wrong hashes). The match is kept, but flagged.
+     */
+    doubtful: z.string().optional(),
   }),
   /** The model version the file belongs to, as the API returned it. */
   version: ModelVersionSchema.optional(),
