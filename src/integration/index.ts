@@ -9,7 +9,8 @@ import { fileURLToPath } from 'node:url';
 import type { Config } from './config/schema.ts';
 import { loadOrExplain, rememberAstroCommand, siteScanJobs, type CivitscraperLoaderOptions } from './loader.ts';
 import { relativizeSite } from './site/relative-urls.ts';
-import { siteSettings, type SiteSettings } from './site/settings.ts';
+import { PublishError, publishSite } from './site/publish.ts';
+import { inertHtmlKeys, siteSettings, type SiteSettings } from './site/settings.ts';
 
 export { civitscraperLoader } from './loader.ts';
 export type { SiteSettings };
@@ -46,6 +47,24 @@ export default function civitscraper(options: CivitscraperLoaderOptions = {}): A
       'astro:build:done': async ({ dir, logger }) => {
         const { files } = await relativizeSite(fileURLToPath(dir));
         logger.info(`made URLs relative in ${files} files (the site works from disk and under any path)`);
+        // Seed keys: report the ones that no longer do anything, then write the copy a seed
+        // user's bookmark points at.
+        const loaded = await loadOrExplain(options, { tolerateMissing: true });
+        const job = loaded ? siteScanJobs(loaded.config, options)[0]?.job : undefined;
+        for (const note of inertHtmlKeys(job)) logger.warn(note);
+        const galleryPath = job?.output.metadata.html.gallery_path;
+        if (galleryPath) {
+          try {
+            const published = await publishSite(fileURLToPath(dir), galleryPath);
+            logger.info(
+              `site also written to ${published.siteDir} (${published.copied} files updated, ${published.removed} removed); open ${published.entry}`,
+            );
+          } catch (error) {
+            // The site itself is built; only the extra copy was refused.
+            if (error instanceof PublishError) logger.error(error.message);
+            else throw error;
+          }
+        }
       },
     },
   };

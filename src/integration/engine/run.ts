@@ -246,6 +246,13 @@ async function runWith(options: ScanJobOptions, logger: Logger, state: StateStor
         const version = item.version as ModelVersion;
         const previous = item.sidecar.kind === 'own' ? item.sidecar.stored.images : [];
         const candidates = await previewCandidates(client, version, config, policy.maxNsfwLevel, policy.maxCount, item);
+        if (candidates === undefined && previous.length > 0) {
+          // The full list is unknown this time: keep the previews we have rather than
+          // replacing them with the SFW-only inline list.
+          item.incomplete = true;
+          item.images = previous;
+          return;
+        }
         const outcome = await downloadPreviews({
           client,
           images: selectImages(candidates ?? version.images ?? [], policy),
@@ -293,7 +300,9 @@ async function runWith(options: ScanJobOptions, logger: Logger, state: StateStor
     const canWrite = item.sidecar.kind !== 'foreign' && item.sidecar.kind !== 'unreadable';
     if (item.version && canWrite) {
       record.sidecarPath = item.layout.metadataPath;
-      if (item.fresh && !dryRun && status === 'identified') {
+      // A good sidecar is never replaced by what a failing run could gather.
+      const keepGood = item.incomplete === true && item.sidecar.kind === 'own' && !item.sidecar.stored.incomplete;
+      if (item.fresh && !dryRun && status === 'identified' && !keepGood) {
         const written = await writeModelSidecars({
           record,
           version: item.version,

@@ -53,9 +53,23 @@ export async function downloadPreviews(options: {
     index += 1;
     const base = describe(image);
     const earlier = previousByUrl.get(image.url);
-    if (earlier && (await exists(earlier.path)) && (!earlier.still || (await exists(earlier.still)))) {
-      outcome.images.push({ ...base, type: earlier.type, path: earlier.path, ...(earlier.still ? { still: earlier.still } : {}) });
+    // Reused only in the same place: the n-th preview keeps the n-th name even when the list
+    // changed (e.g. the NSFW feed answered this time and not the last).
+    const samePlace = earlier !== undefined && path.basename(earlier.path) === options.layout.previewName(index, path.extname(earlier.path));
+    if (earlier && samePlace && (await exists(earlier.path)) && (!earlier.still || (await exists(earlier.still)))) {
+      const reused: LocalImage = { ...base, type: earlier.type, path: earlier.path, ...(earlier.still ? { still: earlier.still } : {}) };
       outcome.reused += 1;
+      if (reused.type === 'video' && !reused.still && !options.dryRun) {
+        // An earlier run got the video but not its still frame: fetch just that.
+        try {
+          const still = await fetchMedia(options.client, cdnRendition(image.url, { ...rendition, still: true }), options.layout, index, '.still');
+          if (still.kind === 'image') reused.still = still.path;
+          outcome.downloaded += 1;
+        } catch (error) {
+          outcome.problems.push({ stage: 'images', message: `still frame of video ${index} (${image.url}): ${messageOf(error)}` });
+        }
+      }
+      outcome.images.push(reused);
       continue;
     }
     if (options.dryRun) continue;

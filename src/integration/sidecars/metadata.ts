@@ -174,9 +174,28 @@ export function buildSidecar(content: SidecarContent, existing: SidecarRead): Re
     const { description: _versionHtml, ...bodyWithoutDescription } = seedBody;
     void _versionHtml;
     const { document, written } = mergeA1111({ ...kept, ...bodyWithoutDescription }, content.a1111.values, content.a1111.lastWritten);
-    return { ...document, civitscraper: { ...own, a1111: written } };
+    return inCanonicalOrder(document, [...Object.keys(bodyWithoutDescription), ...A1111_KEYS, ...Object.keys(content.a1111.values)], {
+      ...own,
+      a1111: written,
+    });
   }
-  return { ...kept, ...seedBody, civitscraper: { ...own, ...(content.a1111Written ? { a1111: content.a1111Written } : {}) } };
+  return inCanonicalOrder({ ...kept, ...seedBody }, Object.keys(seedBody), {
+    ...own,
+    ...(content.a1111Written ? { a1111: content.a1111Written } : {}),
+  });
+}
+
+/**
+ * Our keys first in a fixed order, then anybody else's, then our section: the same content
+ * gives the same bytes whatever the file's history (a run completed after an outage writes what
+ * an undisturbed run writes).
+ */
+function inCanonicalOrder(document: Record<string, unknown>, leading: readonly string[], own: Record<string, unknown>): Record<string, unknown> {
+  const ordered: Record<string, unknown> = {};
+  for (const key of leading) if (key in document && !(key in ordered)) ordered[key] = document[key];
+  for (const [key, value] of Object.entries(document)) if (!(key in ordered) && key !== 'civitscraper') ordered[key] = value;
+  ordered.civitscraper = own;
+  return ordered;
 }
 
 export async function writeSidecar(sidecarPath: string, document: Record<string, unknown>): Promise<WriteOutcome> {

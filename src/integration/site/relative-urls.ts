@@ -8,7 +8,7 @@ import path from 'node:path';
 import { writeFileAtomic } from '../util/atomic-write.ts';
 
 // A double-quoted value may contain `'` (file names do) and the other way round.
-const URL_ATTRIBUTE = /(\s(?:src|href|poster|action|data-src|data-href|data-full|data-thumb)=)(?:"\/(?!\/)([^"]*)"|'\/(?!\/)([^']*)')/g;
+const URL_ATTRIBUTE = /(\s(?:src|href|poster|action|data-src|data-href|data-full|data-thumb|data-poster)=)(?:"\/(?!\/)([^"]*)"|'\/(?!\/)([^']*)')/g;
 const SRCSET_ATTRIBUTE = /(\ssrcset=)(?:"([^"]*)"|'([^']*)')/g;
 const CSS_URL = /url\((["']?)\/(?!\/)([^)"']*)\1\)/g;
 

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import type { Config, ScanJob } from '../config/schema.ts';
 import { NSFW_LEVEL_VALUES } from '../media/nsfw.ts';
 
@@ -10,7 +11,14 @@ export interface SiteSettings {
   /** A version counts as NSFW at or above this nsfwLevel (links go to the NSFW domain). */
   nsfwThreshold: number;
   domains: { sfw: string; nsfw: string };
+  /** `html.enabled`: per-model pages. Off: cards link to CivitAI. */
   modelPages: boolean;
+  /** `html.generate_gallery`: the interactive gallery at the root (off: a plain list). */
+  gallery: boolean;
+  /** `html.sfw_only`: NSFW models and images rated R or above are left out of the site. */
+  sfwOnly: boolean;
+  /** Absolute folder for the gallery's card thumbnails, kept between builds. */
+  thumbCacheDir: string;
 }
 
 export function siteSettings(config: Config | undefined, job: ScanJob | undefined): SiteSettings {
@@ -23,5 +31,26 @@ export function siteSettings(config: Config | undefined, job: ScanJob | undefine
     nsfwThreshold: config?.api.nsfw.level_threshold ?? 4,
     domains: { sfw: config?.api.domains.sfw ?? 'civitai.com', nsfw: config?.api.domains.nsfw ?? 'civitai.red' },
     modelPages: html?.enabled ?? true,
+    gallery: html?.generate_gallery ?? true,
+    sfwOnly: html?.sfw_only ?? false,
+    thumbCacheDir: path.resolve(config?.scanner.cache_dir ?? '.civitscraper_cache', 'site-thumbnails'),
   };
+}
+
+/**
+ * Seed keys of `output.metadata.html` that no longer change anything, with the reason; the build
+ * reports each one that is set to something other than its default (no key is silently ignored).
+ */
+export function inertHtmlKeys(job: ScanJob | undefined): string[] {
+  const html = job?.output.metadata.html;
+  if (!html) return [];
+  const notes: string[] = [];
+  const pages = 'model pages are part of the site, at models/<id>/index.html';
+  // The config loader resolves `path` to an absolute folder; only its template text matters.
+  if (!html.path.endsWith('{model_dir}')) notes.push(`output.metadata.html.path has no effect: ${pages}`);
+  if (html.filename !== '{model_name}.html') notes.push(`output.metadata.html.filename has no effect: ${pages}`);
+  if (!html.include_existing_in_gallery) {
+    notes.push('output.metadata.html.include_existing_in_gallery: false has no effect: the gallery always lists every model file of the job');
+  }
+  return notes;
 }

@@ -1,0 +1,32 @@
+/**
+ * The gallery's index in the two forms pages need: the core as JSON for the gallery page, the
+ * extra part as a classic script with a content hash in its name. The gallery page and the
+ * `gallery-data/` route build it from the same records; the result is remembered for the records list
+ * it was made from, so one build computes it once.
+ */
+import { createHash } from 'node:crypto';
+import type { ModelRecord } from '../records/schema.ts';
+import { buildGalleryIndex, extraScript, indexJson, type IndexOptions } from './gallery-index.ts';
+import type { LibraryContext } from './view.ts';
+
+export interface GalleryData {
+  coreJson: string;
+  extraScript: string;
+  /** `gallery-<hash>.js` */
+  extraFile: string;
+}
+
+let last: { key: string; data: GalleryData } | undefined;
+
+export function galleryData(records: readonly ModelRecord[], settings: IndexOptions['settings'], context?: LibraryContext): GalleryData {
+  // Same records (ids and content digests would be ideal; ids + sizes + check times are enough
+  // to tell one build's list from another's).
+  const key = JSON.stringify([settings, records.length, records.map((record) => `${record.id}:${record.civitai.checkedAt ?? ''}:${record.file.mtimeMs}`)]);
+  if (last?.key === key) return last.data;
+  const index = buildGalleryIndex(records, { settings, ...(context ? { context } : {}) });
+  const script = extraScript(index.extra);
+  const hash = createHash('sha256').update(script).digest('hex').slice(0, 12);
+  const data = { coreJson: indexJson(index.core), extraScript: script, extraFile: `gallery-${hash}.js` };
+  last = { key, data };
+  return data;
+}
