@@ -2,6 +2,7 @@
  * One scan-paths job, stage by stage: discover → hash → identify → parent models → previews →
  * sidecars → records. Framework-free: the Astro loader and the CLI both call `runScanJob`.
  */
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { createCivitaiClient, type CivitaiClient } from '../civitai/client.ts';
 import type { Model, ModelVersion, VersionImage } from '../civitai/schemas.ts';
@@ -435,6 +436,14 @@ async function hashStage(
       },
     },
   );
+  // A file still being copied in: what was hashed is not what was found. Next run reads it whole.
+  await mapLimit(pending.filter((item) => item.hashes && result.resolved.get(item.file.path)?.source === 'read'), 16, async (item) => {
+    const now = await stat(item.file.path).catch(() => undefined);
+    if (now && now.size === item.file.size && now.mtimeMs === item.file.mtimeMs) return;
+    item.hashes = undefined;
+    state?.ledger.forget(item.file.path);
+    report.fail(item.file.path, 'hash', 'the file changed while it was being scanned (still being copied?); it is read again on the next run');
+  });
   report.hash.files = result.counts.read;
   report.hash.bytes = result.bytesRead;
   report.hash.fromLedger = result.counts.ledger;

@@ -1,11 +1,11 @@
 import { createHash, type Hash } from 'node:crypto';
-import { open, type FileHandle } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { crc32 } from 'node:zlib';
 import { createBLAKE3 } from 'hash-wasm';
 import type { HashType, Hashes } from '../records/schema.ts';
 import type { FileIdentity } from '../state/ledger.ts';
-import { ModelFileError } from './safetensors.ts';
+import { ModelFileError, openModelFile } from './safetensors.ts';
 
 /** AutoV1 (A1111's legacy model hash): SHA-256 of 64 KiB at offset 1 MiB, for files ≥ 2 MiB. */
 const AUTOV1_OFFSET = 0x100000;
@@ -46,7 +46,7 @@ export async function hashFile(file: string, options: HashFileOptions): Promise<
   let totalRead = 0;
   for (let attempt = 0; attempt < 3; attempt += 1) {
     options.signal?.throwIfAborted();
-    const handle = await open(file, 'r');
+    const handle = await openModelFile(file);
     try {
       const before = await handle.stat();
       const result = await hashOnce(handle, before.size, options);

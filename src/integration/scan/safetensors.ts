@@ -1,4 +1,5 @@
-import { open } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 
 /** Headers above this are not real safetensors files (the format caps them at 100 MB). */
 export const MAX_HEADER_BYTES = 100 * 1024 * 1024;
@@ -21,7 +22,7 @@ export class ModelFileError extends Error {
  * empty, truncated or not safetensors at all.
  */
 export async function readSafetensorsHeader(file: string): Promise<SafetensorsHeader> {
-  const handle = await open(file, 'r');
+  const handle = await openModelFile(file);
   try {
     const { size } = await handle.stat();
     if (size === 0) throw new ModelFileError('empty file (0 bytes)');
@@ -63,4 +64,24 @@ export async function readSafetensorsHeader(file: string): Promise<SafetensorsHe
   } finally {
     await handle.close();
   }
+}
+
+/**
+ * Opens a model file for reading without ever blocking: a pipe swapped in for a model (by
+ * accident or on purpose) would make a plain open wait forever. Anything but a regular file is
+ * refused with a ModelFileError.
+ */
+export async function openModelFile(file: string): Promise<FileHandle> {
+  const handle = await open(file, constants.O_RDONLY | constants.O_NONBLOCK);
+  const info = await handle.stat().catch(async (error: unknown) => {
+    await handle.close();
+    throw error;
+  });
+  if (!info.isFile()) {
+    await handle.close();
+    throw new ModelFileError(
+      info.isDirectory() ? 'is a folder now, not a file' : 'not a regular file (a pipe, socket or device named like a model)',
+    );
+  }
+  return handle;
 }
