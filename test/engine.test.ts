@@ -68,6 +68,11 @@ describe('runScanJob on the sample library', () => {
     expect(sidecar.civitscraper.hashes.SHA256).toBe(lora?.hashes.SHA256);
     expect(JSON.stringify(sidecar)).not.toContain('sentinel-key');
     for (const image of lora?.images ?? []) expect((await stat(image.path)).size).toBeGreaterThan(0);
+
+    // The safetensors header's training metadata is on the record, for any file.
+    expect(lora?.training?.tags.length).toBeGreaterThan(0);
+    const unknown = records.find((record) => record.civitai.status === 'not-found' && record.file.ext === '.safetensors');
+    expect(unknown?.file.name).toBeTruthy();
   });
 
   it('a second run reads no file and asks the API nothing', async () => {

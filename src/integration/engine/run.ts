@@ -24,7 +24,8 @@ import { assignRecordIds } from '../records/id.ts';
 import type { Hashes, LocalImage, ModelRecord } from '../records/schema.ts';
 import { discoverModelFiles, type DiscoveredFile } from '../scan/discover.ts';
 import { createHashPool, type HashPool } from '../scan/hash-pool.ts';
-import { ModelFileError } from '../scan/safetensors.ts';
+import { ModelFileError, readSafetensorsHeader } from '../scan/safetensors.ts';
+import { summarizeTraining, type TrainingSummary } from '../site/training.ts';
 import { openStateStore, resolveHashes, StateStoreUnavailableError, type StateStore } from '../state/index.ts';
 import { readSidecar, slimModel, type SidecarRead, type StoredSidecar } from '../sidecars/metadata.ts';
 import { writeModelSidecars } from '../sidecars/write.ts';
@@ -274,6 +275,18 @@ async function runWith(options: ScanJobOptions, logger: Logger, state: StateStor
     );
   }
 
+  // What the file says about itself (kohya ss_* keys, modelspec.*): a header read, no more.
+  const training = new Map<string, TrainingSummary>();
+  await mapLimit(
+    items.filter((item) => item.file.ext === '.safetensors'),
+    16,
+    async (item) => {
+      const header = await readSafetensorsHeader(item.file.path).catch(() => undefined);
+      const summary = summarizeTraining(header?.metadata);
+      if (summary) training.set(item.file.path, summary);
+    },
+  );
+
   // Records and sidecars
   const ids = assignRecordIds(items.map((item) => ({ stem: item.file.stem, sha256: item.hashes?.SHA256 ?? '' })));
   const records: ModelRecord[] = [];
@@ -296,6 +309,7 @@ async function runWith(options: ScanJobOptions, logger: Logger, state: StateStor
       ...(item.version ? { version: item.version } : {}),
       ...(item.model ? { model: item.model } : {}),
       images: item.images,
+      ...(training.has(item.file.path) ? { training: training.get(item.file.path) } : {}),
       problems: item.problems,
     };
     const canWrite = item.sidecar.kind !== 'foreign' && item.sidecar.kind !== 'unreadable';

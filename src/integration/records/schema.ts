@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { ModelSchema, ModelVersionSchema } from '../civitai/schemas.ts';
+import { TrainingSummarySchema } from '../site/training.ts';
 
 export const HASH_TYPES = ['SHA256', 'AutoV2', 'AutoV1', 'AutoV3', 'BLAKE3', 'CRC32'] as const;
 export const HashTypeSchema = z.enum(HASH_TYPES);
@@ -93,6 +94,8 @@ export const ModelRecordSchema = z.object({
   images: z.array(LocalImageSchema).default([]),
   /** Where the metadata sidecar of this file lives. */
   sidecarPath: z.string().optional(),
+  /** From a safetensors header's `__metadata__`: training setup and top dataset tags. */
+  training: TrainingSummarySchema.optional(),
   /** Non-fatal problems met while processing this file (e.g. a preview that failed). */
   problems: z.array(RecordProblemSchema).default([]),
 });
