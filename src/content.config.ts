@@ -1,10 +1,13 @@
 import { defineCollection } from 'astro:content';
 import { civitscraperLoader } from './integration/loader.ts';
-import { modelEntrySchema } from './integration/records/entry.ts';
+import { ModelRecordSchema } from './integration/records/schema.ts';
 
+// Previews are turned into thumbnails by the site's own sharp step (cached in
+// scanner.cache_dir), not through image(): at 10,000 models astro:assets would copy every
+// original into _astro/ and hold it in the bundler.
 export const collections = {
   models: defineCollection({
     loader: civitscraperLoader(),
-    schema: ({ image }) => modelEntrySchema(image),
+    schema: ModelRecordSchema,
   }),
 };

@@ -1,0 +1,584 @@
+/*
+ * The gallery's engine, without any DOM: decodes the search index (integration/site/
+ * gallery-index.ts), reads and writes the URL state, filters, counts facets and sorts.
+ *
+ * A classic script (pages opened from file:// cannot load module scripts) that defines
+ * `CSCore` on the global object; the Node tests import the same file and read `globalThis.CSCore`.
+ */
+(function (root) {
+  'use strict';
+
+  var DAY_ZERO = Date.UTC(2015, 0, 1);
+  var LEVELS = ['Unrated', 'PG', 'PG-13', 'R', 'X', 'XXX'];
+  var STATUS_LABELS = ['On CivitAI', 'Not on CivitAI', 'Lookup failed', 'Not checked'];
+  var FLAG_THUMB = 1;
+  var FLAG_VIDEO = 2;
+  var FLAG_NEWER = 4;
+  var FLAG_NSFW = 8;
+
+  /** Facets in sidebar order. `hash` is the URL key (type/base/folder/q/sort/dir/view as the seed's gallery). */
+  var FACETS = [
+    { key: 'type', hash: 'type', label: 'Type' },
+    { key: 'base', hash: 'base', label: 'Base model' },
+    { key: 'folder', hash: 'folder', label: 'Folder', tree: true },
+    { key: 'creator', hash: 'creator', label: 'Creator' },
+    { key: 'tag', hash: 'tag', label: 'Tags' },
+    { key: 'rating', hash: 'rating', label: 'Content rating', fixedOrder: true },
+    { key: 'status', hash: 'civitai', label: 'CivitAI', fixedOrder: true },
+    { key: 'updates', hash: 'updates', label: 'Updates', fixedOrder: true },
+  ];
+
+  var SORTS = [
+    { key: 'name', label: 'Name', dir: 'asc' },
+    { key: 'created', label: 'Date created', dir: 'desc', column: 'cr' },
+    { key: 'updated', label: 'Date updated', dir: 'desc', column: 'up' },
+    { key: 'downloads', label: 'Downloads', dir: 'desc', column: 'dl' },
+    { key: 'thumbs', label: 'Thumbs up', dir: 'desc', column: 'tu' },
+    { key: 'rating', label: 'Rating', dir: 'desc', column: 'ra' },
+    { key: 'size', label: 'File size', dir: 'desc', column: 'sz' },
+    { key: 'added', label: 'Date added locally', dir: 'desc', column: 'ad' },
+  ];
+  /** Sort names of the seed's gallery. */
+  var SORT_ALIASES = { modified: 'added', file_modified: 'added', date: 'created', date_created: 'created', date_updated: 'updated', thumbsup: 'thumbs' };
+  var VIEWS = ['grid', 'large', 'list'];
+  var VIEW_ALIASES = { focused: 'large', cards: 'grid' };
+
+  function slugify(value) {
+    var slug = String(value)
+      .normalize('NFKD')
+      .replace(/[\u0300-\u036f]/g, '')
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/^-+|-+$/g, '')
+      .slice(0, 60)
+      .replace(/-+$/, '');
+    return slug || 'model';
+  }
+
+  /** Lower case without accents, for search. */
+  function fold(value) {
+    return String(value).normalize('NFKD').replace(/[\u0300-\u036f]/g, '').toLowerCase();
+  }
+
+  /**
+   * The core index (embedded in the page) as the arrays the engine and the renderer use. Page
+   * ids, file names, version names, trigger words and colours come with `attachExtra`.
+   */
+  function decodeIndex(raw) {
+    var c = raw.c;
+    var n = raw.n;
+    var d = raw.d;
+    var folderDepth = [];
+    for (var f = 0; f < d.folder.length; f++) folderDepth.push(-1);
+    var depthOf = function (k) {
+      if (folderDepth[k] >= 0) return folderDepth[k];
+      var parent = d.folderParent[k];
+      folderDepth[k] = parent < 0 ? 0 : depthOf(parent) + 1;
+      return folderDepth[k];
+    };
+    for (var g = 0; g < d.folder.length; g++) depthOf(g);
+    // A model's tags are stored sorted, each as the difference to the one before.
+    for (var t = 0; t < n; t++) {
+      var list = c.tags[t];
+      for (var k = 1; k < list.length; k++) list[k] += list[k - 1];
+    }
+    var model = {
+      n: n,
+      raw: raw,
+      c: c,
+      d: d,
+      /** Numbers cards show and sort by (`cr`, `up` as a date, `dl`, …); filled by attachExtra. */
+      num: {},
+      extra: null,
+      ids: new Array(n),
+      stems: null,
+      versions: null,
+      triggers: null,
+      urls: null,
+      colours: new Array(n),
+      hay: new Array(n),
+      folderDepth: folderDepth,
+      level: function (i) { return Math.floor(c.lv[i] / 6); },
+      coverLevel: function (i) { return c.lv[i] % 6; },
+      hasThumb: function (i) { return (c.f[i] & FLAG_THUMB) !== 0; },
+      isVideo: function (i) { return (c.f[i] & FLAG_VIDEO) !== 0; },
+      hasNewer: function (i) { return (c.f[i] & FLAG_NEWER) !== 0; },
+      isNsfw: function (i) { return (c.f[i] & FLAG_NSFW) !== 0; },
+    };
+    buildHaystack(model);
+    return model;
+  }
+
+  /** Adds the second part of the index (ids, file names, versions, trigger words, colours). */
+  function attachExtra(model, extra) {
+    if (!extra || extra.n !== model.n) return false;
+    var n = model.n;
+    for (var i = 0; i < n; i++) {
+      var explicit = extra.x[i];
+      model.ids[i] = explicit !== undefined ? explicit : slugify(extra.stem[i]) + '-' + extra.h.substr(i * 10, 10);
+      var ph = extra.ph.substr(i * 6, 6);
+      model.colours[i] = ph.charAt(0) === '-' ? '' : '#' + ph;
+    }
+    // Update dates are stored as days after creation.
+    var updated = new Array(n);
+    for (var u = 0; u < n; u++) {
+      var up = extra.up[u];
+      var cr = extra.cr[u];
+      updated[u] = up === null || up === undefined ? null : cr === null || cr === undefined ? up : cr + up;
+    }
+    model.num = { vc: extra.vc, cr: extra.cr, up: updated, dl: extra.dl, tu: extra.tu, ra: extra.ra, sz: extra.sz, ad: extra.ad };
+    model.extra = extra;
+    model.stems = extra.stem;
+    model.versions = extra.ver;
+    model.triggers = extra.trig;
+    model.urls = extra.url || null;
+    buildHaystack(model);
+    return true;
+  }
+
+  /** What the search looks in, per model: name, file name, version, creator, tags, trigger words. */
+  function buildHaystack(model) {
+    var c = model.c;
+    var d = model.d;
+    var tagsFolded = d.tag.map(fold);
+    var creatorsFolded = d.creator.map(fold);
+    for (var i = 0; i < model.n; i++) {
+      var parts = [fold(c.name[i])];
+      if (model.stems) parts.push(fold(model.stems[i]));
+      if (model.versions && model.versions[i]) parts.push(fold(model.versions[i]));
+      if (c.creator[i] >= 0) parts.push(creatorsFolded[c.creator[i]]);
+      var tags = c.tags[i];
+      for (var t = 0; t < tags.length; t++) parts.push(tagsFolded[tags[t]]);
+      if (model.triggers && model.triggers[i]) parts.push(fold(model.triggers[i]));
+      model.hay[i] = parts.join('\n');
+    }
+    model.hayVersion = (model.hayVersion || 0) + 1;
+  }
+
+  /** Facet values: `labels` to show, and a function giving the value ids of one model. */
+  function facetValues(model, key) {
+    var c = model.c;
+    var d = model.d;
+    switch (key) {
+      case 'type':
+        return { labels: d.type, single: c.type };
+      case 'base':
+        return { labels: d.base, single: c.base };
+      case 'creator':
+        return { labels: d.creator, single: c.creator };
+      case 'tag':
+        return { labels: d.tag, multi: c.tags };
+      case 'folder':
+        return { labels: d.folder, tree: c.folder, parents: d.folderParent };
+      case 'rating': {
+        var levels = new Int32Array(model.n);
+        for (var i = 0; i < model.n; i++) levels[i] = Math.floor(c.lv[i] / 6);
+        return { labels: LEVELS, single: levels };
+      }
+      case 'status':
+        return { labels: STATUS_LABELS, single: c.s };
+      case 'updates': {
+        var newer = new Int32Array(model.n);
+        for (var j = 0; j < model.n; j++) newer[j] = c.f[j] & FLAG_NEWER ? 0 : -1;
+        return { labels: ['Newer version available'], single: newer };
+      }
+    }
+    throw new Error('unknown facet ' + key);
+  }
+
+  // ---------------------------------------------------------------- URL state
+
+  function defaultState() {
+    var filters = {};
+    FACETS.forEach(function (facet) { filters[facet.key] = []; });
+    return { q: '', filters: filters, sort: 'name', dir: 'asc', view: 'grid', group: false };
+  }
+
+  function splitList(value) {
+    return value.split(',').map(function (part) { return safeDecode(part); }).filter(function (part) { return part !== ''; });
+  }
+
+  function safeDecode(value) {
+    try {
+      return decodeURIComponent(value.replace(/\+/g, ' '));
+    } catch (error) {
+      return value;
+    }
+  }
+
+  /** `#q=…&type=LORA,LoCon&sort=downloads&dir=desc&view=list&group=1` → state. Unknown keys are ignored. */
+  function parseHash(hash) {
+    var state = defaultState();
+    var text = String(hash || '').replace(/^#/, '');
+    if (!text) return state;
+    var explicitDir = false;
+    text.split('&').forEach(function (pair) {
+      var eq = pair.indexOf('=');
+      var key = safeDecode(eq < 0 ? pair : pair.slice(0, eq));
+      var value = eq < 0 ? '' : pair.slice(eq + 1);
+      if (key === 'q') state.q = safeDecode(value);
+      else if (key === 'sort') {
+        var sort = safeDecode(value).toLowerCase();
+        sort = SORT_ALIASES[sort] || sort;
+        if (SORTS.some(function (s) { return s.key === sort; })) state.sort = sort;
+      } else if (key === 'dir') {
+        var dir = safeDecode(value).toLowerCase();
+        if (dir === 'asc' || dir === 'desc') {
+          state.dir = dir;
+          explicitDir = true;
+        }
+      } else if (key === 'view') {
+        var view = safeDecode(value).toLowerCase();
+        view = VIEW_ALIASES[view] || view;
+        if (VIEWS.indexOf(view) >= 0) state.view = view;
+      } else if (key === 'group') state.group = value === '1' || value === 'true';
+      else {
+        var facet = FACETS.filter(function (f) { return f.hash === key; })[0];
+        if (facet) state.filters[facet.key] = splitList(value);
+      }
+    });
+    if (!explicitDir) state.dir = sortDefaultDir(state.sort);
+    return state;
+  }
+
+  function sortDefaultDir(key) {
+    var sort = SORTS.filter(function (s) { return s.key === key; })[0];
+    return sort ? sort.dir : 'asc';
+  }
+
+  function encodeValue(value) {
+    return encodeURIComponent(value).replace(/%20/g, '+').replace(/%2F/gi, '/').replace(/%3A/gi, ':');
+  }
+
+  /** State → hash without `#`; only what differs from the defaults ('' for the default state). */
+  function formatHash(state) {
+    var parts = [];
+    if (state.q) parts.push('q=' + encodeValue(state.q));
+    FACETS.forEach(function (facet) {
+      var values = state.filters[facet.key] || [];
+      if (values.length) parts.push(facet.hash + '=' + values.map(encodeValue).join(','));
+    });
+    if (state.sort !== 'name') parts.push('sort=' + state.sort);
+    if (state.dir !== sortDefaultDir(state.sort)) parts.push('dir=' + state.dir);
+    if (state.view !== 'grid') parts.push('view=' + state.view);
+    if (state.group) parts.push('group=1');
+    return parts.join('&');
+  }
+
+  // ---------------------------------------------------------------- engine
+
+  function createEngine(model) {
+    var n = model.n;
+    var facets = FACETS.map(function (facet) {
+      var values = facetValues(model, facet.key);
+      return {
+        key: facet.key,
+        labels: values.labels,
+        single: values.single,
+        multi: values.multi,
+        tree: values.tree,
+        parents: values.parents,
+        byLabel: indexLabels(values.labels),
+      };
+    });
+    var groupOf = model.c.g;
+    // Files of one model next to each other, for counting groups.
+    var groupOrder = new Int32Array(n);
+    for (var i = 0; i < n; i++) groupOrder[i] = i;
+    var sortedGroupOrder = Array.prototype.slice.call(groupOrder).sort(function (a, b) {
+      return (groupOf[a] || n + a) - (groupOf[b] || n + b) || a - b;
+    });
+    groupOrder = Int32Array.from(sortedGroupOrder);
+    var orders = {};
+    var search = { q: null, tokens: [], mask: null, version: model.hayVersion };
+    var totals = { files: n, groups: countGroups() };
+
+    function countGroups() {
+      var seen = {};
+      var count = 0;
+      for (var k = 0; k < n; k++) {
+        var g = groupOf[k];
+        if (!g) count++;
+        else if (!seen[g]) {
+          seen[g] = true;
+          count++;
+        }
+      }
+      return count;
+    }
+
+    function indexLabels(labels) {
+      var map = new Map();
+      for (var k = 0; k < labels.length; k++) map.set(labels[k], k);
+      return map;
+    }
+
+    function tokensOf(q) {
+      return fold(q).split(/\s+/).filter(Boolean);
+    }
+
+    /** Models matching the query; narrowing a query only re-tests earlier matches. */
+    function searchMask(q) {
+      if (search.version !== model.hayVersion) {
+        // The index grew (file names, trigger words): start over.
+        search = { q: null, tokens: [], mask: null, version: model.hayVersion };
+      }
+      if (search.q === q) return search.mask;
+      var tokens = tokensOf(q);
+      var mask = new Uint8Array(n);
+      var hay = model.hay;
+      var narrows =
+        search.mask !== null &&
+        search.tokens.length > 0 &&
+        search.tokens.every(function (old) { return tokens.some(function (t) { return t.indexOf(old) >= 0; }); });
+      var previous = search.mask;
+      for (var k = 0; k < n; k++) {
+        if (narrows && !previous[k]) continue;
+        var text = hay[k];
+        var ok = 1;
+        for (var t = 0; t < tokens.length; t++) {
+          if (text.indexOf(tokens[t]) < 0) {
+            ok = 0;
+            break;
+          }
+        }
+        mask[k] = ok;
+      }
+      search.q = q;
+      search.tokens = tokens;
+      search.mask = mask;
+      return mask;
+    }
+
+    /** Whether model k passes facet f's selection (a Uint8Array of selected value ids). */
+    function passes(facet, selected, k) {
+      if (facet.single) {
+        var v = facet.single[k];
+        return v >= 0 && selected[v] === 1;
+      }
+      if (facet.multi) {
+        var list = facet.multi[k];
+        for (var t = 0; t < list.length; t++) if (selected[list[t]] === 1) return true;
+        return false;
+      }
+      // Tree: the folder or any folder above it.
+      var folder = facet.tree[k];
+      while (folder >= 0) {
+        if (selected[folder] === 1) return true;
+        folder = facet.parents[folder];
+      }
+      return false;
+    }
+
+    function addCounts(facet, counts, lastUnit, k, unit) {
+      if (facet.single) {
+        var v = facet.single[k];
+        if (v >= 0 && lastUnit[v] !== unit) {
+          lastUnit[v] = unit;
+          counts[v]++;
+        }
+        return;
+      }
+      if (facet.multi) {
+        var list = facet.multi[k];
+        for (var t = 0; t < list.length; t++) {
+          var value = list[t];
+          if (lastUnit[value] !== unit) {
+            lastUnit[value] = unit;
+            counts[value]++;
+          }
+        }
+        return;
+      }
+      var folder = facet.tree[k];
+      while (folder >= 0) {
+        if (lastUnit[folder] !== unit) {
+          lastUnit[folder] = unit;
+          counts[folder]++;
+        }
+        folder = facet.parents[folder];
+      }
+    }
+
+    /**
+     * Positions in sort order (ascending or descending); unknown values last either way; ties by
+     * name (= position). Values are whole numbers, so key and position pack into one float and a
+     * native numeric sort does the work.
+     */
+    function order(sortKey, dir) {
+      var id = sortKey + ':' + dir + ':' + (model.extra ? 1 : 0);
+      if (orders[id]) return orders[id];
+      var sort = SORTS.filter(function (s) { return s.key === sortKey; })[0] || SORTS[0];
+      var result = new Int32Array(n);
+      if (!sort.column) {
+        for (var k = 0; k < n; k++) result[k] = dir === 'asc' ? k : n - 1 - k;
+      } else {
+        var values = model.num[sort.column] || [];
+        var scale = 1;
+        while (scale <= n) scale *= 2;
+        var sign = dir === 'asc' ? 1 : -1;
+        var packed = new Float64Array(n);
+        var known = 0;
+        var unknown = [];
+        for (var m = 0; m < n; m++) {
+          var value = values[m];
+          if (value === null || value === undefined) unknown.push(m);
+          else packed[known++] = sign * value * scale + m;
+        }
+        var keys = packed.subarray(0, known).sort();
+        for (var p = 0; p < known; p++) {
+          var key = keys[p];
+          result[p] = key - Math.floor(key / scale) * scale;
+        }
+        for (var q = 0; q < unknown.length; q++) result[known + q] = unknown[q];
+      }
+      orders[id] = result;
+      return result;
+    }
+
+    /**
+     * Applies a state: `list` holds the positions to show (with `group`, one per model: its
+     * newest matching file), `members` the matching files of each shown group, `counts` per facet
+     * the matches each value would have with the other facets and the search unchanged.
+     */
+    function run(state) {
+      var mask = searchMask(state.q || '');
+      var active = [];
+      facets.forEach(function (facet, position) {
+        var labels = state.filters[facet.key] || [];
+        if (!labels.length) return;
+        var selected = new Uint8Array(facet.labels.length);
+        var any = false;
+        labels.forEach(function (label) {
+          var id = facet.byLabel.get(label);
+          if (id !== undefined) {
+            selected[id] = 1;
+            any = true;
+          }
+        });
+        // A value this library does not have matches nothing.
+        active.push({ facet: facet, position: position, selected: selected, any: any });
+      });
+      // For each model: how many facets reject it, and which one when it is exactly one.
+      var fails = new Uint8Array(n);
+      var failedFacet = new Int8Array(n);
+      for (var k = 0; k < n; k++) {
+        if (!mask[k]) {
+          fails[k] = 255;
+          continue;
+        }
+        for (var a = 0; a < active.length; a++) {
+          var entry = active[a];
+          if (!entry.any || !passes(entry.facet, entry.selected, k)) {
+            fails[k]++;
+            failedFacet[k] = entry.position;
+            if (fails[k] > 1) break;
+          }
+        }
+      }
+      var grouped = Boolean(state.group);
+      // One pass: a model every facet accepts counts everywhere; one rejected by exactly one
+      // facet counts only there (that facet's other values would let it in).
+      var values = facets.map(function (facet) { return new Int32Array(facet.labels.length); });
+      var lastUnits = facets.map(function (facet) { return new Int32Array(facet.labels.length).fill(-1); });
+      for (var o = 0; o < n; o++) {
+        var m = groupOrder[o];
+        var f = fails[m];
+        if (f > 1) continue;
+        var unit = grouped && groupOf[m] ? -1 - groupOf[m] : m;
+        if (f === 0) {
+          for (var p = 0; p < facets.length; p++) addCounts(facets[p], values[p], lastUnits[p], m, unit);
+        } else {
+          var only = failedFacet[m];
+          addCounts(facets[only], values[only], lastUnits[only], m, unit);
+        }
+      }
+      var counts = {};
+      facets.forEach(function (facet, position) { counts[facet.key] = values[position]; });
+      var sorted = order(state.sort, state.dir);
+      var list = [];
+      var members = null;
+      if (!grouped) {
+        for (var s = 0; s < n; s++) if (fails[sorted[s]] === 0) list.push(sorted[s]);
+      } else {
+        members = new Map();
+        var slotOfGroup = new Map();
+        for (var q = 0; q < n; q++) {
+          var pos = sorted[q];
+          if (fails[pos] !== 0) continue;
+          var g = groupOf[pos];
+          if (!g) {
+            list.push(pos);
+            continue;
+          }
+          var slot = slotOfGroup.get(g);
+          if (slot === undefined) {
+            slotOfGroup.set(g, list.length);
+            list.push(pos);
+            members.set(pos, [pos]);
+          } else {
+            members.get(list[slot]).push(pos);
+          }
+        }
+        // The card shows the newest matching file of its model.
+        var created = model.num.cr || [];
+        members.forEach(function (files, first) {
+          if (files.length < 2) return;
+          var best = files.reduce(function (x, y) { return (created[y] || -1) > (created[x] || -1) ? y : x; });
+          if (best === first) return;
+          members.delete(first);
+          members.set(best, files);
+          list[slotOfGroup.get(groupOf[first])] = best;
+        });
+      }
+      return {
+        list: list,
+        members: members,
+        counts: counts,
+        total: grouped ? totals.groups : totals.files,
+        files: totals.files,
+      };
+    }
+
+    return { run: run, facets: facets, order: order, totals: totals };
+  }
+
+  /** Local date of a day number (`YYYY-MM-DD`). */
+  function dayToDate(days) {
+    if (days === null || days === undefined) return '';
+    return new Date(DAY_ZERO + days * 86400000).toISOString().slice(0, 10);
+  }
+
+  function formatCount(value) {
+    if (value === null || value === undefined) return '–';
+    if (value >= 1e6) return (value / 1e6).toFixed(1) + 'M';
+    if (value >= 1e3) return (value / 1e3).toFixed(1) + 'k';
+    return String(value);
+  }
+
+  function formatKiB(kib) {
+    if (kib >= 1048576) return (kib / 1048576).toFixed(2) + ' GB';
+    if (kib >= 1024) return (kib / 1024).toFixed(1) + ' MB';
+    return kib + ' KB';
+  }
+
+  root.CSCore = {
+    FACETS: FACETS,
+    SORTS: SORTS,
+    VIEWS: VIEWS,
+    LEVELS: LEVELS,
+    STATUS_LABELS: STATUS_LABELS,
+    slugify: slugify,
+    fold: fold,
+    decodeIndex: decodeIndex,
+    attachExtra: attachExtra,
+    defaultState: defaultState,
+    parseHash: parseHash,
+    formatHash: formatHash,
+    sortDefaultDir: sortDefaultDir,
+    createEngine: createEngine,
+    dayToDate: dayToDate,
+    formatCount: formatCount,
+    formatKiB: formatKiB,
+  };
+})(typeof window !== 'undefined' ? window : globalThis);

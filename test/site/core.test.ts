@@ -1,0 +1,336 @@
+/**
+ * The gallery's logic without a browser: the index builder (integration/site/gallery-index.ts)
+ * read back by the same engine the page runs (components/client/gallery-core.js), checked
+ * against counts and orders computed the slow, obvious way from the records.
+ */
+import { describe, expect, it } from 'vitest';
+import type { ModelRecord } from '../../src/integration/records/schema.ts';
+import { assignRecordIds } from '../../src/integration/records/id.ts';
+import { buildGalleryIndex, DAY_ZERO } from '../../src/integration/site/gallery-index.ts';
+import { publishTargets, redirectPage } from '../../src/integration/site/publish.ts';
+import { summarizeTraining, trainingOf } from '../../src/integration/site/training.ts';
+import {
+  blurhashColour,
+  generationParams,
+  hasNewerVersion,
+  inSite,
+  levelIndex,
+  libraryContext,
+  modelView,
+  versionRows,
+} from '../../src/integration/site/view.ts';
+
+// A classic script (no exports): importing it defines globalThis.CSCore.
+const coreScript = '../../src/components/client/gallery-core.js';
+await import(/* @vite-ignore */ coreScript);
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const core = (globalThis as any).CSCore;
+
+const settings = {
+  domains: { sfw: 'civitai.com', nsfw: 'civitai.red' },
+  nsfwThreshold: 4,
+  sfwOnly: false,
+  modelPages: true,
+};
+
+interface Spec {
+  stem: string;
+  folder?: string;
+  input?: string;
+  modelId?: number;
+  versionId?: number;
+  name?: string;
+  type?: string;
+  base?: string;
+  creator?: string;
+  tags?: string[];
+  triggers?: string[];
+  created?: string;
+  downloads?: number;
+  nsfwLevel?: number;
+  status?: ModelRecord['civitai']['status'];
+  versions?: { id: number; name: string; createdAt: string }[];
+  size?: number;
+  mtime?: number;
+  imageLevel?: number;
+}
+
+function records(specs: Spec[]): ModelRecord[] {
+  const shas = specs.map((_spec, index) => `${(index * 7919 + 4096).toString(16).padStart(10, 'a')}${'0'.repeat(54)}`.toUpperCase());
+  const ids = assignRecordIds(specs.map((spec, index) => ({ stem: spec.stem, sha256: spec.stem === 'dup' ? shas[0]! : shas[index]! })));
+  return specs.map((spec, index) => {
+    const sha = spec.stem === 'dup' ? shas[0]! : shas[index]!;
+    const folder = spec.folder ?? '';
+    const identified = (spec.status ?? 'identified') === 'identified';
+    return {
+      id: ids[index]!,
+      file: {
+        path: `/lib/${spec.input ?? 'loras'}/${folder ? `${folder}/` : ''}${spec.stem}.safetensors`,
+        inputPathId: spec.input ?? 'loras',
+        inputType: 'LORA',
+        relativePath: `${folder ? `${folder}/` : ''}${spec.stem}.safetensors`,
+        folder,
+        name: `${spec.stem}.safetensors`,
+        stem: spec.stem,
+        ext: '.safetensors',
+        size: spec.size ?? 1024 * (index + 1),
+        mtimeMs: spec.mtime ?? DAY_ZERO + index * 86_400_000,
+      },
+      hashes: { SHA256: sha, AutoV2: sha.slice(0, 10) },
+      civitai: { status: spec.status ?? 'identified' },
+      ...(identified
+        ? {
+            version: {
+              id: spec.versionId ?? 1000 + index,
+              modelId: spec.modelId ?? 500 + index,
+              name: `v${index}`,
+              createdAt: spec.created ?? `2025-01-${String(index + 1).padStart(2, '0')}T00:00:00Z`,
+              updatedAt: spec.created ?? `2025-02-${String(index + 1).padStart(2, '0')}T00:00:00Z`,
+              baseModel: spec.base ?? 'SDXL 1.0',
+              trainedWords: spec.triggers ?? [],
+              nsfwLevel: spec.nsfwLevel ?? 1,
+              stats: { downloadCount: spec.downloads ?? index * 10, thumbsUpCount: index },
+            },
+            model: {
+              id: spec.modelId ?? 500 + index,
+              name: spec.name ?? spec.stem,
+              type: spec.type ?? 'LORA',
+              creator: spec.creator ? { username: spec.creator } : null,
+              tags: spec.tags ?? [],
+              modelVersions: spec.versions ?? [{ id: spec.versionId ?? 1000 + index, name: `v${index}`, createdAt: spec.created ?? '2025-01-01T00:00:00Z' }],
+            },
+          }
+        : {}),
+      images: [
+        {
+          path: `/lib/${spec.stem}.preview1.jpeg`,
+          url: `https://image.civitai.com/x/${index}/a.jpeg`,
+          type: 'image' as const,
+          nsfwLevel: spec.imageLevel ?? 1,
+          blurhash: 'LEHV6nWB2yk8pyo0adR*.7kCMdnj',
+        },
+      ],
+      problems: [],
+    } as ModelRecord;
+  });
+}
+
+const LIBRARY: Spec[] = [
+  { stem: 'Alpha_v1', name: 'Alpha', folder: 'SDXL/styles', base: 'Pony', creator: 'ann', tags: ['style', 'anime'], triggers: ['alphatrig'], modelId: 1, versionId: 11, downloads: 50,
+    versions: [{ id: 12, name: 'v2', createdAt: '2025-06-01' }, { id: 11, name: 'v1', createdAt: '2025-01-01' }] },
+  { stem: 'Alpha_v2', name: 'Alpha', folder: 'SDXL', base: 'Pony', creator: 'ann', tags: ['style'], modelId: 1, versionId: 12, downloads: 70, created: '2025-06-01T00:00:00Z',
+    versions: [{ id: 12, name: 'v2', createdAt: '2025-06-01' }, { id: 11, name: 'v1', createdAt: '2025-01-01' }] },
+  { stem: 'beta-char', name: 'Béta Character', folder: 'characters', base: 'Illustrious', creator: 'bob', tags: ['character', 'anime'], downloads: 5, nsfwLevel: 12, imageLevel: 8 },
+  { stem: 'gamma', name: 'Gamma', input: 'checkpoints', type: 'Checkpoint', base: 'SD 1.5', tags: ['realistic'], downloads: 900,
+    modelId: 3, versionId: 31, versions: [{ id: 33, name: 'v3', createdAt: '2026-01-01' }, { id: 31, name: 'v1', createdAt: '2024-01-01' }] },
+  { stem: 'unknown lora', status: 'not-found' },
+  { stem: 'dup', name: 'Dup', folder: 'a' },
+  { stem: 'dup', name: 'Dup', folder: 'b' },
+];
+
+describe('the gallery index, read back by the page engine', () => {
+  const recs = records(LIBRARY);
+  const index = buildGalleryIndex(recs, { settings });
+  const model = core.decodeIndex(JSON.parse(JSON.stringify(index.core)));
+  core.attachExtra(model, JSON.parse(JSON.stringify(index.extra)));
+  const engine = core.createEngine(model);
+  const byName = recs
+    .map((record) => ({ record, view: modelView(record, settings) }))
+    .sort((a, b) => a.view.name.localeCompare(b.view.name, 'en') || a.record.file.relativePath.localeCompare(b.record.file.relativePath));
+
+  it('derives every page id (the second `dup` file included) and keeps name order', () => {
+    expect(model.ids).toEqual(byName.map(({ record }) => record.id));
+    expect(model.c.name).toEqual(byName.map(({ view }) => view.name));
+    expect(Object.values(index.extra.x)).toEqual([recs[6]!.id]);
+  });
+
+  it('counts every facet value like a plain loop over the records', () => {
+    const result = engine.run(core.defaultState());
+    const expectCounts = (key: string, values: (record: ModelRecord) => string[]) => {
+      const expected = new Map<string, number>();
+      for (const record of recs) for (const value of new Set(values(record))) expected.set(value, (expected.get(value) ?? 0) + 1);
+      const labels: string[] = engine.facets.find((facet: { key: string }) => facet.key === key).labels;
+      const actual = new Map<string, number>();
+      labels.forEach((label, position) => result.counts[key][position] > 0 && actual.set(label, result.counts[key][position]));
+      expect(actual, key).toEqual(expected);
+    };
+    expectCounts('type', (record) => [modelView(record, settings).type]);
+    expectCounts('base', (record) => (modelView(record, settings).baseModel ? [modelView(record, settings).baseModel as string] : []));
+    expectCounts('creator', (record) => (modelView(record, settings).creator ? [modelView(record, settings).creator as string] : []));
+    expectCounts('tag', (record) => modelView(record, settings).tags);
+    expectCounts('folder', (record) => {
+      const parts = [record.file.inputPathId, ...record.file.folder.split('/').filter(Boolean)];
+      return parts.map((_, depth) => parts.slice(0, depth + 1).join('/'));
+    });
+    expectCounts('status', (record) => [{ identified: 'On CivitAI', 'not-found': 'Not on CivitAI', unknown: 'Lookup failed', 'not-checked': 'Not checked' }[record.civitai.status]]);
+    expectCounts('updates', (record) => (hasNewerVersion(record, libraryContext(recs), settings) ? ['Newer version available'] : []));
+    expectCounts('rating', (record) => [core.LEVELS[modelView(record, settings).level]]);
+    expect(result.list).toHaveLength(recs.length);
+  });
+
+  it('counts a facet against the other facets and the search, not against itself', () => {
+    const state = core.defaultState();
+    state.filters.base = ['Pony'];
+    const result = engine.run(state);
+    const base = (label: string) => result.counts.base[model.d.base.indexOf(label)];
+    expect(base('Pony')).toBe(2);
+    expect(base('Illustrious')).toBe(1);
+    const tag = (label: string) => result.counts.tag[model.d.tag.indexOf(label)];
+    expect(tag('style')).toBe(2);
+    expect(tag('character')).toBe(0);
+    expect(result.list.map((i: number) => model.c.name[i])).toEqual(['Alpha', 'Alpha']);
+    state.q = 'alphatrig';
+    expect(engine.run(state).list).toHaveLength(1);
+  });
+
+  it('searches name, file name, creator, tags and trigger words, accents folded, all words required', () => {
+    const find = (q: string) => {
+      const state = core.defaultState();
+      state.q = q;
+      return engine.run(state).list.map((i: number) => model.stems[i]).sort();
+    };
+    expect(find('beta')).toEqual(['beta-char']);
+    expect(find('BÉTA char')).toEqual(['beta-char']);
+    expect(find('alpha_v2')).toEqual(['Alpha_v2']);
+    expect(find('bob')).toEqual(['beta-char']);
+    expect(find('realistic')).toEqual(['gamma']);
+    expect(find('alphatrig')).toEqual(['Alpha_v1']);
+    expect(find('anime ann')).toEqual(['Alpha_v1']);
+    expect(find('nothing like this')).toEqual([]);
+  });
+
+  it('sorts each key both ways, unknown values last, ties by name', () => {
+    for (const sort of core.SORTS) {
+      for (const dir of ['asc', 'desc']) {
+        const state = { ...core.defaultState(), sort: sort.key, dir };
+        const list: number[] = engine.run(state).list;
+        const value = (i: number) =>
+          sort.key === 'name' ? i : model.num[sort.column][i];
+        const expected = [...list].sort((a, b) => {
+          const va = value(a);
+          const vb = value(b);
+          if (va === null && vb === null) return a - b;
+          if (va === null) return 1;
+          if (vb === null) return -1;
+          return (dir === 'asc' ? va - vb : vb - va) || (sort.key === 'name' ? 0 : a - b);
+        });
+        expect(list, `${sort.key} ${dir}`).toEqual(expected);
+      }
+    }
+  });
+
+  it('groups the local files of one model into one card showing the newest', () => {
+    const state = { ...core.defaultState(), group: true };
+    const result = engine.run(state);
+    expect(result.total).toBe(recs.length - 1);
+    const alpha = result.list.find((i: number) => model.c.name[i] === 'Alpha');
+    expect(model.stems[alpha]).toBe('Alpha_v2');
+    expect(result.members.get(alpha).map((i: number) => model.stems[i]).sort()).toEqual(['Alpha_v1', 'Alpha_v2']);
+    expect(result.counts.creator[model.d.creator.indexOf('ann')]).toBe(1);
+  });
+
+  it('marks a newer version only when no local file has it', () => {
+    const context = libraryContext(recs);
+    expect(hasNewerVersion(recs[0]!, context, settings)).toBe(false);
+    expect(hasNewerVersion(recs[3]!, context, settings)).toBe(true);
+    const rows = versionRows(recs[0]!, context, settings);
+    expect(rows.map((row) => [row.name, row.local])).toEqual([['v2', [recs[1]!.id]], ['v1', [recs[0]!.id]]]);
+    expect(rows[0]!.civitaiUrl).toBe('https://civitai.com/models/1?modelVersionId=12');
+    const nsfw = versionRows(recs[2]!, context, settings);
+    expect(nsfw[0]!.civitaiUrl).toMatch(/^https:\/\/civitai\.red\//);
+  });
+
+  it('leaves NSFW models out of an SFW-only site', () => {
+    expect(recs.filter((record) => inSite(record, { ...settings, sfwOnly: true })).map((record) => record.file.stem)).not.toContain('beta-char');
+    expect(recs.filter((record) => inSite(record, settings))).toHaveLength(recs.length);
+  });
+});
+
+describe('URL state', () => {
+  it('round-trips every part of the state and leaves defaults out', () => {
+    const state = core.defaultState();
+    expect(core.formatHash(state)).toBe('');
+    state.q = 'red hair, 1girl & more';
+    state.filters.type = ['LORA', 'LoCon'];
+    state.filters.folder = ['loras/SDXL styles'];
+    state.filters.tag = ['a,b', 'c=d'];
+    state.sort = 'downloads';
+    state.dir = 'asc';
+    state.view = 'list';
+    state.group = true;
+    const hash = core.formatHash(state);
+    expect(core.parseHash(`#${hash}`)).toEqual(state);
+    expect(hash).toContain('type=LORA,LoCon');
+  });
+
+  it('reads the seed gallery’s hash keys and values', () => {
+    const state = core.parseHash('#type=LORA&base=Illustrious&folder=Character&q=girl&sort=modified&dir=asc&view=focused');
+    expect(state).toMatchObject({ q: 'girl', sort: 'added', dir: 'asc', view: 'large' });
+    expect(state.filters).toMatchObject({ type: ['LORA'], base: ['Illustrious'], folder: ['Character'] });
+  });
+
+  it('ignores what it does not know', () => {
+    expect(core.parseHash('#sort=nonsense&view=3d&zzz=1&dir=sideways')).toEqual(core.defaultState());
+  });
+
+  it('uses each sort’s natural direction unless told', () => {
+    expect(core.parseHash('#sort=downloads').dir).toBe('desc');
+    expect(core.parseHash('#sort=name').dir).toBe('asc');
+  });
+});
+
+describe('page helpers', () => {
+  it('slugifies like the record ids do', () => {
+    expect(core.slugify('Café ñ 日本')).toBe('cafe-n');
+    expect(core.slugify('Tom & Jerry\'s "cartoon" style')).toBe('tom-jerry-s-cartoon-style');
+    expect(core.slugify('日本')).toBe('model');
+  });
+
+  it('reads the average colour of a BlurHash and rejects junk', () => {
+    expect(blurhashColour('LEHV6nWB2yk8pyo0adR*.7kCMdnj')).toMatch(/^#[0-9a-f]{6}$/);
+    expect(blurhashColour('"><script>')).toBeUndefined();
+    expect(blurhashColour(undefined)).toBeUndefined();
+  });
+
+  it('maps level bitmasks to their highest level', () => {
+    expect([0, 1, 2, 3, 4, 5, 8, 12, 16, 31, 32].map(levelIndex)).toEqual([0, 1, 2, 2, 3, 3, 4, 4, 5, 5, 5]);
+  });
+
+  it('turns image meta into parameters and an A1111 text', () => {
+    const params = generationParams({ prompt: 'a cat', negativePrompt: 'blurry', sampler: 'Euler a', steps: 30, cfgScale: 7, seed: 42, Model: 'x', junk: { a: 1 } });
+    expect(params?.settings.map((row) => row.label)).toEqual(['Sampler', 'Steps', 'CFG scale', 'Seed', 'Model']);
+    expect(params?.text).toBe('a cat\nNegative prompt: blurry\nSampler: Euler a, Steps: 30, CFG scale: 7, Seed: 42, Model: x');
+    expect(generationParams({ hashes: {} })).toBeUndefined();
+    expect(generationParams(null)).toBeUndefined();
+  });
+
+  it('summarises kohya training metadata with the top tags over all folders', () => {
+    const summary = summarizeTraining({
+      ss_output_name: 'my_lora',
+      ss_network_module: 'networks.lora',
+      ss_network_dim: '16',
+      ss_training_started_at: '1719940000.5',
+      ss_tag_frequency: JSON.stringify({ '10_a': { red: 3, blue: 9 }, '5_b': { red: 8, ' ': 4 } }),
+    });
+    expect(summary).toMatchObject({ title: 'my_lora', networkModule: 'networks.lora', dim: '16', tagCount: 2 });
+    expect(summary?.tags).toEqual([{ tag: 'red', count: 11 }, { tag: 'blue', count: 9 }]);
+    expect(summary?.trainedAt).toMatch(/^2024-07-02/);
+    expect(summarizeTraining({ ss_tag_frequency: 'not json', ss_network_dim: '8' })).toMatchObject({ dim: '8', tags: [], tagCount: 0 });
+    expect(summarizeTraining({ ss_tag_frequency: 'not json' })).toBeUndefined();
+    expect(summarizeTraining({})).toBeUndefined();
+    expect(trainingOf({ training: summary })).toEqual(summary);
+    expect(trainingOf({ training: { tags: 'nope' } })).toBeUndefined();
+  });
+
+  it('puts a seed gallery path’s site beside it and keeps the bookmark’s state', () => {
+    expect(publishTargets('/home/u/models/gallery.html')).toEqual({
+      siteDir: '/home/u/models/gallery-site',
+      entry: '/home/u/models/gallery.html',
+      redirect: '/home/u/models/gallery.html',
+    });
+    expect(publishTargets('/srv/www/models')).toEqual({ siteDir: '/srv/www/models', entry: '/srv/www/models/index.html' });
+    const page = redirectPage('my gallery-site/index.html');
+    expect(page).toContain('location.replace("my%20gallery-site/index.html" + location.hash)');
+    expect(page).toContain('url=my%20gallery-site/index.html');
+  });
+});
