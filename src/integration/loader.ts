@@ -8,7 +8,7 @@ import path from 'node:path';
 import { ConfigError, loadConfig, selectJobs, type LoadedConfig } from './config/index.ts';
 import type { Config, ScanJob } from './config/schema.ts';
 import { runScanJob } from './engine/run.ts';
-import { ModelRecordSchema, type ModelRecord } from './records/schema.ts';
+import { ModelRecordSchema, slimForSite, type ModelRecord } from './records/schema.ts';
 import type { Logger } from './util/logger.ts';
 import { redactingLogger } from './util/logger.ts';
 
@@ -85,7 +85,7 @@ async function syncRecords(context: LoaderContext, config: Config, options: Civi
   }
 
   for (const record of records.values()) {
-    const data = await context.parseData({ id: record.id, data: record as unknown as Record<string, unknown> });
+    const data = await context.parseData({ id: record.id, data: slimForSite(record) as unknown as Record<string, unknown> });
     context.store.set({ id: record.id, data, digest: context.generateDigest(data) });
   }
   for (const id of context.store.keys()) {
