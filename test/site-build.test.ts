@@ -11,7 +11,8 @@ import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { chromiumAvailable, launchChromium } from '../src/dev/browser.ts';
-import { loadSampleLibrary, type SampleLibrary } from '../src/dev/sample-library/index.ts';
+import type { SampleLibrary } from '../src/dev/sample-library/index.ts';
+import { buildDemoSite } from './support/demo-site.ts';
 
 const run = promisify(execFile);
 let work: string;
@@ -19,16 +20,7 @@ let outDir: string;
 let library: SampleLibrary;
 
 beforeAll(async () => {
-  work = await mkdtemp(path.join(tmpdir(), 'cs-site-'));
-  outDir = path.join(work, 'dist');
-  await run(process.execPath, [
-    'src/dev/demo.ts',
-    '--demo-dir', path.join(work, 'demo'),
-    '--out', outDir,
-    '--astro-cache', path.join(work, 'astro-cache'),
-    '--quiet',
-  ]);
-  library = await loadSampleLibrary(path.join(work, 'demo', 'library'));
+  ({ work, outDir, library } = await buildDemoSite('cs-site-'));
 });
 
 const pageIds = async () => (await readdir(path.join(outDir, 'models'))).sort();

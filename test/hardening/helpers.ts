@@ -14,6 +14,7 @@ import { stringify } from 'yaml';
 import { startFakeCivitai, type FakeCivitai, type FakeCivitaiOptions, type FaultCounts } from '../../src/dev/fake-civitai/index.ts';
 import { generateSampleLibrary, sampleInputPaths, type SampleLibrary } from '../../src/dev/sample-library/index.ts';
 import { parseConfig, selectJobs, type Config, type ScanJob } from '../../src/integration/config/index.ts';
+import { createPrng } from '../../src/dev/fake-civitai/prng.ts';
 
 export const SENTINEL_KEY = 'SENTINEL-hardening-key-7f3a9c21d4e8';
 export const CHILD = path.join(import.meta.dirname, 'engine-child.ts');
@@ -337,16 +338,10 @@ export async function runEngineChild(args: ChildArgs, options: SpawnOptions = {}
   return { code, signal, stdout, stderr, ...(result ? { result } : {}) };
 }
 
-/** mulberry32: a tiny seeded PRNG, so every seed picks the same point on every machine. */
+/** The project's seeded PRNG as a function: every seed picks the same point on every machine. */
 export function rng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const prng = createPrng(seed);
+  return () => prng.next();
 }
 
 export const totalFaults = (counts: FaultCounts) => Object.values(counts).reduce((sum, n) => sum + n, 0);

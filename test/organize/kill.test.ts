@@ -24,6 +24,7 @@ import {
 } from '../../src/integration/organize/index.ts';
 import type { ModelRecord } from '../../src/integration/records/schema.ts';
 import { buildLibrary, contentIndex, organization, output, snapshot, writeFile, type TreeEntry } from './helpers.ts';
+import { createPrng } from '../../src/dev/fake-civitai/prng.ts';
 
 const CHILD = path.join(import.meta.dirname, 'kill-child.ts');
 /** tmpfs when there is one: a kill -9 does not lose the page cache, so fsync has nothing to prove here, only time to cost. */
@@ -53,16 +54,10 @@ const scenarios: Scenario[] = [
   { name: 'killed again during the recovery', seeds: [31, 32], forceCrossDevice: true, chunkSize: 32 * 1024, onCollision: 'skip', killRecovery: true },
 ];
 
-/** mulberry32: a tiny seeded PRNG, so every seed kills at the same point on every machine. */
+/** The project's seeded PRNG as a function: every seed kills at the same point on every machine. */
 function rng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const prng = createPrng(seed);
+  return () => prng.next();
 }
 
 interface Fixture {

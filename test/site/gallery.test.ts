@@ -3,18 +3,15 @@
  * facets, search, sorts, views, grouping, URL state, NSFW blur, the image viewer and copy
  * buttons, keyboard use, and the page without JavaScript.
  */
-import { execFile } from 'node:child_process';
-import { mkdtemp, readdir, readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { promisify } from 'node:util';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromiumAvailable, launchChromium } from '../../src/dev/browser.ts';
-import { loadSampleLibrary, type SampleLibrary } from '../../src/dev/sample-library/index.ts';
+import type { SampleLibrary } from '../../src/dev/sample-library/index.ts';
+import { buildDemoSite } from '../support/demo-site.ts';
 
-const run = promisify(execFile);
 let work: string;
 let outDir: string;
 let library: SampleLibrary;
@@ -34,16 +31,7 @@ const url = (file: string) => pathToFileURL(path.join(outDir, file)).href;
 
 describe.runIf(chromiumAvailable())('the gallery in Chromium, from file://', () => {
   beforeAll(async () => {
-    work = await mkdtemp(path.join(tmpdir(), 'cs-gallery-'));
-    outDir = path.join(work, 'dist');
-    await run(process.execPath, [
-      'src/dev/demo.ts',
-      '--demo-dir', path.join(work, 'demo'),
-      '--out', outDir,
-      '--astro-cache', path.join(work, 'astro-cache'),
-      '--quiet',
-    ]);
-    library = await loadSampleLibrary(path.join(work, 'demo', 'library'));
+    ({ work, outDir, library } = await buildDemoSite('cs-gallery-'));
     const html = await readFile(path.join(outDir, 'index.html'), 'utf8');
     index = JSON.parse(/<script type="application\/json" id="cs-index">([\s\S]*?)<\/script>/.exec(html)?.[1] ?? '{}') as CoreIndex;
     const [dataFile] = await readdir(path.join(outDir, 'gallery-data'));
