@@ -1,8 +1,10 @@
+import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { createBLAKE3 } from 'hash-wasm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HashType } from '../../src/integration/records/schema.ts';
@@ -147,6 +149,17 @@ describe('hash pool', () => {
     const outcomes = await hashMany(p, [{ path: path.join(dir, 'missing.bin'), types: ALL }, jobs[2] as HashJob]);
     expect(outcomes[0]?.error).toMatchObject({ code: 'ENOENT' });
     expect(outcomes[1]?.result?.bytesRead).toBe(11);
+  });
+
+  it('closes cleanly however the threads\' answers to a cancel race with close() (no exit 13)', async () => {
+    // Ctrl-C once left Node with nothing keeping it alive while terminate() was pending.
+    const child = fileURLToPath(new URL('./pool-close-child.ts', import.meta.url));
+    for (let round = 0; round < 3; round += 1) {
+      for (const waitMs of [0, 1, 2, 3, 5]) {
+        const result = spawnSync(process.execPath, [child, big.path, String(waitMs)], { encoding: 'utf8', timeout: 60_000 });
+        expect({ waitMs, status: result.status, stdout: result.stdout, stderr: result.stderr }).toMatchObject({ status: 0, stdout: 'closed\n' });
+      }
+    }
   });
 
   it('rejects jobs after close', async () => {

@@ -176,7 +176,8 @@ export function createHashPool(options: HashPoolOptions = {}): HashPool {
         const task = lane.busy;
         if (!task || task.id !== message.id) return;
         lane.busy = undefined;
-        worker.unref();
+        // While closing, terminate() is pending and only a ref'd worker keeps Node waiting for it.
+        if (!closed) worker.unref();
         if (message.type === 'done') {
           stats.files += 1;
           stats.bytesRead += message.result.bytesRead;
@@ -354,11 +355,18 @@ export function createHashPool(options: HashPoolOptions = {}): HashPool {
     },
     async close() {
       if (closed) return;
-      cancelAll(new Error('the hash pool was closed'));
       closed = true;
+      cancelAll(new Error('the hash pool was closed'));
       poolSignal?.removeEventListener('abort', onPoolAbort);
       await starting?.catch(() => undefined);
-      await Promise.all(lanes.map((lane) => lane.worker?.terminate()));
+      // An idle worker is unref'd; the pending terminate() alone does not keep the event loop
+      // alive, so Node could exit (code 13) before the await settles. Ref it until it is gone.
+      await Promise.all(
+        lanes.map((lane) => {
+          lane.worker?.ref();
+          return lane.worker?.terminate();
+        }),
+      );
     },
   };
 }
