@@ -89,16 +89,24 @@ describe('hash pool', () => {
     expect(sizes).toEqual([...sizes].sort((a, b) => a - b));
   });
 
-  it('keeps one lane for large files and the others for small ones', async () => {
+  it('keeps one lane for large files and the others for small ones, saving small ones for the end', async () => {
     const order: string[] = [];
-    const p = pool({ threads: 2, largeFileBytes: 8 * MiB });
+    const p = pool({ threads: 2, largeFileBytes: 32 * MiB });
     const bigTwin = { ...big };
-    const small = jobs.slice(10, 30);
-    await hashMany(p, [big, bigTwin, ...small], { onResult: (outcome) => order.push(outcome.job.path) });
-    // With two lanes, the small files do not wait for both large ones: at least one large file
-    // is still in progress when the last small one is done.
-    const lastSmall = Math.max(...small.map((job) => order.indexOf(job.path)));
-    expect(lastSmall).toBeLessThan(order.length - 1);
+    // 24 files of 9 MiB: many more small bytes than one large file.
+    const small = Array.from({ length: 24 }, () => ({ ...(jobs[8] as HashJob) }));
+    const outcomes: HashJob[] = [];
+    await hashMany(p, [big, bigTwin, ...small], {
+      onResult: (outcome) => {
+        order.push(outcome.job.path);
+        outcomes.push(outcome.job);
+      },
+    });
+    // The second lane starts on small files instead of waiting behind the other large one …
+    expect(outcomes[0]).not.toBe(big);
+    expect(outcomes[0]).not.toBe(bigTwin);
+    // … and small files are left for the end, where they keep both threads busy.
+    expect(small).toContain(outcomes.at(-1));
   });
 
   it('cancels queued and running jobs with the abort reason, and stays usable', async () => {

@@ -19,7 +19,7 @@ port.on('message', (message: WorkerRequest) => {
   const { id } = message;
   const controller = new AbortController();
   running.set(id, controller);
-  hashFile(message.path, { types: message.types, tensorOffset: message.tensorOffset, signal: controller.signal })
+  hashFile(message.path, { types: message.types, tensorOffset: message.tensorOffset, signal: controller.signal, blockingReads: true })
     .then((result) => reply({ type: 'done', id, result }))
     .catch((error: unknown) => {
       const { name, message: text, code } = error as { name?: string; message?: string; code?: string };

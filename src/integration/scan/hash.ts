@@ -1,4 +1,5 @@
 import { createHash, type Hash } from 'node:crypto';
+import { readSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { crc32 } from 'node:zlib';
@@ -13,11 +14,13 @@ const AUTOV1_LENGTH = 0x10000;
 const AUTOV1_MIN_SIZE = 0x200000;
 
 /**
- * Bytes per read. Two buffers alternate: the next read runs (on the libuv pool) while the current
- * chunk is hashed. 2 MiB keeps both buffers of every thread in the L3 cache; measured on 2 cores
- * it matched or beat 1, 4, 8 and 16 MiB.
+ * Bytes per read. 2 MiB keeps a thread's buffers in the L3 cache; measured on 2 cores it matched
+ * or beat 1, 4, 8 and 16 MiB.
  */
 export const READ_CHUNK_BYTES = 2 * 1024 * 1024;
+
+/** Blocking reads yield to the thread's event loop this often, so a cancel is heard. */
+const YIELD_EVERY_BYTES = 64 * 1024 * 1024;
 
 export interface HashFileOptions {
   types: readonly HashType[];
@@ -25,6 +28,13 @@ export interface HashFileOptions {
   tensorOffset?: number;
   /** Stops between two reads with the signal's reason (an AbortError). */
   signal?: AbortSignal;
+  /**
+   * Read with blocking calls on this thread instead of the libuv pool. For the pool's worker
+   * threads only (it would stall the main thread's event loop): the kernel then copies each
+   * chunk on the core that hashes it, while it is still in that core's cache — measured on
+   * 2 cores, 2.96 GB/s against 2.52 GB/s for double-buffered asynchronous reads.
+   */
+  blockingReads?: boolean;
 }
 
 export interface HashResult {
@@ -92,6 +102,40 @@ async function hashOnce(
     offset = end;
   };
 
+  const digests = (): Hashes => {
+    const full = sha256?.digest('hex').toUpperCase();
+    const hashes: Hashes = {};
+    if (full && wants.has('SHA256')) hashes.SHA256 = full;
+    if (full && wants.has('AutoV2')) hashes.AutoV2 = full.slice(0, 10);
+    if (autoV1) hashes.AutoV1 = autoV1.digest('hex').slice(0, 8).toUpperCase();
+    if (autoV3) hashes.AutoV3 = autoV3.digest('hex').slice(0, 12).toUpperCase();
+    if (blake3) hashes.BLAKE3 = blake3.digestHex().toUpperCase();
+    if (wantsCrc) hashes.CRC32 = crc32ToCivitai(crc);
+    return hashes;
+  };
+
+  if (options.blockingReads) {
+    const buffer = acquireBuffer();
+    try {
+      let sinceYield = 0;
+      for (;;) {
+        const bytesRead = readSync(handle.fd, buffer, 0, READ_CHUNK_BYTES, offset);
+        if (bytesRead === 0) break;
+        feed(bytesRead === READ_CHUNK_BYTES ? buffer : buffer.subarray(0, bytesRead));
+        sinceYield += bytesRead;
+        if (sinceYield >= YIELD_EVERY_BYTES) {
+          sinceYield = 0;
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+        options.signal?.throwIfAborted();
+      }
+    } finally {
+      releaseBuffer(buffer);
+    }
+    return { hashes: digests(), bytesRead: offset };
+  }
+
+  // Two buffers alternate: the next read runs on the libuv pool while this chunk is hashed.
   // Reused buffers, also for small files: fresh multi-MB allocations cost page faults.
   const bufferBytes = READ_CHUNK_BYTES;
   const buffers = [acquireBuffer(), acquireBuffer()] as const;
@@ -115,15 +159,7 @@ async function hashOnce(
     releaseBuffer(buffers[1]);
   }
 
-  const full = sha256?.digest('hex').toUpperCase();
-  const hashes: Hashes = {};
-  if (full && wants.has('SHA256')) hashes.SHA256 = full;
-  if (full && wants.has('AutoV2')) hashes.AutoV2 = full.slice(0, 10);
-  if (autoV1) hashes.AutoV1 = autoV1.digest('hex').slice(0, 8).toUpperCase();
-  if (autoV3) hashes.AutoV3 = autoV3.digest('hex').slice(0, 12).toUpperCase();
-  if (blake3) hashes.BLAKE3 = blake3.digestHex().toUpperCase();
-  if (wantsCrc) hashes.CRC32 = crc32ToCivitai(crc);
-  return { hashes, bytesRead: offset };
+  return { hashes: digests(), bytesRead: offset };
 }
 
 /** Feeds the part of `chunk` (which starts at file offset `chunkStart`) inside [from, to). */
