@@ -1,12 +1,12 @@
 import { createHash, type Hash } from 'node:crypto';
-import { readSync } from 'node:fs';
+import { closeSync, fstatSync, readSync, type Stats } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { crc32 } from 'node:zlib';
 import { createBLAKE3 } from 'hash-wasm';
 import type { HashType, Hashes } from '../records/schema.ts';
 import type { FileIdentity } from '../state/ledger.ts';
-import { ModelFileError, openModelFile } from './safetensors.ts';
+import { ModelFileError, openModelFile, openModelFileSync } from './safetensors.ts';
 
 /** AutoV1 (A1111's legacy model hash): SHA-256 of 64 KiB at offset 1 MiB, for files ≥ 2 MiB. */
 const AUTOV1_OFFSET = 0x100000;
@@ -56,12 +56,12 @@ export async function hashFile(file: string, options: HashFileOptions): Promise<
   let totalRead = 0;
   for (let attempt = 0; attempt < 3; attempt += 1) {
     options.signal?.throwIfAborted();
-    const handle = await openModelFile(file);
+    const opened = await openForHashing(file, options.blockingReads ?? false);
     try {
-      const before = await handle.stat();
-      const result = await hashOnce(handle, before.size, options);
+      const before = await opened.stat();
+      const result = await hashOnce(opened, before.size, options);
       totalRead += result.bytesRead;
-      const after = await handle.stat();
+      const after = await opened.stat();
       if (after.size === before.size && after.mtimeMs === before.mtimeMs && result.bytesRead === before.size) {
         return {
           hashes: result.hashes,
@@ -70,14 +70,29 @@ export async function hashFile(file: string, options: HashFileOptions): Promise<
         };
       }
     } finally {
-      await handle.close();
+      await opened.close();
     }
   }
   throw new ModelFileError('the file kept changing while it was being hashed; try again once it is complete');
 }
 
+/** A model file open for hashing: with blocking calls (a hash worker) or through the libuv pool. */
+type OpenedModelFile =
+  | { blocking: true; fd: number; stat(): Stats; close(): void }
+  | { blocking: false; handle: FileHandle; stat(): Promise<Stats>; close(): Promise<void> };
+
+async function openForHashing(file: string, blocking: boolean): Promise<OpenedModelFile> {
+  if (blocking) {
+    // On a tiny file the five pool round trips of open/stat/stat/close cost more than the read.
+    const fd = openModelFileSync(file);
+    return { blocking, fd, stat: () => fstatSync(fd), close: () => closeSync(fd) };
+  }
+  const handle = await openModelFile(file);
+  return { blocking, handle, stat: () => handle.stat(), close: () => handle.close() };
+}
+
 async function hashOnce(
-  handle: FileHandle,
+  opened: OpenedModelFile,
   size: number,
   options: HashFileOptions,
 ): Promise<{ hashes: Hashes; bytesRead: number }> {
@@ -114,12 +129,12 @@ async function hashOnce(
     return hashes;
   };
 
-  if (options.blockingReads) {
+  if (opened.blocking) {
     const buffer = acquireBuffer();
     try {
       let sinceYield = 0;
       for (;;) {
-        const bytesRead = readSync(handle.fd, buffer, 0, READ_CHUNK_BYTES, offset);
+        const bytesRead = readSync(opened.fd, buffer, 0, READ_CHUNK_BYTES, offset);
         if (bytesRead === 0) break;
         feed(bytesRead === READ_CHUNK_BYTES ? buffer : buffer.subarray(0, bytesRead));
         sinceYield += bytesRead;
@@ -139,6 +154,7 @@ async function hashOnce(
   // Reused buffers, also for small files: fresh multi-MB allocations cost page faults.
   const bufferBytes = READ_CHUNK_BYTES;
   const buffers = [acquireBuffer(), acquireBuffer()] as const;
+  const { handle } = opened;
   let pending: Promise<{ bytesRead: number }> | undefined;
   try {
     let current = 0;

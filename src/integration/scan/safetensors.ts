@@ -1,4 +1,4 @@
-import { constants } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, type Stats } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 
 /** Headers above this are not real safetensors files (the format caps them at 100 MB). */
@@ -77,11 +77,34 @@ export async function openModelFile(file: string): Promise<FileHandle> {
     await handle.close();
     throw error;
   });
-  if (!info.isFile()) {
+  const refusal = notARegularFile(info);
+  if (refusal) {
     await handle.close();
-    throw new ModelFileError(
-      info.isDirectory() ? 'is a folder now, not a file' : 'not a regular file (a pipe, socket or device named like a model)',
-    );
+    throw refusal;
   }
   return handle;
+}
+
+/** `openModelFile` with blocking calls, for threads that do nothing else (the hash workers). */
+export function openModelFileSync(file: string): number {
+  const fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
+  let refusal: ModelFileError | undefined;
+  try {
+    refusal = notARegularFile(fstatSync(fd));
+  } catch (error) {
+    closeSync(fd);
+    throw error;
+  }
+  if (refusal) {
+    closeSync(fd);
+    throw refusal;
+  }
+  return fd;
+}
+
+function notARegularFile(info: Stats): ModelFileError | undefined {
+  if (info.isFile()) return undefined;
+  return new ModelFileError(
+    info.isDirectory() ? 'is a folder now, not a file' : 'not a regular file (a pipe, socket or device named like a model)',
+  );
 }
