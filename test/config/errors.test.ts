@@ -36,6 +36,15 @@ describe('broken config files', () => {
     expect(flow.message).toContain('/srv/library/civitscraper.yaml');
   });
 
+  test('an invalid file also lists its unknown keys: a misspelt key is often why a value is missing', () => {
+    const error = configError(() => parse('input_pathz:\n  loras: { path: /m, type: LORA }\n'));
+    expect(error.code).toBe('CONFIG_INVALID');
+    const [, ...rest] = error.message.split('\n');
+    expect(rest.join('\n')).toMatch(/input_paths/);
+    expect(error.message).toContain('Also noted:');
+    expect(error.message).toMatch(/input_pathz \(line 1\): unknown key, ignored — did you mean `input_paths`\?/);
+  });
+
   test('empty file', async () => {
     const error = await loadFixture('bad-empty.yaml');
     expect(error.code).toBe('CONFIG_INVALID');

@@ -654,9 +654,11 @@ function resolvePaths(config: Config, baseDir: string, homeDir: string): void {
   }
 }
 
-function invalid(file: string, issues: ConfigIssue[]): ConfigError {
+function invalid(file: string, issues: ConfigIssue[], warnings: readonly string[] = []): ConfigError {
   const count = issues.length === 1 ? '1 problem' : `${issues.length} problems`;
-  return new ConfigError('CONFIG_INVALID', formatIssueBlock(`Invalid config in ${file} (${count}):`, issues), {
+  // A misspelt key is often why a value is missing: show the warnings with the errors.
+  const noted = warnings.length > 0 ? `\nAlso noted:\n${warnings.map((warning) => `  - ${warning}`).join('\n')}` : '';
+  return new ConfigError('CONFIG_INVALID', `${formatIssueBlock(`Invalid config in ${file} (${count}):`, issues)}${noted}`, {
     file,
     issues,
   });
@@ -736,7 +738,7 @@ export function parseConfig(text: string, file: string, options: ParseConfigOpti
   applyJobDefaults(ctx, raw);
 
   const { config, issues } = validate(ctx, raw, preMerge);
-  if (!config) throw invalid(absFile, issues);
+  if (!config) throw invalid(absFile, issues, ctx.warnings);
   resolvePaths(config, path.dirname(absFile), homeDir);
   return { config, file: absFile, warnings: ctx.warnings };
 }
