@@ -1,7 +1,8 @@
-import { lstat, readlink, stat } from 'node:fs/promises';
+import { lstat, mkdir, readFile, readlink, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runScanJob } from '../src/integration/engine/run.ts';
+import { undoRun } from '../src/integration/organize/index.ts';
 import { createWorkspace, setupLibrary, type Workspace } from './support/library.ts';
 
 let workspace: Workspace;
@@ -40,6 +41,25 @@ describe('a scan job with organization enabled', () => {
     expect((await stat(path.join(dir, 'Lora', 'sorted', 'LORA', 'Semi-realistic illustrious v1.5.json'))).isFile()).toBe(true);
     for (const image of moved?.images ?? []) expect((await stat(image.path)).isFile()).toBe(true);
     await expect(stat(path.join(dir, 'Lora', 'Semi-realistic illustrious v1.5.safetensors'))).rejects.toThrow();
+  });
+
+  it('a file replaced under on_collision: overwrite is kept, and undo brings it back', async () => {
+    const { dir, config, job, name } = await setupLibrary(workspace, 'overwrite', {
+      job: { organization: { enabled: true, template: 'by_type', operation_mode: 'move', on_collision: 'overwrite', output_dir: path.join('{model_dir}', 'sorted') } },
+    });
+    const target = path.join(dir, 'Lora', 'sorted', 'LORA', 'Semi-realistic illustrious v1.5.safetensors');
+    await mkdir(path.dirname(target), { recursive: true });
+    await writeFile(target, 'the file that was there before');
+    const { report } = await runScanJob({ config, job, jobName: name });
+    expect(report.organize?.failed).toBe(0);
+    expect((await stat(target)).size).not.toBe('the file that was there before'.length);
+    const kept = report.warnings.find((warning) => warning.stage === 'organize' && warning.message.includes('--undo'));
+    expect(kept?.message).toMatch(/overwrote are kept in /);
+
+    const journalDir = path.join(path.resolve(config.scanner.cache_dir), 'organize-journal');
+    await undoRun({ journalDir });
+    expect(await readFile(target, 'utf8')).toBe('the file that was there before');
+    expect((await stat(path.join(dir, 'Lora', 'Semi-realistic illustrious v1.5.safetensors'))).isFile()).toBe(true);
   });
 
   it('dry run plans without touching anything', async () => {

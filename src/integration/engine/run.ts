@@ -372,7 +372,15 @@ async function organizeRecords(
   }
   const journalDir = path.join(path.resolve(config.scanner.cache_dir), 'organize-journal');
   await recoverIncompleteRuns(journalDir);
-  const result = await applyPlan(plan, { journalDir, logger });
+  // Files replaced under `collision: overwrite` are kept, so that undo can bring them back.
+  const result = await applyPlan(plan, { journalDir, logger, keepTrash: true });
+  if (result.trashDir) {
+    report.warn(
+      plan.outputDir,
+      'organize',
+      `the files this run overwrote are kept in ${result.trashDir} (\`civitscraper organize --undo\` restores them); delete that folder to free the space`,
+    );
+  }
   for (const problem of result.problems) report.warn(plan.outputDir, 'organize', problem);
   const byId = new Map(records.map((record) => [record.id, record]));
   for (const unit of result.units) {

@@ -88,6 +88,8 @@ export interface OrganizeResult {
   relocations: Relocation[];
   counts: Record<UnitStatus, number>;
   problems: string[];
+  /** Where the targets this run overwrote are kept (`keepTrash`), when it overwrote any. */
+  trashDir?: string;
 }
 
 export interface UndoResult {
@@ -277,6 +279,8 @@ export async function applyPlan(plan: OrganizePlan, options: ApplyOptions): Prom
       await rm(trashDir(options.journalDir, runId), { recursive: true, force: true });
       journal.append({ type: 'purged', at: new Date().toISOString() });
       executor.probe('purged');
+    } else if (trashUsed) {
+      result.trashDir = trashDir(options.journalDir, runId);
     }
   } finally {
     journal.close();
