@@ -12,7 +12,7 @@
  *    latency of each keystroke in the search box, a facet click and a sort change (script +
  *    style + layout, measured in the page).
  *
- * Usage: node bench/site.ts [--models 10000] [--dir /tmp/x] [--keep] [--skip-warm]
+ * Usage: node bench/site.ts [--models 10000] [--dir /tmp/x] [--keep] [--skip-warm] [--trace-memory]
  *        node bench/site.ts --dir /tmp/x --measure-only   (browser part again, on a kept build)
  */
 import { execFile } from 'node:child_process';
@@ -42,7 +42,18 @@ if (process.argv.includes('--child')) {
   });
   const { buildSite } = await import('../src/cli/build-site.ts');
   const started = performance.now();
-  await buildSite({ configPath: values.config as string, outDir: values.out, cacheDir: values.cache, logLevel: 'warn' });
+  // --trace-memory: where the peak is, next to Astro's own (timestamped) stage lines.
+  const trace = process.env.CS_BENCH_TRACE_MEMORY === '1';
+  const timer = trace
+    ? setInterval(() => {
+        const { rss, heapUsed, heapTotal, external } = process.memoryUsage();
+        const mib = (bytes: number) => Math.round(bytes / 1048576);
+        process.stderr.write(`@@MEM ${new Date().toISOString().slice(11, 22)} rss=${mib(rss)} heap=${mib(heapUsed)}/${mib(heapTotal)} external=${mib(external)} MiB\n`);
+      }, 1000)
+    : undefined;
+  timer?.unref();
+  await buildSite({ configPath: values.config as string, outDir: values.out, cacheDir: values.cache, logLevel: trace ? 'info' : 'warn' });
+  clearInterval(timer);
   const ms = performance.now() - started;
   process.stdout.write(`\n@@BENCH ${JSON.stringify({ ms, maxRssKiB: process.resourceUsage().maxRSS })}\n`);
   process.exit(0);
@@ -248,6 +259,8 @@ async function main(): Promise<void> {
       dir: { type: 'string' },
       keep: { type: 'boolean', default: false },
       'skip-warm': { type: 'boolean', default: false },
+      /** Each build also writes trace-<cold|warm>.log: RSS and heap every second beside Astro's stage lines. */
+      'trace-memory': { type: 'boolean', default: false },
       /** Only the browser measurements, on the dist/ of an earlier run kept with --dir. */
       'measure-only': { type: 'boolean', default: false },
     },
@@ -316,11 +329,12 @@ async function main(): Promise<void> {
     const cacheDir = path.join(dir, 'astro-cache');
     const build = async (label: string) => {
       const started = performance.now();
-      const { stdout } = await run(process.execPath, [fileURLToPath(import.meta.url), '--child', '--config', configPath, '--out', outDir, '--cache', cacheDir], {
+      const { stdout, stderr } = await run(process.execPath, [fileURLToPath(import.meta.url), '--child', '--config', configPath, '--out', outDir, '--cache', cacheDir], {
         cwd: ROOT,
         maxBuffer: 256 * 1024 * 1024,
-        env: { ...process.env, NODE_OPTIONS: '' },
+        env: { ...process.env, NODE_OPTIONS: '', ...(values['trace-memory'] ? { CS_BENCH_TRACE_MEMORY: '1' } : {}) },
       });
+      if (values['trace-memory']) await writeFile(path.join(dir, `trace-${label}.log`), `${stdout}\n${stderr}`);
       const line = stdout.split('\n').find((text) => text.startsWith('@@BENCH '));
       const child = JSON.parse(line?.slice(8) ?? '{}') as { ms: number; maxRssKiB: number };
       const wall = performance.now() - started;

@@ -1,5 +1,10 @@
+import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ModelRecordSchema, slimForSite } from '../src/integration/records/schema.ts';
+import { ModelRecordSchema } from '../src/integration/records/schema.ts';
+import { joinSiteRecord, readSiteDetails, splitForSite, writeSiteDetails } from '../src/integration/site/details.ts';
+import { hasNewerVersion, libraryContext, modelView } from '../src/integration/site/view.ts';
 
 const record = ModelRecordSchema.parse({
   id: 'x-abc',
@@ -8,28 +13,109 @@ const record = ModelRecordSchema.parse({
   civitai: { status: 'identified' },
   version: {
     id: 7,
+    modelId: 3,
+    createdAt: '2024-01-01T00:00:00Z',
+    description: '<p>version notes</p>',
+    trainedWords: ['xword'],
     files: [
       { name: 'pruned.safetensors', primary: true, hashes: { SHA256: 'BB' } },
       { name: 'x.safetensors', hashes: { SHA256: 'aa' } },
     ],
     images: [{ url: 'https://image.civitai.com/a/b/c.jpeg', meta: { prompt: 'long' } }],
   },
-  images: [{ path: '/m/x.preview1.jpeg', url: 'https://image.civitai.com/a/b/c.jpeg', type: 'image', nsfwLevel: 1 }],
+  model: {
+    id: 3,
+    name: 'X',
+    description: '<p>about X</p>',
+    tags: ['style'],
+    modelVersions: [
+      { id: 8, name: 'v2', createdAt: '2024-02-01T00:00:00Z', trainedWords: ['a'], stats: { downloadCount: 5 } },
+      { id: 7, name: 'v1', createdAt: '2024-01-01T00:00:00Z', trainedWords: ['xword'] },
+    ],
+  },
+  images: [
+    { path: '/m/x.preview1.jpeg', url: 'https://image.civitai.com/a/b/c.jpeg', type: 'image', nsfwLevel: 1, meta: { prompt: 'a cat', seed: 1 } },
+    { path: '/m/x.preview2.jpeg', url: 'https://image.civitai.com/a/b/d.jpeg', type: 'image', nsfwLevel: 1 },
+  ],
+  training: { tags: [{ tag: 'cat', count: 3 }] },
 });
 
-describe('slimForSite', () => {
-  it("keeps this file's entry and the local previews, drops the remote image list", () => {
-    const slim = slimForSite(record);
-    expect(slim.version?.files?.map((file) => file.name)).toEqual(['x.safetensors']);
-    expect(slim.version?.images).toBeUndefined();
-    expect(slim.images).toEqual(record.images);
-    expect(ModelRecordSchema.safeParse(slim).success).toBe(true);
+const settings = { domains: { sfw: 'civitai.com', nsfw: 'civitai.red' }, nsfwThreshold: 4 };
+
+describe('splitForSite / joinSiteRecord', () => {
+  it("keeps this file's entry and the local previews in the entry, drops the remote image list", () => {
+    const { entry } = splitForSite(record);
+    expect(entry.version?.files?.map((file) => file.name)).toEqual(['x.safetensors']);
+    expect(entry.version?.images).toBeUndefined();
+    expect(entry.images.map((image) => image.path)).toEqual(record.images.map((image) => image.path));
+    expect(ModelRecordSchema.safeParse(entry).success).toBe(true);
+    const other = splitForSite({ ...record, hashes: { SHA256: 'CC' } }).entry;
+    expect(other.version?.files?.map((file) => file.name)).toEqual(['pruned.safetensors']);
   });
 
-  it('falls back to the primary file, and leaves records without a version alone', () => {
-    const other = slimForSite({ ...record, hashes: { SHA256: 'CC' } });
-    expect(other.version?.files?.map((file) => file.name)).toEqual(['pruned.safetensors']);
-    const bare = { ...record, version: undefined };
-    expect(slimForSite(bare)).toBe(bare);
+  it('moves descriptions, sibling versions, image parameters and training to the details', () => {
+    const { entry, details } = splitForSite(record);
+    expect(entry.model?.description).toBeUndefined();
+    expect(entry.version?.description).toBeUndefined();
+    expect(entry.images.some((image) => image.meta)).toBe(false);
+    expect(entry.training).toBeUndefined();
+    expect(entry.model?.modelVersions).toEqual([
+      { id: 8, createdAt: '2024-02-01T00:00:00Z' },
+      { id: 7, createdAt: '2024-01-01T00:00:00Z' },
+    ]);
+    expect(details).toMatchObject({
+      modelDescription: '<p>about X</p>',
+      versionDescription: '<p>version notes</p>',
+      imageMeta: [{ prompt: 'a cat', seed: 1 }, null],
+      training: { tags: [{ tag: 'cat', count: 3 }] },
+    });
+    expect(details.modelVersions?.[0]).toMatchObject({ name: 'v2', stats: { downloadCount: 5 } });
+  });
+
+  it('the gallery sees the same from the entry as from the whole record', () => {
+    const { entry } = splitForSite(record);
+    expect(modelView(entry, settings)).toEqual(modelView(record, settings));
+    expect(hasNewerVersion(entry, libraryContext([entry]), settings)).toBe(true);
+    expect(hasNewerVersion(entry, libraryContext([entry]), settings)).toBe(hasNewerVersion(record, libraryContext([record]), settings));
+  });
+
+  it('joining gives back the record (apart from what the site never shows)', () => {
+    const { entry, details } = splitForSite(record);
+    const joined = joinSiteRecord(entry, details);
+    expect(joined.model).toEqual(record.model);
+    expect(joined.version?.description).toBe(record.version?.description);
+    expect(joined.images).toEqual(record.images);
+    expect(joined.training).toEqual(record.training);
+    // Without details a page still renders from the entry.
+    expect(joinSiteRecord(entry, undefined)).toBe(entry);
+  });
+
+  it('leaves records without CivitAI data as they are', () => {
+    const bare = { ...record, version: undefined, model: undefined, images: [], training: undefined };
+    const { entry, details } = splitForSite(bare);
+    expect(entry).toEqual(bare);
+    expect(details).toEqual({});
+  });
+});
+
+describe('site details files', () => {
+  it('are written atomically, left alone when unchanged, read back, and removed with their record', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'cs-details-'));
+    try {
+      const { details } = splitForSite(record);
+      await writeSiteDetails(dir, [{ id: 'x-abc', details }, { id: 'y-def', details: {} }]);
+      expect(readSiteDetails(dir, 'x-abc')).toEqual(details);
+      const before = await stat(path.join(dir, 'x-abc.json'));
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      await writeSiteDetails(dir, [{ id: 'x-abc', details }]);
+      expect((await stat(path.join(dir, 'x-abc.json'))).mtimeMs).toBe(before.mtimeMs);
+      expect(await readdir(dir)).toEqual(['x-abc.json']);
+      // A damaged file reads as "no details", never as an error that stops the build.
+      await writeFile(path.join(dir, 'x-abc.json'), '{"modelDescription": ');
+      expect(readSiteDetails(dir, 'x-abc')).toBeUndefined();
+      expect(readSiteDetails(dir, 'missing')).toBeUndefined();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

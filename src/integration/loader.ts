@@ -8,7 +8,9 @@ import path from 'node:path';
 import { ConfigError, loadConfig, selectJobs, type LoadedConfig } from './config/index.ts';
 import type { Config, ScanJob } from './config/schema.ts';
 import { runScanJob } from './engine/run.ts';
-import { ModelRecordSchema, slimForSite, type ModelRecord } from './records/schema.ts';
+import { ModelRecordSchema, type ModelRecord } from './records/schema.ts';
+import { splitForSite, writeSiteDetails, type ModelDetails } from './site/details.ts';
+import { siteDetailsDir } from './site/settings.ts';
 import type { Logger } from './util/logger.ts';
 import { redactingLogger } from './util/logger.ts';
 
@@ -84,10 +86,15 @@ async function syncRecords(context: LoaderContext, config: Config, options: Civi
     for (const record of found) if (!records.has(record.id)) records.set(record.id, record);
   }
 
+  const details: { id: string; details: ModelDetails }[] = [];
   for (const record of records.values()) {
-    const data = await context.parseData({ id: record.id, data: slimForSite(record) as unknown as Record<string, unknown> });
-    context.store.set({ id: record.id, data, digest: context.generateDigest(data) });
+    const parts = splitForSite(record);
+    details.push({ id: record.id, details: parts.details });
+    const data = await context.parseData({ id: record.id, data: parts.entry as unknown as Record<string, unknown> });
+    // The page renders from both halves: a change in either must change the digest.
+    context.store.set({ id: record.id, data, digest: context.generateDigest({ data, details: parts.details }) });
   }
+  await writeSiteDetails(siteDetailsDir(config), details);
   for (const id of context.store.keys()) {
     if (!records.has(id)) context.store.delete(id);
   }

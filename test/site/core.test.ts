@@ -334,3 +334,14 @@ describe('page helpers', () => {
     expect(page).toContain('url=my%20gallery-site/index.html');
   });
 });
+
+describe('build memory', () => {
+  it('asks V8 to favour memory during astro build unless told not to, and never in dev', async () => {
+    const { buildMemoryFlags } = await import('../../src/integration/index.ts');
+    expect(buildMemoryFlags('build')).toEqual(['--optimize-for-size']);
+    expect(buildMemoryFlags('build', 'low')).toEqual(['--optimize-for-size']);
+    expect(buildMemoryFlags('build', 'fast')).toEqual([]);
+    expect(buildMemoryFlags('dev')).toEqual([]);
+    expect(buildMemoryFlags('sync')).toEqual([]);
+  });
+});

@@ -101,19 +101,3 @@ export const ModelRecordSchema = z.object({
 });
 export type ModelRecord = z.infer<typeof ModelRecordSchema>;
 export type ModelRecordInput = z.input<typeof ModelRecordSchema>;
-
-/**
- * A record as the site stores it: the version keeps only this file's entry of `files` and no
- * `images` (the record's own `images` are the downloaded ones). Generation parameters of ten
- * remote images per version are most of a record's size; 10,000 of them weigh on the build.
- */
-export function slimForSite(record: ModelRecord): ModelRecord {
-  const version = record.version;
-  if (!version) return record;
-  const sha = record.hashes.SHA256?.toUpperCase();
-  const files = version.files ?? [];
-  const mine = files.find((file) => file.hashes?.SHA256?.toUpperCase() === sha) ?? files.find((file) => file.primary);
-  const { images: _remoteImages, ...rest } = version;
-  void _remoteImages;
-  return { ...record, version: { ...rest, files: mine ? [mine] : [] } };
-}

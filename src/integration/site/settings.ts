@@ -19,6 +19,8 @@ export interface SiteSettings {
   sfwOnly: boolean;
   /** Absolute folder for the gallery's card thumbnails, kept between builds. */
   thumbCacheDir: string;
+  /** Absolute folder of the page-only parts of each record (site/details.ts). */
+  detailsDir: string;
 }
 
 export function siteSettings(config: Config | undefined, job: ScanJob | undefined): SiteSettings {
@@ -33,8 +35,17 @@ export function siteSettings(config: Config | undefined, job: ScanJob | undefine
     modelPages: html?.enabled ?? true,
     gallery: html?.generate_gallery ?? true,
     sfwOnly: html?.sfw_only ?? false,
-    thumbCacheDir: path.resolve(config?.scanner.cache_dir ?? '.civitscraper_cache', 'site-thumbnails'),
+    thumbCacheDir: path.resolve(cacheDirOf(config), 'site-thumbnails'),
+    detailsDir: siteDetailsDir(config),
   };
+}
+
+export function siteDetailsDir(config: Config | undefined): string {
+  return path.resolve(cacheDirOf(config), 'site-details');
+}
+
+function cacheDirOf(config: Config | undefined): string {
+  return config?.scanner.cache_dir ?? '.civitscraper_cache';
 }
 
 /**

@@ -1,0 +1,144 @@
+/**
+ * A record is split in two for the site. The collection entry keeps what the gallery, the list
+ * and every card need (names, types, tags, creator, stats, trigger words, file facts, preview
+ * paths, version ids and dates); the page-only weight — description HTML, the full list of
+ * sibling versions, each image's generation parameters, the training summary — goes to a small
+ * JSON file per model that the model page reads while it renders.
+ *
+ * Why: Astro serialises every entry into one data store, bundles it into the build as a module
+ * and parses it back before rendering, all in one process. At 10,000 models the heavy half of the
+ * records cost about 1 GB of peak memory that way; read one page at a time, it costs nothing.
+ */
+import { readFileSync } from 'node:fs';
+import { mkdir, readdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { z } from 'zod';
+import { ModelVersionSummarySchema } from '../civitai/schemas.ts';
+import type { ModelRecord } from '../records/schema.ts';
+import { toJsonText, writeFileAtomic } from '../util/atomic-write.ts';
+import { mapLimit } from '../util/map-limit.ts';
+import { TrainingSummarySchema } from './training.ts';
+
+export const ModelDetailsSchema = z.object({
+  modelDescription: z.string().optional(),
+  versionDescription: z.string().optional(),
+  /** Every version of the parent model as the API listed it. */
+  modelVersions: z.array(ModelVersionSummarySchema).optional(),
+  /** Generation parameters of `images[i]` (null: none). */
+  imageMeta: z.array(z.record(z.string(), z.unknown()).nullable()).optional(),
+  training: TrainingSummarySchema.optional(),
+});
+export type ModelDetails = z.infer<typeof ModelDetailsSchema>;
+
+export interface SiteRecordParts {
+  /** What the collection stores: a valid ModelRecord, without the page-only parts. */
+  entry: ModelRecord;
+  details: ModelDetails;
+}
+
+/**
+ * Splits a record for the site. The entry's version keeps only this file's entry of `files` and
+ * no remote `images` (the record's own `images` are the downloaded ones); sibling versions keep
+ * their id and dates, which is what the gallery's "newer version" badge needs.
+ */
+export function splitForSite(record: ModelRecord): SiteRecordParts {
+  const details: ModelDetails = {};
+  const entry: ModelRecord = { ...record };
+  if (record.version) {
+    const { images: _remoteImages, description, files, ...version } = record.version;
+    void _remoteImages;
+    if (description) details.versionDescription = description;
+    const sha = record.hashes.SHA256?.toUpperCase();
+    const mine = files?.find((file) => file.hashes?.SHA256?.toUpperCase() === sha) ?? files?.find((file) => file.primary);
+    entry.version = { ...version, files: mine ? [mine] : [] };
+  }
+  if (record.model) {
+    const { description, modelVersions, ...model } = record.model;
+    if (description) details.modelDescription = description;
+    if (modelVersions) {
+      details.modelVersions = modelVersions;
+      entry.model = {
+        ...model,
+        modelVersions: modelVersions.map(({ id, createdAt, publishedAt }) => ({
+          id,
+          ...(createdAt ? { createdAt } : {}),
+          ...(publishedAt ? { publishedAt } : {}),
+        })),
+      };
+    } else {
+      entry.model = model;
+    }
+  }
+  if (record.images.some((image) => image.meta)) {
+    details.imageMeta = record.images.map((image) => image.meta ?? null);
+    entry.images = record.images.map(({ meta: _meta, ...image }) => image);
+  }
+  if (record.training) {
+    details.training = record.training;
+    delete entry.training;
+  }
+  return { entry, details };
+}
+
+/** The record again, from an entry and its details (missing details leave those parts out). */
+export function joinSiteRecord(entry: ModelRecord, details: ModelDetails | undefined): ModelRecord {
+  if (!details) return entry;
+  const record: ModelRecord = { ...entry };
+  if (entry.version && details.versionDescription) record.version = { ...entry.version, description: details.versionDescription };
+  if (entry.model) {
+    record.model = {
+      ...entry.model,
+      ...(details.modelDescription ? { description: details.modelDescription } : {}),
+      ...(details.modelVersions ? { modelVersions: details.modelVersions } : {}),
+    };
+  }
+  const meta = details.imageMeta;
+  if (meta) record.images = entry.images.map((image, index) => (meta[index] ? { ...image, meta: meta[index] } : image));
+  if (details.training) record.training = details.training;
+  return record;
+}
+
+export function siteDetailsFile(dir: string, id: string): string {
+  // Ids are URL-safe slugs (records/id.ts); encoding keeps any other id a plain file name.
+  return path.join(dir, `${encodeURIComponent(id)}.json`);
+}
+
+/**
+ * Writes the details of every record (unchanged files are not rewritten) and removes those of
+ * records that are gone. Each write is atomic.
+ */
+export async function writeSiteDetails(dir: string, parts: Iterable<{ id: string; details: ModelDetails }>): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  const keep = new Set<string>();
+  const writes: { file: string; text: string }[] = [];
+  for (const { id, details } of parts) {
+    const file = siteDetailsFile(dir, id);
+    keep.add(path.basename(file));
+    writes.push({ file, text: toJsonText(details) });
+  }
+  await mapLimit(writes, 16, async ({ file, text }) => {
+    await writeFileAtomic(file, text, { skipIfUnchanged: true });
+  });
+  const present = await readdir(dir).catch(() => [] as string[]);
+  await mapLimit(
+    present.filter((name) => name.endsWith('.json') && !keep.has(name)),
+    16,
+    (name) => rm(path.join(dir, name), { force: true }),
+  );
+}
+
+/** The details the loader wrote for `id`; undefined when there are none (or they are unreadable). */
+export function readSiteDetails(dir: string, id: string): ModelDetails | undefined {
+  let text: string;
+  try {
+    text = readFileSync(siteDetailsFile(dir, id), 'utf8');
+  } catch {
+    return undefined;
+  }
+  try {
+    const parsed = ModelDetailsSchema.safeParse(JSON.parse(text));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
