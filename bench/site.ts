@@ -451,6 +451,7 @@ async function measureBrowser(outDir: string, log: (line: string) => void) {
     const keystrokes = [...(await typeQuery('neon samurai')), ...(await typeQuery('aiko')), ...(await typeQuery('illustrious style')), ...(await typeQuery('xyz no match'))];
     const keys = stats(keystrokes);
     log(`  per keystroke (script + style + layout): median ${keys.medianMs} ms, p95 ${keys.p95Ms} ms, max ${keys.maxMs} ms over ${keys.n}`);
+    log('  (the facet counts follow 150 ms after typing pauses; that update costs what a facet click costs, below)');
 
     const clicks = await page.evaluate(() => {
       const times: number[] = [];

@@ -122,6 +122,10 @@ describe.runIf(chromiumAvailable())('the gallery in Chromium, from file://', () 
     const search = page.locator('#q');
     await search.pressSequentially('semi');
     expect(await cardNames(page)).toEqual(['Semi-realistic illustrious', 'Semi-realistic illustrious']);
+    // The facet counts follow once typing pauses: the types of the two results, nothing else.
+    const typeCounts = () =>
+      page.locator('.facet[data-facet="type"] .facet-count').allTextContents().then((counts) => counts.map(Number).reduce((sum, n) => sum + n, 0));
+    await expect.poll(typeCounts).toBe(2);
     await search.fill('alericiviai');
     expect(await page.locator('#results .card').count()).toBe(2);
     await search.fill('verybadimagenegative_v1.3');

@@ -14,6 +14,7 @@
   if (!core || !root || !data) return;
 
   var PAGE = 24;
+  var FACETS_AFTER_TYPING_MS = 150;
   var model = core.decodeIndex(JSON.parse(data.textContent || '{}'));
   var engine = core.createEngine(model);
   var config = {
@@ -473,12 +474,21 @@
     results.className = 'results view-' + state.view;
   }
 
-  /** Applies the state to the page; `history`: 'push' (a new entry), 'replace', or 'none'. */
-  function apply(history) {
+  var facetsTimer = null;
+
+  /**
+   * Applies the state to the page; `history`: 'push' (a new entry), 'replace', or 'none'.
+   * `whileTyping`: the facet counts follow once typing pauses, so a keystroke pays for the
+   * results only (at 10,000 models the counts were the larger part of a keystroke's work).
+   */
+  function apply(history, whileTyping) {
     var started = performance.now();
     current = engine.run(state);
     var ran = performance.now();
-    renderFacets();
+    clearTimeout(facetsTimer);
+    facetsTimer = null;
+    if (whileTyping) facetsTimer = setTimeout(function () { facetsTimer = null; renderFacets(); }, FACETS_AFTER_TYPING_MS);
+    else renderFacets();
     renderChips();
     renderStatus();
     var drawn = performance.now();
@@ -528,7 +538,7 @@
   search.addEventListener('input', function () {
     state.q = search.value;
     // One history entry per burst of typing, updated as it goes.
-    apply(typing ? 'replace' : 'push');
+    apply(typing ? 'replace' : 'push', true);
     clearTimeout(typing);
     typing = setTimeout(function () { typing = null; }, 800);
   });
