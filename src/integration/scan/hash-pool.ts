@@ -4,8 +4,7 @@
  * there are two or more threads, one lane prefers large files (largest first) and the others
  * prefer small ones (smallest first) until the small files left are needed to even out the end;
  * a lane with nothing of its kind takes the other kind, so a library of only checkpoints still
- * uses every core. `maxParallelLarge: 1` limits large files to
- * one reader (spinning disks, NAS).
+ * uses every core. `maxParallelLarge: 1` limits large files to one reader (spinning disks, NAS).
  *
  * When worker threads cannot start — the module was bundled so `hash-worker.ts` is not beside it,
  * or this Node cannot run TypeScript in a worker — the pool hashes on the calling thread instead
