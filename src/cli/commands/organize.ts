@@ -7,7 +7,7 @@ import { listRuns, OrganizeError, recoverIncompleteRuns, undoRun } from '../../i
 import type { CliContext } from '../context.ts';
 import { EXIT, messageOf, UsageError } from '../exit.ts';
 import { journalDir, runScanStep, type JobOutcome } from '../jobs.ts';
-import { chooseJobs, exitCodeFor, runJson, type CommandResult } from './shared.ts';
+import { chooseJobs, jobsResult, runEachJob, type CommandResult } from './shared.ts';
 
 export async function organizeCommand(ctx: CliContext): Promise<CommandResult> {
   if (ctx.args.undo) return undoCommand(ctx, ctx.args.undo.runId);
@@ -21,18 +21,11 @@ export async function organizeCommand(ctx: CliContext): Promise<CommandResult> {
         : 'no scan-paths job to organize; name one with --job',
     );
   }
-  const outcomes: JobOutcome[] = [];
-  const notRun: string[] = [];
-  for (const { name, job } of jobs) {
-    if (ctx.interrupt.signal.aborted) {
-      notRun.push(name);
-      continue;
-    }
+  const ran = await runEachJob(ctx, jobs, (name, job) => {
     ctx.logger.info(`job "${name}": organize (${job.organization.operation_mode ?? 'copy'}, ${job.organization.template})`);
-    outcomes.push(await runScanStep(ctx, name, job, { organize: 'always', ...(jobs.length > 1 ? { label: name } : {}) }));
-  }
-  const exitCode = exitCodeFor(outcomes, ctx.interrupt.interrupted);
-  return { exitCode, json: runJson(ctx, outcomes, exitCode, notRun) };
+    return runScanStep(ctx, name, job, { organize: 'always', ...(jobs.length > 1 ? { label: name } : {}) });
+  });
+  return jobsResult(ctx, ran);
 }
 
 async function undoCommand(ctx: CliContext, runId: string | undefined): Promise<CommandResult> {

@@ -18,6 +18,30 @@ export function chooseJobs(ctx: CliContext): SelectedJob[] {
   });
 }
 
+/**
+ * Runs `step` for each job in order; after Ctrl-C the jobs not started yet are listed as not run
+ * (the one in flight stops and keeps what finished).
+ */
+export async function runEachJob<J>(
+  ctx: CliContext,
+  jobs: readonly { name: string; job: J }[],
+  step: (name: string, job: J) => Promise<JobOutcome>,
+): Promise<{ outcomes: JobOutcome[]; notRun: string[] }> {
+  const outcomes: JobOutcome[] = [];
+  const notRun: string[] = [];
+  for (const { name, job } of jobs) {
+    if (ctx.interrupt.signal.aborted) notRun.push(name);
+    else outcomes.push(await step(name, job));
+  }
+  return { outcomes, notRun };
+}
+
+/** The command's result after `runEachJob`: exit code and report JSON. */
+export function jobsResult(ctx: CliContext, { outcomes, notRun }: { outcomes: JobOutcome[]; notRun: string[] }): CommandResult {
+  const exitCode = exitCodeFor(outcomes, ctx.interrupt.interrupted);
+  return { exitCode, json: runJson(ctx, outcomes, exitCode, notRun) };
+}
+
 export function exitCodeFor(outcomes: readonly JobOutcome[], interrupted: boolean): number {
   if (interrupted || outcomes.some((outcome) => outcome.interrupted)) return EXIT.interrupted;
   if (outcomes.length > 0 && outcomes.every((outcome) => outcome.usageError)) return EXIT.usage;

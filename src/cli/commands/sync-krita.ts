@@ -5,8 +5,8 @@
 import { SyncLoraTriggersJobSchema, type SyncLoraTriggersJob } from '../../integration/config/index.ts';
 import type { CliContext } from '../context.ts';
 import { UsageError } from '../exit.ts';
-import { runSyncStep, type JobOutcome } from '../jobs.ts';
-import { chooseJobs, exitCodeFor, runJson, type CommandResult } from './shared.ts';
+import { runSyncStep } from '../jobs.ts';
+import { chooseJobs, jobsResult, runEachJob, type CommandResult } from './shared.ts';
 
 export async function syncKritaCommand(ctx: CliContext): Promise<CommandResult> {
   let jobs: Array<{ name: string; job: SyncLoraTriggersJob }>;
@@ -23,15 +23,8 @@ export async function syncKritaCommand(ctx: CliContext): Promise<CommandResult> 
   if (ctx.args.lorasFile !== undefined && jobs.length > 1) {
     throw new UsageError(`--loras-file with ${jobs.length} sync-lora-triggers jobs: name one with --job (${jobs.map((entry) => entry.name).join(', ')})`);
   }
-  const outcomes: JobOutcome[] = [];
-  const notRun: string[] = [];
-  for (const { name, job } of jobs) {
-    if (ctx.interrupt.signal.aborted) {
-      notRun.push(name);
-      continue;
-    }
-    outcomes.push(await runSyncStep(ctx, name, job, ctx.args.lorasFile !== undefined ? { lorasFile: ctx.args.lorasFile } : {}));
-  }
-  const exitCode = exitCodeFor(outcomes, ctx.interrupt.interrupted);
-  return { exitCode, json: runJson(ctx, outcomes, exitCode, notRun) };
+  const ran = await runEachJob(ctx, jobs, (name, job) =>
+    runSyncStep(ctx, name, job, ctx.args.lorasFile !== undefined ? { lorasFile: ctx.args.lorasFile } : {}),
+  );
+  return jobsResult(ctx, ran);
 }

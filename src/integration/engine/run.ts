@@ -30,6 +30,7 @@ import { openStateStore, resolveHashes, StateStoreUnavailableError, type StateSt
 import { readSidecar, slimModel, type SidecarRead, type StoredSidecar } from '../sidecars/metadata.ts';
 import { writeModelSidecars } from '../sidecars/write.ts';
 import { resolveSidecarLayout, type SidecarLayout } from '../sidecars/paths.ts';
+import { formatBytes } from '../util/format.ts';
 import { silentLogger, type Logger } from '../util/logger.ts';
 import { mapLimit } from '../util/map-limit.ts';
 import type { ProgressListener } from './progress.ts';
@@ -562,14 +563,3 @@ function round(value: number): number {
   return Math.round(value * 1000) / 1000;
 }
 
-export function formatBytes(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  const units = ['KB', 'MB', 'GB', 'TB'];
-  let value = bytes / 1024;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit += 1;
-  }
-  return `${value.toFixed(1)} ${units[unit]}`;
-}
