@@ -19,11 +19,11 @@ import { mkdir, mkdtemp, open, rm } from 'node:fs/promises';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import type { HashType } from '../src/integration/records/schema.ts';
-import { toDiscoveredFile } from '../src/integration/scan/discover.ts';
-import { blake3Backend, createBlake3, hashFile } from '../src/integration/scan/hash.ts';
-import { createHashPool, defaultHashThreads, hashMany, type HashJob } from '../src/integration/scan/hash-pool.ts';
-import { openStateStore, resolveHashes } from '../src/integration/state/index.ts';
+import type { HashType } from '../src/integration/engine/records/schema.ts';
+import { toDiscoveredFile } from '../src/integration/engine/scan/discover.ts';
+import { blake3Backend, createBlake3, hashFile } from '../src/integration/engine/scan/hash.ts';
+import { createHashPool, defaultHashThreads, hashMany, type HashJob } from '../src/integration/engine/scan/hash-pool.ts';
+import { openStateStore, resolveHashes } from '../src/integration/engine/state/index.ts';
 
 const { values: args } = parseArgs({
   options: {

@@ -40,7 +40,7 @@ if (process.argv.includes('--child')) {
   const { values } = parseArgs({
     options: { child: { type: 'boolean' }, config: { type: 'string' }, out: { type: 'string' }, cache: { type: 'string' } },
   });
-  const { buildSite } = await import('../src/cli/build-site.ts');
+  const { buildSite } = await import('../src/integration/cli/build-site.ts');
   const started = performance.now();
   // --trace-memory: where the peak is, next to Astro's own (timestamped) stage lines.
   const trace = process.env.CS_BENCH_TRACE_MEMORY === '1';

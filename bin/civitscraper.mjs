@@ -26,7 +26,7 @@ if (major < 22 || (major === 22 && minor < 12)) {
   for (const signal of ['SIGTERM', 'SIGHUP']) process.on(signal, () => child.kill(signal));
   child.on('exit', (code, signal) => process.exit(code ?? (signal === 'SIGINT' ? 130 : 1)));
 } else {
-  const { main } = await import('../src/cli/main.ts');
+  const { main } = await import('../src/integration/cli/main.ts');
   process.exitCode = await main(process.argv.slice(2));
 }
 

@@ -1,6 +1,6 @@
 import { defineCollection } from 'astro:content';
-import { civitscraperLoader } from './integration/loader.ts';
-import { ModelRecordSchema } from './integration/records/schema.ts';
+import { civitscraperLoader } from './integration/loaders.ts';
+import { ModelRecordSchema } from './integration/engine/records/schema.ts';
 
 // Previews are turned into thumbnails by the site's own sharp step (cached in
 // scanner.cache_dir), not through image(): at 10,000 models astro:assets would copy every

@@ -1,9 +1,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createCivitaiClient, CivitaiRequestError } from '../src/integration/civitai/client.ts';
-import { parseRetryAfter } from '../src/integration/civitai/http.ts';
-import { ApiSchema } from '../src/integration/config/schema.ts';
+import { createCivitaiClient, CivitaiRequestError } from '../src/integration/engine/civitai/client.ts';
+import { parseRetryAfter } from '../src/integration/engine/civitai/http.ts';
+import { ApiSchema } from '../src/integration/engine/config/schema.ts';
 
 type Handler = (req: IncomingMessage, res: ServerResponse, count: number) => void;
 const servers: Server[] = [];

@@ -2,7 +2,7 @@ import { lstat, mkdir, readFile, readlink, stat, writeFile } from 'node:fs/promi
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runScanJob } from '../src/integration/engine/run.ts';
-import { undoRun } from '../src/integration/organize/index.ts';
+import { undoRun } from '../src/integration/engine/organize/index.ts';
 import { createWorkspace, setupLibrary, type Workspace } from './support/library.ts';
 
 let workspace: Workspace;

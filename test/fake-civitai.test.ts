@@ -10,8 +10,8 @@ import {
   ModelSchema,
   ModelVersionSchema,
   type ModelVersion,
-} from '../src/integration/civitai/schemas.ts';
-import { HASH_TYPES } from '../src/integration/records/schema.ts';
+} from '../src/integration/engine/civitai/schemas.ts';
+import { HASH_TYPES } from '../src/integration/engine/records/schema.ts';
 import { FaultInjector } from '../src/dev/fake-civitai/faults.ts';
 import {
   PNG_AS_JPEG_UUID,

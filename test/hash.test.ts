@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { crc32ToCivitai, hashFile } from '../src/integration/scan/hash.ts';
-import { readSafetensorsHeader } from '../src/integration/scan/safetensors.ts';
+import { crc32ToCivitai, hashFile } from '../src/integration/engine/scan/hash.ts';
+import { readSafetensorsHeader } from '../src/integration/engine/scan/safetensors.ts';
 import { crc32 } from 'node:zlib';
 
 const ALL = ['SHA256', 'AutoV2', 'AutoV1', 'AutoV3', 'BLAKE3', 'CRC32'] as const;

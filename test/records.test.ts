@@ -2,7 +2,7 @@ import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ModelRecordSchema } from '../src/integration/records/schema.ts';
+import { ModelRecordSchema } from '../src/integration/engine/records/schema.ts';
 import { joinSiteRecord, readSiteDetails, splitForSite, writeSiteDetails } from '../src/integration/site/details.ts';
 import { hasNewerVersion, libraryContext, modelView } from '../src/integration/site/view.ts';
 

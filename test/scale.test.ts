@@ -9,7 +9,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { Catalog, startFakeCivitai, type FakeCivitai } from '../src/dev/fake-civitai/index.ts';
-import { parseConfig, selectJobs, type ScanJob } from '../src/integration/config/index.ts';
+import { parseConfig, selectJobs, type ScanJob } from '../src/integration/engine/config/index.ts';
 import { runScanJob } from '../src/integration/engine/run.ts';
 
 const FILES = 1000;

@@ -2,10 +2,10 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cdnRendition } from '../src/integration/media/cdn.ts';
-import { isCompleteMedia } from '../src/integration/media/sniff.ts';
+import { cdnRendition } from '../src/integration/engine/media/cdn.ts';
+import { isCompleteMedia } from '../src/integration/engine/media/sniff.ts';
 import { runScanJob } from '../src/integration/engine/run.ts';
-import { sdVersion } from '../src/integration/sidecars/a1111.ts';
+import { sdVersion } from '../src/integration/engine/sidecars/a1111.ts';
 import { PNG_AS_JPEG_UUID } from '../src/dev/fake-civitai/index.ts';
 import { createWorkspace, setupLibrary, type Workspace } from './support/library.ts';
 

@@ -7,7 +7,7 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
-import { buildSite, PROJECT_ROOT } from '../cli/build-site.ts';
+import { buildSite, PROJECT_ROOT } from '../integration/cli/build-site.ts';
 import { startFakeCivitai } from './fake-civitai/index.ts';
 import { generateSampleLibrary, sampleInputPaths } from './sample-library/index.ts';
 

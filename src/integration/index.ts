@@ -7,13 +7,13 @@ import type { AstroIntegration } from 'astro';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import v8 from 'node:v8';
-import type { Config } from './config/schema.ts';
-import { loadOrExplain, rememberAstroCommand, siteScanJobs, type CivitscraperLoaderOptions } from './loader.ts';
+import type { Config } from './engine/config/schema.ts';
+import { loadOrExplain, rememberAstroCommand, siteScanJobs, type CivitscraperLoaderOptions } from './loaders.ts';
 import { relativizeSite } from './site/relative-urls.ts';
 import { PublishError, publishSite } from './site/publish.ts';
 import { inertHtmlKeys, siteSettings, type SiteSettings } from './site/settings.ts';
 
-export { civitscraperLoader } from './loader.ts';
+export { civitscraperLoader } from './loaders.ts';
 export type { SiteSettings };
 
 const SETTINGS_MODULE = 'virtual:civitscraper/settings';

@@ -3,9 +3,9 @@ import { mkdtemp, readdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseCliArgs } from '../../src/cli/args.ts';
-import { UsageError } from '../../src/cli/exit.ts';
-import { RotatingFile } from '../../src/cli/logging.ts';
+import { parseCliArgs } from '../../src/integration/cli/args.ts';
+import { UsageError } from '../../src/integration/cli/exit.ts';
+import { RotatingFile } from '../../src/integration/cli/logging.ts';
 
 describe('parseCliArgs', () => {
   it('defaults to scan; reads every seed flag, short and long', () => {

@@ -35,7 +35,7 @@ vi.mock('../../src/integration/engine/run.ts', () => ({
   },
 }));
 
-const { main } = await import('../../src/cli/main.ts');
+const { main } = await import('../../src/integration/cli/main.ts');
 
 let dir: string;
 let stderr: string;

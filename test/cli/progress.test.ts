@@ -5,9 +5,9 @@
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ProgressEvent } from '../../src/integration/engine/progress.ts';
-import { createProgress } from '../../src/cli/progress.ts';
-import { createTerminal } from '../../src/cli/terminal.ts';
-import type { Logger } from '../../src/integration/util/logger.ts';
+import { createProgress } from '../../src/integration/cli/progress.ts';
+import { createTerminal } from '../../src/integration/cli/terminal.ts';
+import type { Logger } from '../../src/integration/engine/util/logger.ts';
 import { cli, cliInPty, createCliWorkspace, libraryCopy, type CliWorkspace } from './helpers.ts';
 
 const GIB = 1024 ** 3;

@@ -4,7 +4,7 @@
  */
 import path from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { loadConfig } from '../../src/integration/config/index.ts';
+import { loadConfig } from '../../src/integration/engine/config/index.ts';
 import { configError, configErrorAsync, FIXTURES, HOME, parse, yaml } from './helpers.ts';
 
 async function loadFixture(name: string) {

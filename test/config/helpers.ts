@@ -1,6 +1,6 @@
 import { expect } from 'vitest';
-import { ConfigError, parseConfig } from '../../src/integration/config/index.ts';
-import type { LoadedConfig } from '../../src/integration/config/index.ts';
+import { ConfigError, parseConfig } from '../../src/integration/engine/config/index.ts';
+import type { LoadedConfig } from '../../src/integration/engine/config/index.ts';
 
 export const FIXTURES = new URL('../fixtures/configs/', import.meta.url).pathname;
 export const HOME = '/home/tester';

@@ -1,6 +1,6 @@
 /** Choosing the jobs to run: --job, --all-jobs, default_job, and configs without jobs. */
 import { describe, expect, test } from 'vitest';
-import { DEFAULT_JOB_NAME, selectJobs } from '../../src/integration/config/index.ts';
+import { DEFAULT_JOB_NAME, selectJobs } from '../../src/integration/engine/config/index.ts';
 import { configError, parse, yaml } from './helpers.ts';
 
 const { config } = parse(

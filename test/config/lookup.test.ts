@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import { configSearchPaths, loadConfig } from '../../src/integration/config/index.ts';
+import { configSearchPaths, loadConfig } from '../../src/integration/engine/config/index.ts';
 import { configErrorAsync } from './helpers.ts';
 
 let root: string;

@@ -1,8 +1,8 @@
 /** A complete config written for the Python CivitScraper loads unchanged. */
 import path from 'node:path';
 import { expect, test } from 'vitest';
-import { loadConfig, selectJobs } from '../../src/integration/config/index.ts';
-import type { ScanJob, SyncLoraTriggersJob } from '../../src/integration/config/index.ts';
+import { loadConfig, selectJobs } from '../../src/integration/engine/config/index.ts';
+import type { ScanJob, SyncLoraTriggersJob } from '../../src/integration/engine/config/index.ts';
 import { FIXTURES, HOME } from './helpers.ts';
 
 const file = path.join(FIXTURES, 'seed-example.yaml');

@@ -3,8 +3,8 @@
  * path resolution, the API key, output merging, legacy organization keys, and warnings.
  */
 import { describe, expect, test } from 'vitest';
-import { redactConfig } from '../../src/integration/config/index.ts';
-import type { ScanJob, SyncLoraTriggersJob } from '../../src/integration/config/index.ts';
+import { redactConfig } from '../../src/integration/engine/config/index.ts';
+import type { ScanJob, SyncLoraTriggersJob } from '../../src/integration/engine/config/index.ts';
 import { configError, HOME, MINIMAL, parse, yaml } from './helpers.ts';
 
 function scanJob(job: unknown): ScanJob {

@@ -51,7 +51,7 @@ const afterDiscover = () => {
   }
 };
 
-const { loadConfig, selectJobs } = await import('../../src/integration/config/index.ts');
+const { loadConfig, selectJobs } = await import('../../src/integration/engine/config/index.ts');
 const { runScanJob } = await import('../../src/integration/engine/run.ts');
 const { reportToJson } = await import('../../src/integration/engine/report.ts');
 

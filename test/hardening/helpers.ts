@@ -13,7 +13,7 @@ import path from 'node:path';
 import { stringify } from 'yaml';
 import { startFakeCivitai, type FakeCivitai, type FakeCivitaiOptions, type FaultCounts } from '../../src/dev/fake-civitai/index.ts';
 import { generateSampleLibrary, sampleInputPaths, type SampleLibrary } from '../../src/dev/sample-library/index.ts';
-import { parseConfig, selectJobs, type Config, type ScanJob } from '../../src/integration/config/index.ts';
+import { parseConfig, selectJobs, type Config, type ScanJob } from '../../src/integration/engine/config/index.ts';
 import { createPrng } from '../../src/dev/fake-civitai/prng.ts';
 
 export const SENTINEL_KEY = 'SENTINEL-hardening-key-7f3a9c21d4e8';

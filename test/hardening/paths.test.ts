@@ -17,11 +17,11 @@ import { homedir, tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeCivitai } from '../../src/dev/fake-civitai/index.ts';
-import { ORGANIZATION_TEMPLATES } from '../../src/integration/config/schema.ts';
+import { ORGANIZATION_TEMPLATES } from '../../src/integration/engine/config/schema.ts';
 import { runScanJob } from '../../src/integration/engine/run.ts';
-import { applyPlan, planOrganization } from '../../src/integration/organize/index.ts';
-import { resolveSidecarLayout } from '../../src/integration/sidecars/paths.ts';
-import type { LocalFile } from '../../src/integration/records/schema.ts';
+import { applyPlan, planOrganization } from '../../src/integration/engine/organize/index.ts';
+import { resolveSidecarLayout } from '../../src/integration/engine/sidecars/paths.ts';
+import type { LocalFile } from '../../src/integration/engine/records/schema.ts';
 import { makeRecord, organization, output, writeFile } from '../organize/helpers.ts';
 import {
   copyLibrary,

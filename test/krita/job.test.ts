@@ -2,11 +2,11 @@ import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { parseConfig } from '../../src/integration/config/index.ts';
-import type { SyncLoraTriggersJob } from '../../src/integration/config/schema.ts';
-import { resolveMergePolicy, runSyncLoraTriggersJob } from '../../src/integration/krita/index.ts';
-import type { ModelRecord } from '../../src/integration/records/schema.ts';
-import { buildSidecar, writeSidecar } from '../../src/integration/sidecars/metadata.ts';
+import { parseConfig } from '../../src/integration/engine/config/index.ts';
+import type { SyncLoraTriggersJob } from '../../src/integration/engine/config/schema.ts';
+import { resolveMergePolicy, runSyncLoraTriggersJob } from '../../src/integration/engine/krita/index.ts';
+import type { ModelRecord } from '../../src/integration/engine/records/schema.ts';
+import { buildSidecar, writeSidecar } from '../../src/integration/engine/sidecars/metadata.ts';
 import { readLikeKrita } from './records.ts';
 
 let dir: string;

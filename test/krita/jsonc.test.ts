@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { memberOf, parseJsonWithComments, pyDump, pyFloat, pyJsonString, toPlain, type JsonObjectNode } from '../../src/integration/krita/jsonc.ts';
-import { computeKritaSync } from '../../src/integration/krita/index.ts';
+import { memberOf, parseJsonWithComments, pyDump, pyFloat, pyJsonString, toPlain, type JsonObjectNode } from '../../src/integration/engine/krita/jsonc.ts';
+import { computeKritaSync } from '../../src/integration/engine/krita/index.ts';
 import { record } from './records.ts';
 
 const FLOATS = [1, 0.8, 0.65, -2.5, 0, 1e-5, 0.0001, 123.456, 1e16, 1e22, 1.5e300, 123456789012345680, 2 ** 53, 1 / 3, 5e-324, -1e-7];

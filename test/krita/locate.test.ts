@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { findKritaLorasFile, kritaLorasFileCandidates } from '../../src/integration/krita/index.ts';
+import { findKritaLorasFile, kritaLorasFileCandidates } from '../../src/integration/engine/krita/index.ts';
 
 describe('kritaLorasFileCandidates', () => {
   it('Linux: XDG data home (or ~/.local/share), then Flatpak; database/ before data/', () => {

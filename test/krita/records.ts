@@ -2,7 +2,7 @@
 import { copyFile, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { ModelRecord } from '../../src/integration/records/schema.ts';
+import type { ModelRecord } from '../../src/integration/engine/records/schema.ts';
 
 export const FIXTURES = new URL('../fixtures/krita/', import.meta.url).pathname;
 export const ROOT = '/models/Lora';

@@ -11,8 +11,8 @@ import {
   syncKritaTriggers,
   type KritaSyncReport,
   type MergePolicy,
-} from '../../src/integration/krita/index.ts';
-import type { ModelRecord } from '../../src/integration/records/schema.ts';
+} from '../../src/integration/engine/krita/index.ts';
+import type { ModelRecord } from '../../src/integration/engine/records/schema.ts';
 import {
   backupsIn,
   FIXTURES,

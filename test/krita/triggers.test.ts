@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { formatKritaTriggers, kritaHashToSha256Hex, sha256HexToKritaHash } from '../../src/integration/krita/index.ts';
-import { mergeTriggers } from '../../src/integration/krita/triggers.ts';
+import { formatKritaTriggers, kritaHashToSha256Hex, sha256HexToKritaHash } from '../../src/integration/engine/krita/index.ts';
+import { mergeTriggers } from '../../src/integration/engine/krita/triggers.ts';
 
 describe('trigger words', () => {
   it('are cleaned the way the seed wrote them for Krita', () => {

@@ -12,8 +12,8 @@ import {
   type OperationMode,
   type CollisionPolicy,
   type OrganizeResult,
-} from '../../src/integration/organize/index.ts';
-import type { ModelRecord } from '../../src/integration/records/schema.ts';
+} from '../../src/integration/engine/organize/index.ts';
+import type { ModelRecord } from '../../src/integration/engine/records/schema.ts';
 import { buildLibrary, organization, output, sha256, snapshot, writeFile } from './helpers.ts';
 
 let tmp: string;

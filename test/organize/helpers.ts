@@ -2,8 +2,8 @@
 import { createHash } from 'node:crypto';
 import { lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { OrganizationSchema, OutputSchema, type OrganizationConfig, type OutputConfig } from '../../src/integration/config/schema.ts';
-import { ModelRecordSchema, type ModelRecord, type ModelRecordInput } from '../../src/integration/records/schema.ts';
+import { OrganizationSchema, OutputSchema, type OrganizationConfig, type OutputConfig } from '../../src/integration/engine/config/schema.ts';
+import { ModelRecordSchema, type ModelRecord, type ModelRecordInput } from '../../src/integration/engine/records/schema.ts';
 
 export interface FixtureModel {
   /** Absolute path of the model file. */

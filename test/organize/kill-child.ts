@@ -3,7 +3,7 @@
  * `killAt` (a real kill -9: no finally blocks, no flushing). Usage: node kill-child.ts <args.json>
  */
 import { readFileSync } from 'node:fs';
-import { applyPlan, readPlanJson, recoverIncompleteRuns, undoRun, type OrganizeStep } from '../../src/integration/organize/index.ts';
+import { applyPlan, readPlanJson, recoverIncompleteRuns, undoRun, type OrganizeStep } from '../../src/integration/engine/organize/index.ts';
 
 interface ChildArgs {
   action: 'apply' | 'recover' | 'undo';

@@ -21,8 +21,8 @@ import {
   writePlanJson,
   type CollisionPolicy,
   type OrganizePlan,
-} from '../../src/integration/organize/index.ts';
-import type { ModelRecord } from '../../src/integration/records/schema.ts';
+} from '../../src/integration/engine/organize/index.ts';
+import type { ModelRecord } from '../../src/integration/engine/records/schema.ts';
 import { buildLibrary, contentIndex, organization, output, snapshot, writeFile, type TreeEntry } from './helpers.ts';
 import { createPrng } from '../../src/dev/fake-civitai/prng.ts';
 

@@ -10,7 +10,7 @@ import {
   readPlanJson,
   resolveOutputRoot,
   writePlanJson,
-} from '../../src/integration/organize/index.ts';
+} from '../../src/integration/engine/organize/index.ts';
 import { buildLibrary, organization, output, treeChecksum, writeFile } from './helpers.ts';
 
 let tmp: string;

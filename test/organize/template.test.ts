@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ORGANIZATION_TEMPLATES } from '../../src/integration/config/schema.ts';
+import { ORGANIZATION_TEMPLATES } from '../../src/integration/engine/config/schema.ts';
 import {
   effectiveTemplate,
   placeholderValues,
@@ -11,7 +11,7 @@ import {
   weightedRating,
   weightedThumbsUp,
   MAX_SEGMENT_BYTES,
-} from '../../src/integration/organize/index.ts';
+} from '../../src/integration/engine/organize/index.ts';
 import { makeRecord } from './helpers.ts';
 
 const lib = path.resolve('/library/Lora');

@@ -4,11 +4,11 @@
  * against counts and orders computed the slow, obvious way from the records.
  */
 import { describe, expect, it } from 'vitest';
-import type { ModelRecord } from '../../src/integration/records/schema.ts';
-import { assignRecordIds } from '../../src/integration/records/id.ts';
+import type { ModelRecord } from '../../src/integration/engine/records/schema.ts';
+import { assignRecordIds } from '../../src/integration/engine/records/id.ts';
 import { buildGalleryIndex, DAY_ZERO } from '../../src/integration/site/gallery-index.ts';
 import { publishTargets, redirectPage } from '../../src/integration/site/publish.ts';
-import { summarizeTraining, trainingOf } from '../../src/integration/site/training.ts';
+import { summarizeTraining, trainingOf } from '../../src/integration/engine/records/training.ts';
 import {
   blurhashColour,
   generationParams,

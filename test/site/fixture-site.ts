@@ -117,7 +117,7 @@ export async function buildFixtureSite(options: {
   galleryPath?: string;
 }): Promise<FixtureSite> {
   const { startFakeCivitai } = await import('../../src/dev/fake-civitai/index.ts');
-  const { buildSite } = await import('../../src/cli/build-site.ts');
+  const { buildSite } = await import('../../src/integration/cli/build-site.ts');
   const dir = path.resolve(options.dir);
   await rm(dir, { recursive: true, force: true });
   const library = path.join(dir, 'library');

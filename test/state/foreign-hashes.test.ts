@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { readForeignHashes } from '../../src/integration/scan/foreign-hashes.ts';
+import { readForeignHashes } from '../../src/integration/engine/scan/foreign-hashes.ts';
 
 const SHA = 'ab'.repeat(32);
 const SHA_UPPER = SHA.toUpperCase();

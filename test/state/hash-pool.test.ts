@@ -7,9 +7,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createBLAKE3 } from 'hash-wasm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { HashType } from '../../src/integration/records/schema.ts';
-import { blake3Backend, createBlake3, hashFile } from '../../src/integration/scan/hash.ts';
-import { createHashPool, hashMany, type HashJob, type HashPool } from '../../src/integration/scan/hash-pool.ts';
+import type { HashType } from '../../src/integration/engine/records/schema.ts';
+import { blake3Backend, createBlake3, hashFile } from '../../src/integration/engine/scan/hash.ts';
+import { createHashPool, hashMany, type HashJob, type HashPool } from '../../src/integration/engine/scan/hash-pool.ts';
 
 const ALL: readonly HashType[] = ['SHA256', 'AutoV2', 'AutoV1', 'AutoV3', 'BLAKE3', 'CRC32'];
 const MiB = 1024 * 1024;

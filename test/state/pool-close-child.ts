@@ -3,7 +3,7 @@
  * milliseconds (so the threads' answers to the cancel race with close()), closes it, prints
  * "closed". Node exits with 13 instead when close() leaves a promise that nothing keeps alive.
  */
-import { createHashPool } from '../../src/integration/scan/hash-pool.ts';
+import { createHashPool } from '../../src/integration/engine/scan/hash-pool.ts';
 
 const [file, waitArg] = process.argv.slice(2);
 if (!file) throw new Error('usage: pool-close-child.ts <file> <wait ms>');

@@ -3,12 +3,12 @@ import { mkdir, mkdtemp, rename, rm, stat, utimes, writeFile } from 'node:fs/pro
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { HashType } from '../../src/integration/records/schema.ts';
-import { toDiscoveredFile, type DiscoveredFile } from '../../src/integration/scan/discover.ts';
-import { hashFile } from '../../src/integration/scan/hash.ts';
-import { createHashPool } from '../../src/integration/scan/hash-pool.ts';
-import { readSafetensorsHeader } from '../../src/integration/scan/safetensors.ts';
-import { openStateStore, resolveHashes, type StateStore } from '../../src/integration/state/index.ts';
+import type { HashType } from '../../src/integration/engine/records/schema.ts';
+import { toDiscoveredFile, type DiscoveredFile } from '../../src/integration/engine/scan/discover.ts';
+import { hashFile } from '../../src/integration/engine/scan/hash.ts';
+import { createHashPool } from '../../src/integration/engine/scan/hash-pool.ts';
+import { readSafetensorsHeader } from '../../src/integration/engine/scan/safetensors.ts';
+import { openStateStore, resolveHashes, type StateStore } from '../../src/integration/engine/state/index.ts';
 
 const TYPES: readonly HashType[] = ['SHA256', 'AutoV2', 'AutoV1', 'AutoV3', 'CRC32', 'BLAKE3'];
 const pool = createHashPool({ threads: 2 });

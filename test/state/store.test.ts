@@ -3,8 +3,8 @@ import { mkdir, mkdtemp, open, readFile, rename, rm, stat, utimes, writeFile } f
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openStateStore, SCHEMA_VERSION, type StateStore } from '../../src/integration/state/index.ts';
-import type { Logger } from '../../src/integration/util/logger.ts';
+import { openStateStore, SCHEMA_VERSION, type StateStore } from '../../src/integration/engine/state/index.ts';
+import type { Logger } from '../../src/integration/engine/util/logger.ts';
 
 let dir: string;
 const opened: StateStore[] = [];

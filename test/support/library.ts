@@ -8,7 +8,7 @@ import path from 'node:path';
 import { stringify } from 'yaml';
 import { startFakeCivitai, type FakeCivitai } from '../../src/dev/fake-civitai/index.ts';
 import { generateSampleLibrary, sampleInputPaths, type SampleLibrary } from '../../src/dev/sample-library/index.ts';
-import { parseConfig, selectJobs, type Config, type ScanJob } from '../../src/integration/config/index.ts';
+import { parseConfig, selectJobs, type Config, type ScanJob } from '../../src/integration/engine/config/index.ts';
 
 export const TEST_API_KEY = 'sentinel-key-0123456789';
 

@@ -4,10 +4,10 @@
  */
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { createCivitaiClient, type CivitaiClient } from '../civitai/client.ts';
-import type { Model, ModelVersion, VersionImage } from '../civitai/schemas.ts';
-import type { Config, ScanJob } from '../config/schema.ts';
-import { fetchParentModels } from '../enrich/parents.ts';
+import { createCivitaiClient, type CivitaiClient } from './civitai/client.ts';
+import type { Model, ModelVersion, VersionImage } from './civitai/schemas.ts';
+import type { Config, ScanJob } from './config/schema.ts';
+import { fetchParentModels } from './enrich/parents.ts';
 import {
   applyPlan,
   formatPlanTable,
@@ -16,23 +16,23 @@ import {
   relocateRecord,
   resolveOutputRoot,
   type OrganizePlan,
-} from '../organize/index.ts';
-import { identifyBySha256, messageOf, type Identification } from '../enrich/identify.ts';
-import { NSFW_LEVEL_VALUES, isNsfwVersion } from '../media/nsfw.ts';
-import { downloadPreviews, selectImages } from '../media/previews.ts';
-import { assignRecordIds } from '../records/id.ts';
-import type { Hashes, LocalImage, ModelRecord } from '../records/schema.ts';
-import { discoverModelFiles, type DiscoveredFile } from '../scan/discover.ts';
-import { createHashPool, type HashPool } from '../scan/hash-pool.ts';
-import { ModelFileError, readSafetensorsHeader } from '../scan/safetensors.ts';
-import { summarizeTraining, type TrainingSummary } from '../site/training.ts';
-import { openStateStore, resolveHashes, StateStoreUnavailableError, type StateStore } from '../state/index.ts';
-import { readSidecar, slimModel, type SidecarRead, type StoredSidecar } from '../sidecars/metadata.ts';
-import { writeModelSidecars } from '../sidecars/write.ts';
-import { resolveSidecarLayout, type SidecarLayout } from '../sidecars/paths.ts';
-import { formatBytes } from '../util/format.ts';
-import { silentLogger, type Logger } from '../util/logger.ts';
-import { mapLimit } from '../util/map-limit.ts';
+} from './organize/index.ts';
+import { identifyBySha256, messageOf, type Identification } from './enrich/identify.ts';
+import { NSFW_LEVEL_VALUES, isNsfwVersion } from './media/nsfw.ts';
+import { downloadPreviews, selectImages } from './media/previews.ts';
+import { assignRecordIds } from './records/id.ts';
+import type { Hashes, LocalImage, ModelRecord } from './records/schema.ts';
+import { discoverModelFiles, type DiscoveredFile } from './scan/discover.ts';
+import { createHashPool, type HashPool } from './scan/hash-pool.ts';
+import { ModelFileError, readSafetensorsHeader } from './scan/safetensors.ts';
+import { summarizeTraining, type TrainingSummary } from './records/training.ts';
+import { openStateStore, resolveHashes, StateStoreUnavailableError, type StateStore } from './state/index.ts';
+import { readSidecar, slimModel, type SidecarRead, type StoredSidecar } from './sidecars/metadata.ts';
+import { writeModelSidecars } from './sidecars/write.ts';
+import { resolveSidecarLayout, type SidecarLayout } from './sidecars/paths.ts';
+import { formatBytes } from './util/format.ts';
+import { silentLogger, type Logger } from './util/logger.ts';
+import { mapLimit } from './util/map-limit.ts';
 import type { ProgressListener } from './progress.ts';
 import { createReport, type RunReport } from './report.ts';
 

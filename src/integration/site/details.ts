@@ -13,11 +13,11 @@ import { readFileSync } from 'node:fs';
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
-import { ModelVersionSummarySchema } from '../civitai/schemas.ts';
-import type { ModelRecord } from '../records/schema.ts';
-import { toJsonText, writeFileAtomic } from '../util/atomic-write.ts';
-import { mapLimit } from '../util/map-limit.ts';
-import { TrainingSummarySchema } from './training.ts';
+import { ModelVersionSummarySchema } from '../engine/civitai/schemas.ts';
+import type { ModelRecord } from '../engine/records/schema.ts';
+import { toJsonText, writeFileAtomic } from '../engine/util/atomic-write.ts';
+import { mapLimit } from '../engine/util/map-limit.ts';
+import { TrainingSummarySchema } from '../engine/records/training.ts';
 
 export const ModelDetailsSchema = z.object({
   modelDescription: z.string().optional(),

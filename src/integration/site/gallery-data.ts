@@ -5,7 +5,7 @@
  * it was made from, so one build computes it once.
  */
 import { createHash } from 'node:crypto';
-import type { ModelRecord } from '../records/schema.ts';
+import type { ModelRecord } from '../engine/records/schema.ts';
 import { buildGalleryIndex, extraScript, indexJson, type IndexOptions } from './gallery-index.ts';
 import type { LibraryContext } from './view.ts';
 

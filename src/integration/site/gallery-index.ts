@@ -20,8 +20,8 @@
  *
  * Read by src/components/client/gallery-core.js (`decodeIndex`, `attachExtra`).
  */
-import type { ModelRecord } from '../records/schema.ts';
-import { slugify } from '../records/id.ts';
+import type { ModelRecord } from '../engine/records/schema.ts';
+import { slugify } from '../engine/records/id.ts';
 import type { SiteSettings } from './settings.ts';
 import {
   blurhashColour,

@@ -5,7 +5,7 @@
  */
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { writeFileAtomic } from '../util/atomic-write.ts';
+import { writeFileAtomic } from '../engine/util/atomic-write.ts';
 
 // A double-quoted value may contain `'` (file names do) and the other way round.
 const URL_ATTRIBUTE = /(\s(?:src|href|poster|action|data-src|data-href|data-full|data-thumb|data-poster)=)(?:"\/(?!\/)([^"]*)"|'\/(?!\/)([^']*)')/g;

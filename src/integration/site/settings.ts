@@ -1,6 +1,6 @@
 import path from 'node:path';
-import type { Config, ScanJob } from '../config/schema.ts';
-import { NSFW_LEVEL_VALUES } from '../media/nsfw.ts';
+import type { Config, ScanJob } from '../engine/config/schema.ts';
+import { NSFW_LEVEL_VALUES } from '../engine/media/nsfw.ts';
 
 /** What pages need from the config; serialised into `virtual:civitscraper/settings`. */
 export interface SiteSettings {

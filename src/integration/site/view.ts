@@ -3,7 +3,7 @@
  * plain list and the search index agree (name falls back to the file name, creator to none, …).
  * Framework-free: the pages, the index builder, the bench and the tests all use it.
  */
-import type { LocalImage, ModelRecord } from '../records/schema.ts';
+import type { LocalImage, ModelRecord } from '../engine/records/schema.ts';
 import type { SiteSettings } from './settings.ts';
 
 export interface ModelView {

@@ -3,15 +3,15 @@
  * client that refuses every request, over the sidecars and the hash ledger.
  */
 import path from 'node:path';
-import type { ScanJob } from '../../integration/config/index.ts';
-import { resolveOutputRoot } from '../../integration/organize/index.ts';
-import type { ModelRecord } from '../../integration/records/schema.ts';
+import type { ScanJob } from '../../engine/config/index.ts';
+import { resolveOutputRoot } from '../../engine/organize/index.ts';
+import type { ModelRecord } from '../../engine/records/schema.ts';
 import type { CliContext } from '../context.ts';
 import { UsageError } from '../exit.ts';
 import { isAbortError } from '../interrupt.ts';
 import { runScanStep, type JobOutcome } from '../jobs.ts';
 import { buildLibraryReport, formatLibraryReport } from '../library-report.ts';
-import { createOfflineClient } from '../../integration/civitai/client.ts';
+import { createOfflineClient } from '../../engine/civitai/client.ts';
 import { chooseJobs, exitCodeFor, runJson, type CommandResult } from './shared.ts';
 
 export async function reportCommand(ctx: CliContext): Promise<CommandResult> {

@@ -12,8 +12,8 @@
  */
 import { closeSync, mkdirSync, openSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import path from 'node:path';
-import type { LoggingConfig } from '../integration/config/schema.ts';
-import { normalizeLevel, redactingLogger, silentLogger, type Logger, type LogLevel } from '../integration/util/logger.ts';
+import type { LoggingConfig } from '../engine/config/schema.ts';
+import { normalizeLevel, redactingLogger, silentLogger, type Logger, type LogLevel } from '../engine/util/logger.ts';
 import type { Terminal } from './terminal.ts';
 
 const ORDER: Record<LogLevel, number> = { DEBUG: 10, INFO: 20, WARNING: 30, ERROR: 40 };

@@ -5,8 +5,8 @@
 import type { APIRoute, GetStaticPaths } from 'astro';
 import { getCollection } from 'astro:content';
 import settings from 'virtual:civitscraper/settings';
-import { prepareThumbnails, thumbnail } from '../../integration/site/thumbnails.ts';
-import { coverImage, inSite, pictureOf } from '../../integration/site/view.ts';
+import { prepareThumbnails, thumbnail } from '../site/thumbnails.ts';
+import { coverImage, inSite, pictureOf } from '../site/view.ts';
 
 export const getStaticPaths = (async () => {
   const entries = (await getCollection('models')).filter((entry) => inSite(entry.data, settings));

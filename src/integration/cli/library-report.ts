@@ -15,14 +15,14 @@
  */
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
-import type { Config, ScanJob } from '../integration/config/index.ts';
-import type { ModelVersion } from '../integration/civitai/schemas.ts';
-import type { ReportEntry } from '../integration/engine/report.ts';
-import type { ModelRecord } from '../integration/records/schema.ts';
-import { hashFile } from '../integration/scan/hash.ts';
-import { readSidecar } from '../integration/sidecars/metadata.ts';
-import { resolveSidecarLayout } from '../integration/sidecars/paths.ts';
-import type { Logger } from '../integration/util/logger.ts';
+import type { Config, ScanJob } from '../engine/config/index.ts';
+import type { ModelVersion } from '../engine/civitai/schemas.ts';
+import type { ReportEntry } from '../engine/report.ts';
+import type { ModelRecord } from '../engine/records/schema.ts';
+import { hashFile } from '../engine/scan/hash.ts';
+import { readSidecar } from '../engine/sidecars/metadata.ts';
+import { resolveSidecarLayout } from '../engine/sidecars/paths.ts';
+import type { Logger } from '../engine/util/logger.ts';
 import { formatBytes, plural } from './format.ts';
 
 export const LIBRARY_REPORT_FORMAT = 1;

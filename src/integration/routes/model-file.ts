@@ -7,8 +7,8 @@ import type { APIRoute, GetStaticPaths } from 'astro';
 import { getCollection } from 'astro:content';
 import { readFile } from 'node:fs/promises';
 import settings from 'virtual:civitscraper/settings';
-import { prepareThumbnails, thumbnail } from '../../../integration/site/thumbnails.ts';
-import { inSite, pageImages } from '../../../integration/site/view.ts';
+import { prepareThumbnails, thumbnail } from '../site/thumbnails.ts';
+import { inSite, pageImages } from '../site/view.ts';
 
 const TYPES: Record<string, string> = {
   '.mp4': 'video/mp4',

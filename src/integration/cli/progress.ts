@@ -7,8 +7,8 @@
  * 30 s for long stages. `--debug` adds a line per finished item either way.
  */
 import path from 'node:path';
-import type { ProgressEvent, ProgressListener, Stage } from '../integration/engine/progress.ts';
-import type { Logger } from '../integration/util/logger.ts';
+import type { ProgressEvent, ProgressListener, Stage } from '../engine/progress.ts';
+import type { Logger } from '../engine/util/logger.ts';
 import { formatBytes, formatDuration, formatRate } from './format.ts';
 import type { Terminal } from './terminal.ts';
 

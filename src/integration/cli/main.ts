@@ -7,8 +7,8 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { LoadedConfig } from '../integration/config/index.ts';
-import { toJsonText, writeFileAtomic } from '../integration/util/atomic-write.ts';
+import type { LoadedConfig } from '../engine/config/index.ts';
+import { toJsonText, writeFileAtomic } from '../engine/util/atomic-write.ts';
 import { parseCliArgs, type CliArgs, type Command } from './args.ts';
 import type { CommandResult } from './commands/shared.ts';
 import { createContext, type CliContext } from './context.ts';
@@ -47,7 +47,7 @@ export async function main(argv: string[]): Promise<number> {
     return EXIT.ok;
   }
 
-  const { ConfigError, loadConfig } = await import('../integration/config/index.ts');
+  const { ConfigError, loadConfig } = await import('../engine/config/index.ts');
   let loaded: LoadedConfig;
   try {
     loaded = await loadConfig({ ...(args.config !== undefined ? { configPath: args.config } : {}) });
@@ -130,6 +130,6 @@ function ignoreClosedPipes(): void {
 }
 
 function readVersion(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
   return pkg.version;
 }

@@ -6,8 +6,8 @@
 import type { APIRoute, GetStaticPaths } from 'astro';
 import { getCollection } from 'astro:content';
 import settings from 'virtual:civitscraper/settings';
-import { galleryData } from '../../integration/site/gallery-data.ts';
-import { inSite } from '../../integration/site/view.ts';
+import { galleryData } from '../site/gallery-data.ts';
+import { inSite } from '../site/view.ts';
 
 export const getStaticPaths = (async () => {
   if (!settings.gallery) return [];

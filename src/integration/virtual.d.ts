@@ -1,4 +1,4 @@
 declare module 'virtual:civitscraper/settings' {
-  const settings: import('./integration/site/settings.ts').SiteSettings;
+  const settings: import('./site/settings.ts').SiteSettings;
   export default settings;
 }

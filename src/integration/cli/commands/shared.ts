@@ -1,5 +1,5 @@
 /** What the commands share: job selection, the exit code, the report JSON. */
-import { selectJobs, type SelectedJob } from '../../integration/config/index.ts';
+import { selectJobs, type SelectedJob } from '../../engine/config/index.ts';
 import type { CliContext } from '../context.ts';
 import { EXIT } from '../exit.ts';
 import { jobFailed, outcomeToJson, type JobOutcome } from '../jobs.ts';

@@ -1,5 +1,5 @@
 /** Numbers for people: sizes, rates, durations. */
-import { formatBytes } from '../integration/util/format.ts';
+import { formatBytes } from '../engine/util/format.ts';
 
 export { formatBytes };
 

@@ -1,5 +1,5 @@
 /** `civitscraper [scan]`: every selected job, in order, on the engine. */
-import type { SelectedJob } from '../../integration/config/index.ts';
+import type { SelectedJob } from '../../engine/config/index.ts';
 import type { CliContext } from '../context.ts';
 import { runScanStep, runSyncStep, type JobOutcome } from '../jobs.ts';
 import { chooseJobs, jobsResult, runEachJob, type CommandResult } from './shared.ts';

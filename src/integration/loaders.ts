@@ -5,14 +5,14 @@
 import type { Loader, LoaderContext } from 'astro/loaders';
 import { AstroError } from 'astro/errors';
 import path from 'node:path';
-import { ConfigError, loadConfig, selectJobs, type LoadedConfig } from './config/index.ts';
-import type { Config, ScanJob } from './config/schema.ts';
+import { ConfigError, loadConfig, selectJobs, type LoadedConfig } from './engine/config/index.ts';
+import type { Config, ScanJob } from './engine/config/schema.ts';
 import { runScanJob } from './engine/run.ts';
-import { ModelRecordSchema, type ModelRecord } from './records/schema.ts';
+import { ModelRecordSchema, type ModelRecord } from './engine/records/schema.ts';
 import { splitForSite, writeSiteDetails, type ModelDetails } from './site/details.ts';
 import { siteDetailsDir } from './site/settings.ts';
-import type { Logger } from './util/logger.ts';
-import { redactingLogger } from './util/logger.ts';
+import type { Logger } from './engine/util/logger.ts';
+import { redactingLogger } from './engine/util/logger.ts';
 
 export interface CivitscraperLoaderOptions {
   /** Config file; defaults to the usual lookup (CIVITSCRAPER_CONFIG, ./civitscraper.yaml, …). */

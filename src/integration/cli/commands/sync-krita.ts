@@ -2,7 +2,7 @@
  * `civitscraper sync-krita`: the sync-lora-triggers job(s) (the named one, or all of them), or,
  * without any in the config, one over every input path into --loras-file (or Krita's own file).
  */
-import { SyncLoraTriggersJobSchema, type SyncLoraTriggersJob } from '../../integration/config/index.ts';
+import { SyncLoraTriggersJobSchema, type SyncLoraTriggersJob } from '../../engine/config/index.ts';
 import type { CliContext } from '../context.ts';
 import { UsageError } from '../exit.ts';
 import { runSyncStep } from '../jobs.ts';

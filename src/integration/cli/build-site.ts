@@ -8,7 +8,7 @@ import { cp, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const PROJECT_ROOT = path.resolve(fileURLToPath(new URL('../..', import.meta.url)));
+export const PROJECT_ROOT = path.resolve(fileURLToPath(new URL('../../..', import.meta.url)));
 
 export interface BuildSiteOptions {
   configPath: string;

@@ -5,13 +5,13 @@
  * the next (as in the seed); only Ctrl-C does.
  */
 import path from 'node:path';
-import type { CivitaiClient } from '../integration/civitai/client.ts';
-import type { Job, ScanJob, SyncLoraTriggersJob } from '../integration/config/index.ts';
-import { runScanJob } from '../integration/engine/run.ts';
-import { reportToJson, type RunReport } from '../integration/engine/report.ts';
-import { KritaSyncError, runSyncLoraTriggersJob, type KritaSyncReport } from '../integration/krita/index.ts';
-import { formatPlanTable, writePlanJson, type OrganizePlan } from '../integration/organize/index.ts';
-import type { ModelRecord } from '../integration/records/schema.ts';
+import type { CivitaiClient } from '../engine/civitai/client.ts';
+import type { Job, ScanJob, SyncLoraTriggersJob } from '../engine/config/index.ts';
+import { runScanJob } from '../engine/run.ts';
+import { reportToJson, type RunReport } from '../engine/report.ts';
+import { KritaSyncError, runSyncLoraTriggersJob, type KritaSyncReport } from '../engine/krita/index.ts';
+import { formatPlanTable, writePlanJson, type OrganizePlan } from '../engine/organize/index.ts';
+import type { ModelRecord } from '../engine/records/schema.ts';
 import type { CliContext } from './context.ts';
 import { messageOf } from './exit.ts';
 import { isAbortError } from './interrupt.ts';

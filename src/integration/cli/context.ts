@@ -1,6 +1,6 @@
 /** What every command gets: parsed arguments, the loaded config, logging, progress, Ctrl-C. */
-import type { Config, LoadedConfig } from '../integration/config/index.ts';
-import type { Logger } from '../integration/util/logger.ts';
+import type { Config, LoadedConfig } from '../engine/config/index.ts';
+import type { Logger } from '../engine/util/logger.ts';
 import type { CliArgs } from './args.ts';
 import type { Interrupt } from './interrupt.ts';
 import type { CliLogging } from './logging.ts';

@@ -2,8 +2,8 @@
  * `civitscraper organize [--undo [RUN]]`: scan the job(s), then organize (plan table and JSON
  * with --dry-run; apply with a journal otherwise). `--undo` reverses the latest run or RUN.
  */
-import type { ScanJob } from '../../integration/config/index.ts';
-import { listRuns, OrganizeError, recoverIncompleteRuns, undoRun } from '../../integration/organize/index.ts';
+import type { ScanJob } from '../../engine/config/index.ts';
+import { listRuns, OrganizeError, recoverIncompleteRuns, undoRun } from '../../engine/organize/index.ts';
 import type { CliContext } from '../context.ts';
 import { EXIT, messageOf, UsageError } from '../exit.ts';
 import { journalDir, runScanStep, type JobOutcome } from '../jobs.ts';

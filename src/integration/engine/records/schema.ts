@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { ModelSchema, ModelVersionSchema } from '../civitai/schemas.ts';
-import { TrainingSummarySchema } from '../site/training.ts';
+import { TrainingSummarySchema } from './training.ts';
 
 export const HASH_TYPES = ['SHA256', 'AutoV2', 'AutoV1', 'AutoV3', 'BLAKE3', 'CRC32'] as const;
 export const HashTypeSchema = z.enum(HASH_TYPES);

@@ -4,7 +4,7 @@
 import { homedir } from 'node:os';
 import { createOfflineClient } from '../civitai/client.ts';
 import { ScanJobSchema, type Config, type ScanJob, type SyncLoraTriggersJob } from '../config/schema.ts';
-import { runScanJob } from '../engine/run.ts';
+import { runScanJob } from '../run.ts';
 import { silentLogger, type Logger } from '../util/logger.ts';
 import { findKritaLorasFile, kritaLorasFileCandidates } from './locate.ts';
 import { KritaSyncError, syncKritaTriggers, type KritaSyncReport } from './sync.ts';
