@@ -19,7 +19,7 @@ import { mkdir, mkdtemp, open, rm } from 'node:fs/promises';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import type { HashType } from '../src/integration/engine/records/schema.ts';
+import { HASH_TYPES, type HashType } from '../src/integration/engine/records/schema.ts';
 import { toDiscoveredFile } from '../src/integration/engine/scan/discover.ts';
 import { blake3Backend, createBlake3, hashFile } from '../src/integration/engine/scan/hash.ts';
 import { createHashPool, defaultHashThreads, hashMany, type HashJob } from '../src/integration/engine/scan/hash-pool.ts';
@@ -38,7 +38,6 @@ const threads = args.threads ? Number(args.threads) : defaultHashThreads();
 const repeat = Math.max(1, Number(args.repeat));
 const cores = availableParallelism();
 const loadStart = loadavg()[0] ?? 0;
-const ALL: readonly HashType[] = ['SHA256', 'AutoV2', 'AutoV1', 'AutoV3', 'BLAKE3', 'CRC32'];
 const MiB = 1024 * 1024;
 
 interface SetFile {
@@ -101,7 +100,7 @@ try {
   );
   const poolBlake = await poolRate(['BLAKE3']);
   row(`pool BLAKE3 (${ready.blake3})`, poolBlake.wall, `${b3sum ? `${ratio(poolBlake.wall, b3sum, 'of b3sum')}; ` : ''}${cpuNote(poolBlake, undefined)}`);
-  const poolAll = await poolRate(ALL);
+  const poolAll = await poolRate(HASH_TYPES);
   row('pool, all 6 CivitAI hash types in one read', poolAll.wall, `${ratio(poolAll.wall, ceiling, 'of OpenSSL SHA-256 × cores')}; ${cpuNote(poolAll, undefined)}`);
   await pool.close();
 
@@ -130,7 +129,7 @@ try {
       return toDiscoveredFile(file.path, root, 'bench', 'BENCH', stats);
     }),
   );
-  const options = { types: ALL, pool: ledgerPool, store, seedFromSidecars: false, tensorOffset: async () => undefined, signal: abort.signal };
+  const options = { types: HASH_TYPES, pool: ledgerPool, store, seedFromSidecars: false, tensorOffset: async () => undefined, signal: abort.signal };
   let started = performance.now();
   const first = await resolveHashes(discovered, options);
   const firstSeconds = (performance.now() - started) / 1000;

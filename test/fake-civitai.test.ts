@@ -325,7 +325,7 @@ describe('GET /images', () => {
     }
   });
 
-  it('honours nsfw: absent/false → PG only; None/Soft/Mature/X/true per §2.7', async () => {
+  it('honours nsfw: absent/false → PG only; None/Soft/Mature/X include the levels below; true → NSFW only', async () => {
     const levels = async (query: string) =>
       ImageListSchema.parse((await getJson(`/images?modelVersionId=127062${query}`)).body).items.map((i) => i.browsingLevel ?? 0);
     for (const q of ['', '&nsfw=false', '&nsfw=None']) expect((await levels(q)).every((l) => l === 1)).toBe(true);

@@ -24,7 +24,7 @@ function safetensors(metadata: Record<string, string>, tensorBytes: Buffer): Buf
 }
 
 describe('hashFile', () => {
-  it('matches the research note test vector for "hello world"', async () => {
+  it('matches the known CivitAI hashes of "hello world"', async () => {
     const file = path.join(dir, 'hello.bin');
     await writeFile(file, 'hello world');
     const { hashes, bytesRead } = await hashFile(file, { types: ALL });

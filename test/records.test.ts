@@ -1,7 +1,10 @@
+import { readFileSync } from 'node:fs';
 import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
+import { slugify } from '../src/integration/engine/records/id.ts';
 import { ModelRecordSchema } from '../src/integration/engine/records/schema.ts';
 import { joinSiteRecord, readSiteDetails, splitForSite, writeSiteDetails } from '../src/integration/site/details.ts';
 import { hasNewerVersion, libraryContext, modelView } from '../src/integration/site/view.ts';
@@ -117,5 +120,52 @@ describe('site details files', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('slugify in the browser and in the engine', () => {
+  // The gallery script is a classic script (no imports), so it keeps its own copy of slugify.
+  const sandbox: { CSCore?: { slugify(value: string): string } } = {};
+  runInNewContext(readFileSync(new URL('../src/components/client/gallery-core.js', import.meta.url), 'utf8'), sandbox);
+  const browserSlugify = sandbox.CSCore?.slugify;
+
+  const names = [
+    '',
+    '   ',
+    '---',
+    '!!!',
+    'model',
+    'Model.v1.5',
+    'Café ñ 日本',
+    '日本',
+    'Ärger über Öl',
+    'straße',
+    'ﬁne ＦＵＬＬ ｗｉｄｔｈ',
+    'Ελληνικά',
+    'emoji 😀 lora 🎨',
+    'Tom & Jerry\'s "cartoon" style',
+    '  [SDXL] (v2) {best}__final--  ',
+    'a/b\\c:d*e?f<g>h|i',
+    'x'.repeat(59) + '-tail',
+    'y'.repeat(60) + 'z',
+    'word '.repeat(30),
+    'é'.repeat(80),
+  ];
+
+  it('loads from the gallery script', () => {
+    expect(typeof browserSlugify).toBe('function');
+  });
+
+  it.each(names)('agrees on %j', (name) => {
+    expect(browserSlugify?.(name)).toBe(slugify(name));
+  });
+
+  it('gives readable, bounded slugs', () => {
+    expect(slugify('')).toBe('model');
+    expect(slugify('!!!')).toBe('model');
+    expect(slugify('Ärger über Öl')).toBe('arger-uber-ol');
+    expect(slugify('  [SDXL] (v2) {best}__final--  ')).toBe('sdxl-v2-best-final');
+    expect(slugify('x'.repeat(59) + '-tail')).toBe('x'.repeat(59));
+    for (const name of names) expect(slugify(name)).toMatch(/^[a-z0-9](?:[a-z0-9-]{0,58}[a-z0-9])?$/);
   });
 });

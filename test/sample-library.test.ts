@@ -45,7 +45,7 @@ afterAll(async () => {
 });
 
 describe('hash helpers', () => {
-  it('match the scanner test vector for "hello world" (research note §3)', async () => {
+  it('match the known CivitAI hashes of "hello world"', async () => {
     const bytes = Buffer.from('hello world');
     const hashes = await civitaiHashes(bytes, { safetensors: false });
     expect(hashes).toEqual({

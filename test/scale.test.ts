@@ -1,5 +1,5 @@
 /**
- * Issue 3's yardstick: a library of 1,000 identifiable files is identified in a handful of
+ * The scale target: a library of 1,000 identifiable files is identified in a handful of
  * requests, and a second run with nothing changed reads nothing and asks nothing.
  */
 import { createHash } from 'node:crypto';

@@ -12,6 +12,7 @@ test('the full seed-format example loads without errors, with only the expected 
   expect(loaded).toBe(file);
   expect(warnings).toEqual([
     'jobs.scan-loras.output.metadata.format (line 58): has no effect: metadata sidecars are always JSON (you can delete this line)',
+    'scanner.version_cache_validity (line 115): has no effect: every cached CivitAI answer stays fresh for `scanner.cache_validity` seconds (you can delete this line)',
     'api.key (line 6): is still the example placeholder `YOUR_API_KEY`: running without an API key (set the CIVITAI_API_KEY environment variable or `api.key`; some models and NSFW previews need one)',
   ]);
 
@@ -63,7 +64,6 @@ test('the full seed-format example loads without errors, with only the expected 
     cache_dir: path.join(FIXTURES, '.civitscraper_cache'),
     cache_validity: 86400,
     force_refresh: false,
-    version_cache_validity: 86400,
     hash_types: ['SHA256', 'AutoV2', 'AutoV1', 'AutoV3', 'CRC32'],
   });
   expect(config.logging.file).toMatchObject({ directory: path.join(FIXTURES, 'logs'), level: 'DEBUG', max_size: 10 });
@@ -77,7 +77,8 @@ test('with CIVITAI_API_KEY set, the placeholder warning goes away and the key is
     homeDir: HOME,
   });
   expect(config.api.key).toBe('k-123');
-  expect(warnings).toHaveLength(1);
+  expect(warnings.filter((warning) => warning.startsWith('api.key'))).toEqual([]);
+  expect(warnings).toHaveLength(2);
 });
 
 test('the minimal example loads, relative path resolved next to the file', async () => {

@@ -357,6 +357,15 @@ describe('warnings for unknown and ignored keys', () => {
     ]);
   });
 
+  test('scanner.version_cache_validity is accepted with a note that it has no effect', () => {
+    const { config, warnings } = parse(`${MINIMAL}scanner:\n  cache_validity: 600\n  version_cache_validity: 86400\n`);
+    expect(warnings).toEqual([
+      'scanner.version_cache_validity (line 7): has no effect: every cached CivitAI answer stays fresh for `scanner.cache_validity` seconds (you can delete this line)',
+    ]);
+    expect(config.scanner.cache_validity).toBe(600);
+    expect(config.scanner).not.toHaveProperty('version_cache_validity');
+  });
+
   test('empty values of optional keys fall back to the default, with a warning for leaves', () => {
     const { config, warnings } = parse(`${MINIMAL}scanner:\nlogging:\n  level:\njobs:\n`);
     expect(config.logging.level).toBe('INFO');

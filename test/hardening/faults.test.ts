@@ -11,7 +11,7 @@
  *   information (byte-identical, or identical but for fetch timestamps after a successful refresh);
  *   without `--force-refresh` they stay byte-identical.
  *
- * Plus issue 3's acceptance run: 30 % injected failures and a 429 storm.
+ * Plus the acceptance run: 30 % injected failures and a 429 storm.
  */
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -256,11 +256,11 @@ describe('the pipeline under each fault alone and all together', () => {
   }
 });
 
-describe("issue 3's acceptance: 30 % injected failures plus a 429 storm", () => {
+describe('acceptance: 30 % injected failures plus a 429 storm', () => {
   it('the run completes and reports the failures; a rerun without faults identifies everything; no earlier sidecar is changed', async () => {
     // Good sidecars for the LoRA folder first; then the whole library, refreshed, under faults.
     // A realistic retry budget (the storm alone is longer than the default 3 retries).
-    const setup = await copyLibrary(ws, 'issue-3', { job: JOB, api: { max_retries: 10, batch: { circuit_breaker: { failure_threshold: 12, reset_timeout: 0.05 } } } });
+    const setup = await copyLibrary(ws, 'storm', { job: JOB, api: { max_retries: 10, batch: { circuit_breaker: { failure_threshold: 12, reset_timeout: 0.05 } } } });
     const lorasOnly = { ...setup.job, paths: ['loras'] };
     await runScanJob({ config: setup.config, job: lorasOnly, jobName: setup.name });
     const good = await readTree(setup.dir);
@@ -275,11 +275,11 @@ describe("issue 3's acceptance: 30 % injected failures plus a 429 storm", () => 
       rateTruncated: 0.06,
       rateDrop: 0.06,
     };
-    const faulty = await underFaults({ name: 'issue 3', faults: storm }, 3, () =>
+    const faulty = await underFaults({ name: 'storm', faults: storm }, 3, () =>
       runScanJob({ config: setup.config, job: setup.job, jobName: setup.name, forceRefresh: true }),
     );
     const injected = totalFaults(faulty.injected);
-    figures('faults', 'issue 3 acceptance (30 % failures + 429 storm)', {
+    figures('faults', 'acceptance (30 % failures + 429 storm)', {
       requests: faulty.requests,
       injected: faulty.injected,
       injectedShare: `${Math.round((100 * injected) / Math.max(1, faulty.requests))} %`,

@@ -295,7 +295,7 @@ export class Catalog {
 
   /**
    * The by-id / by-hash body of a version, unfiltered: the recorded body when there is one,
-   * otherwise synthesised from its `/models` summary plus the parent model (§4 of the research note).
+   * otherwise synthesised from its `/models` summary plus the parent model.
    */
   versionBody(versionId: number): RawVersion | undefined {
     const recorded = this.versionBodies.get(versionId);

@@ -1,5 +1,5 @@
 /**
- * CivitAI's six file hash types, computed from bytes in memory (research/civitai-api.md §3).
+ * CivitAI's six file hash types, computed from bytes in memory.
  *
  * Deliberately independent of the engine's streaming hasher (src/integration/engine/scan/hash.ts) so the
  * fake server and the sample library cross-check it instead of repeating it.

@@ -1,6 +1,6 @@
 /**
  * The fake image CDN: `/cdn/<key>/<uuid>/<options>/<name>.<ext>` (the path of
- * `https://image.civitai.com/<key>/<uuid>/<options>/<name>.<ext>`, research note §8).
+ * `https://image.civitai.com/<key>/<uuid>/<options>/<name>.<ext>`).
  *
  * Images are small solid-colour pictures made with sharp, one colour per uuid, sized from
  * `width=`/`height=` (or the recorded size, scaled down, for `original=true`). Videos are a tiny
@@ -21,7 +21,7 @@ export const PNG_AS_JPEG_UUID = '42b875cf-c62b-41fa-a349-383b7f074351';
 
 /** Longest side of `original=true` renditions (the real ones are full size). */
 const ORIGINAL_MAX_SIDE = 512;
-/** The CDN caps `width=` at 1800 (research note §8). */
+/** The CDN caps `width=` at 1800. */
 const MAX_WIDTH = 1800;
 
 export interface CdnResponse {

@@ -1,6 +1,6 @@
 /**
  * An offline stand-in for the CivitAI REST API and image CDN, built from recorded bodies
- * (src/dev/fixtures/civitai/) and reproducing the quirks in research/civitai-api.md:
+ * (src/dev/fixtures/civitai/) and reproducing the real API's quirks:
  * compact JSON, `{"error": …}` bodies with the real strings, dropped empty keys on model bodies,
  * case-insensitive hash lookup over every hash type, unordered batch answers, a Next.js HTML 404
  * for unknown routes, and SFW-only image lists on version bodies (NSFW media only via /images).
@@ -138,7 +138,7 @@ export function removeEmpty<T extends Record<string, unknown>>(object: T): T {
 
 const NSFW_NAMES: Record<number, string> = { 1: 'None', 2: 'Soft', 4: 'Mature', 8: 'X', 16: 'X', 32: 'Blocked' };
 
-/** `nsfw` of GET /images → browsing-level mask (research note §2.7). */
+/** `nsfw` of GET /images → browsing-level mask: a name includes the levels below it, `true` is NSFW only. */
 export function nsfwMask(nsfw: string | undefined): number {
   switch ((nsfw ?? '').toLowerCase()) {
     case 'none':

@@ -19,6 +19,7 @@ import type { Config, ScanJob } from '../engine/config/index.ts';
 import type { ModelVersion } from '../engine/civitai/schemas.ts';
 import type { ReportEntry } from '../engine/report.ts';
 import type { ModelRecord } from '../engine/records/schema.ts';
+import { MODEL_FILE_EXTENSIONS } from '../engine/scan/extensions.ts';
 import { hashFile } from '../engine/scan/hash.ts';
 import { readSidecar } from '../engine/sidecars/metadata.ts';
 import { resolveSidecarLayout } from '../engine/sidecars/paths.ts';
@@ -26,8 +27,6 @@ import type { Logger } from '../engine/util/logger.ts';
 import { formatBytes, plural } from './format.ts';
 
 export const LIBRARY_REPORT_FORMAT = 1;
-
-const MODEL_EXTENSIONS = ['.safetensors', '.ckpt', '.pt', '.pth', '.bin', '.gguf', '.sft'];
 
 export interface VersionRef {
   id: number;
@@ -284,7 +283,7 @@ async function findOrphanSidecars(input: LibraryReportInput, expected: ReadonlyS
       const modelFile = sidecar.kind === 'own' ? sidecar.stored.file.name : undefined;
       // Beside a model of the same name (the default layout): that model's, even if it failed to
       // hash in this run (a model the engine did see has its sidecar in `expected`).
-      if (MODEL_EXTENSIONS.some((ext) => names.has(`${stem}${ext}`.toLowerCase()))) continue;
+      if (MODEL_FILE_EXTENSIONS.some((ext) => names.has(`${stem}${ext}`.toLowerCase()))) continue;
       const version = sidecar.kind === 'own' ? sidecar.stored.version : sidecar.version;
       const model = sidecar.kind === 'own' ? sidecar.stored.model?.name : undefined;
       const label = [model ?? version.model?.name, version.name].filter(Boolean).join(' — ');

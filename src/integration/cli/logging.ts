@@ -13,10 +13,9 @@
 import { closeSync, mkdirSync, openSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import type { LoggingConfig } from '../engine/config/schema.ts';
-import { normalizeLevel, redactingLogger, silentLogger, type Logger, type LogLevel } from '../engine/util/logger.ts';
+import { LOG_LEVEL_ORDER, normalizeLevel, redactingLogger, silentLogger, type Logger, type LogLevel } from '../engine/util/logger.ts';
 import type { Terminal } from './terminal.ts';
 
-const ORDER: Record<LogLevel, number> = { DEBUG: 10, INFO: 20, WARNING: 30, ERROR: 40 };
 export const DEFAULT_LOG_FILENAME = 'civitscraper.log';
 
 export interface CliLogging {
@@ -51,9 +50,9 @@ function simpleLine(level: LogLevel, message: string): string {
 }
 
 function leveled(threshold: LogLevel, emit: (level: LogLevel, message: string) => void): Logger {
-  const min = ORDER[threshold];
+  const min = LOG_LEVEL_ORDER[threshold];
   const at = (level: LogLevel) => (message: string) => {
-    if (ORDER[level] >= min) emit(level, message);
+    if (LOG_LEVEL_ORDER[level] >= min) emit(level, message);
   };
   return { debug: at('DEBUG'), info: at('INFO'), warn: at('WARNING'), error: at('ERROR') };
 }

@@ -3,6 +3,7 @@
  * plain list and the search index agree (name falls back to the file name, creator to none, …).
  * Framework-free: the pages, the index builder, the bench and the tests all use it.
  */
+import { NSFW_LEVELS } from '../engine/media/nsfw.ts';
 import type { LocalImage, ModelRecord } from '../engine/records/schema.ts';
 import type { SiteSettings } from './settings.ts';
 
@@ -94,20 +95,17 @@ export function inSite(record: ModelRecord, settings: Pick<SiteSettings, 'sfwOnl
   return !settings.sfwOnly || !isNsfwRecord(record, settings);
 }
 
-export const LEVEL_NAMES = ['Unrated', 'PG', 'PG-13', 'R', 'X', 'XXX'] as const;
-/** Bit value of level index 1…5. */
-const LEVEL_BITS = [0, 1, 2, 4, 8, 16];
+/** Label of each level index: 0 for none, then 1 PG … 5 XXX. */
+export const LEVEL_NAMES: readonly string[] = ['Unrated', ...NSFW_LEVELS.map((level) => level.label)];
+/** Bit value of each level index. */
+const LEVEL_BITS: readonly number[] = [0, ...NSFW_LEVELS.map((level) => level.value)];
 
 /** Level index (1 PG … 5 XXX) of a CivitAI level value or bitmask; 0 for none. */
 export function levelIndex(value: number | null | undefined): number {
   if (!value || value <= 0) return 0;
   let index = 1;
-  while (index < 5 && value >= LEVEL_BITS[index + 1]!) index += 1;
+  while (index < NSFW_LEVELS.length && value >= LEVEL_BITS[index + 1]!) index += 1;
   return index;
-}
-
-export function levelBit(index: number): number {
-  return LEVEL_BITS[index] ?? 0;
 }
 
 /** The version's level, else the model's, else the highest of its images, else the NSFW flag. */

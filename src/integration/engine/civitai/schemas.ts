@@ -1,5 +1,5 @@
 /**
- * Shapes of the CivitAI REST API as it really answers (see research/civitai-api.md §4–§6).
+ * Shapes of the CivitAI REST API as it really answers.
  *
  * Every field is optional and extra keys are kept: the API drops keys whose value is null or an
  * empty array, and its shape has changed several times since 2022. A schema that rejected an old

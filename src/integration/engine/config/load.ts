@@ -358,6 +358,9 @@ function ignoredKeyNote(segments: readonly Segment[]): string | undefined {
   if (last === 'format' && parent === 'metadata' && segments[segments.length - 3] === 'output') {
     return 'has no effect: metadata sidecars are always JSON (you can delete this line)';
   }
+  if (segments.length === 2 && parent === 'scanner' && last === 'version_cache_validity') {
+    return 'has no effect: every cached CivitAI answer stays fresh for `scanner.cache_validity` seconds (you can delete this line)';
+  }
   if (segments.length === 1 && last === 'organization') {
     return 'top-level `organization` is not used: put it inside each scan job (`jobs.<name>.organization`); shared `operation_mode`/`on_collision` go in `defaults.organization`';
   }

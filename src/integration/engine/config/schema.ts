@@ -1,16 +1,18 @@
 /**
  * The configuration file, in the seed tool's YAML format: same key names, same meanings, the
- * defaults its code really uses (research/civitscraper-inventory.md §1.4) except where the seed
- * was inconsistent — those choices are marked "seed:" below.
+ * defaults its code really uses, except where the seed was inconsistent — those choices are
+ * marked "seed:" below.
  *
  * This file is the single source of truth: types are inferred from it, the loader validates
  * against it, and unknown keys are detected by walking its shape.
  */
 import { z } from 'zod';
+import { NSFW_LEVEL_NAMES } from '../media/nsfw.ts';
+import { HASH_TYPES, HashTypeSchema } from '../records/schema.ts';
 
 const positiveSeconds = z.number().positive();
 
-export const NSFW_LEVEL_NAMES = ['PG', 'PG13', 'R', 'X', 'XXX'] as const;
+export { NSFW_LEVEL_NAMES };
 export const NsfwLevelNameSchema = z.enum(NSFW_LEVEL_NAMES);
 
 export const CircuitBreakerSchema = z.object({
@@ -238,14 +240,15 @@ export const ScannerSchema = z.object({
   /** Seconds a cached API answer stays fresh. */
   cache_validity: z.number().nonnegative().default(86400),
   force_refresh: z.boolean().default(false),
+  /** seed: accepted so seed files validate; the loader warns that it has no effect and drops it. */
   version_cache_validity: z.number().optional(),
   /**
    * Hash types computed when a file is read (all from one read). SHA256 is what identifies a
    * file; BLAKE3 costs a second pass over the bytes in memory, so it is off unless asked for.
    */
   hash_types: z
-    .array(z.enum(['SHA256', 'AutoV2', 'AutoV1', 'AutoV3', 'BLAKE3', 'CRC32']))
-    .default(['SHA256', 'AutoV2', 'AutoV1', 'AutoV3', 'CRC32'])
+    .array(HashTypeSchema)
+    .default(HASH_TYPES.filter((type) => type !== 'BLAKE3'))
     .transform((types) => (types.includes('SHA256') ? types : ['SHA256' as const, ...types])),
   /** Hashing threads; default: the machine's cores (at most 8). */
   hash_threads: z.number().int().positive().optional(),
@@ -313,5 +316,5 @@ export type OutputConfig = z.infer<typeof OutputSchema>;
 export type OrganizationConfig = z.infer<typeof OrganizationSchema>;
 export type ScannerConfig = z.infer<typeof ScannerSchema>;
 export type LoggingConfig = z.infer<typeof LoggingSchema>;
-export type NsfwLevelName = z.infer<typeof NsfwLevelNameSchema>;
+export type { NsfwLevelName } from '../media/nsfw.ts';
 export type CompatOutputConfig = z.infer<typeof CompatOutputSchema>;

@@ -1,4 +1,4 @@
-/** Krita AI Diffusion `loras.json` trigger-word sync (issue 7). */
+/** Krita AI Diffusion `loras.json` trigger-word sync. */
 export { kritaLorasFileCandidates, findKritaLorasFile } from './locate.ts';
 export {
   syncKritaTriggers,

@@ -64,11 +64,6 @@ export function maskCommentLines(text: string): string {
   return text.replace(/^[ \t]*\/\/[^\r\n]*/gm, (line) => ' '.repeat(line.length));
 }
 
-/** True when the text has at least one line Krita would skip as a comment. */
-export function hasCommentLines(text: string): boolean {
-  return /^[ \t]*\/\//m.test(text);
-}
-
 /** Parses JSON with Krita's `//` comment lines; positions refer to `text`. */
 export function parseJsonWithComments(text: string): JsonNode {
   return new Parser(maskCommentLines(text)).parseDocument();
@@ -331,12 +326,6 @@ export function pyDump(value: PyValue, indent: string, layout: PyLayout): string
 export function lineIndentAt(text: string, offset: number): string {
   const lineStart = text.lastIndexOf('\n', offset - 1) + 1;
   return /^[ \t]*/.exec(text.slice(lineStart, offset + 1))?.[0] ?? '';
-}
-
-/** True when `offset` is the first non-blank character of its line. */
-export function startsLine(text: string, offset: number): boolean {
-  const lineStart = text.lastIndexOf('\n', offset - 1) + 1;
-  return /^[ \t]*$/.test(text.slice(lineStart, offset));
 }
 
 /** Guesses indentation step and line break from the top-level array, as Krita wrote it. */

@@ -1,7 +1,7 @@
 /**
  * CivitAI image CDN URLs: `…/<uuid>/<options>/<name>.<ext>`, where `<options>` is a comma list
  * (`original=true`, `width=450`, `anim=false`, …). Replacing that segment asks the CDN for a
- * rendition (research/civitai-api.md §8).
+ * rendition.
  */
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 

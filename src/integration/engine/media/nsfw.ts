@@ -1,8 +1,22 @@
-import type { NsfwLevelName } from '../config/schema.ts';
 import type { ModelVersion, VersionImage } from '../civitai/schemas.ts';
 
-/** CivitAI's NsfwLevel bit values (research/civitai-api.md §6). */
-export const NSFW_LEVEL_VALUES: Record<NsfwLevelName, number> = { PG: 1, PG13: 2, R: 4, X: 8, XXX: 16 };
+/**
+ * CivitAI's content levels, lowest first: the name the config uses, the bit CivitAI gives it
+ * (an `nsfwLevel` or `browsingLevel` is a mask of these bits), and the label people see.
+ */
+export const NSFW_LEVELS = [
+  { name: 'PG', value: 1, label: 'PG' },
+  { name: 'PG13', value: 2, label: 'PG-13' },
+  { name: 'R', value: 4, label: 'R' },
+  { name: 'X', value: 8, label: 'X' },
+  { name: 'XXX', value: 16, label: 'XXX' },
+] as const;
+
+export type NsfwLevelName = (typeof NSFW_LEVELS)[number]['name'];
+
+export const NSFW_LEVEL_NAMES: readonly NsfwLevelName[] = NSFW_LEVELS.map((level) => level.name);
+
+export const NSFW_LEVEL_VALUES = Object.fromEntries(NSFW_LEVELS.map((level) => [level.name, level.value])) as Record<NsfwLevelName, number>;
 
 const LEGACY_STRING_LEVELS: Record<string, number> = { none: 1, soft: 2, mature: 4, x: 8, blocked: 32 };
 

@@ -1,6 +1,5 @@
 /**
- * Folder templates of the seed's `organization` block (research/civitscraper-inventory.md §2.6),
- * with the seed's bugs fixed (§6 items 4, 5):
+ * Folder templates of the seed's `organization` block, with the seed's bugs fixed:
  * - `{creator}` comes from the parent model (`record.model.creator`), not from the by-hash body
  *   that never has one;
  * - `{model_name}` is the model's name (the seed used the version name: `v1.0`); the version name

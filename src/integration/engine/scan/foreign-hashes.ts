@@ -1,6 +1,6 @@
 /**
  * Hashes that other tools already computed and wrote beside a model file, so a library that
- * another manager has seen is not read again (research/peers.md §3):
+ * another manager has seen is not read again:
  *
  * | sidecar (`<stem>` = file name without extension) | written by | what we take | size recorded |
  * |---|---|---|---|

@@ -46,11 +46,12 @@ export interface HashResult {
 }
 
 /**
- * Computes every requested CivitAI hash type from a single sequential read of the file
- * (research/civitai-api.md §3). A file that changes while it is read (its size or mtime moves)
- * is read again, and reported if it keeps changing. The identity returned is the one of the
- * inode that was read: a file replaced by rename meanwhile keeps its old hashes under its old
- * inode, and the new one is a ledger miss next time.
+ * Computes every requested CivitAI hash type from a single sequential read of the file: SHA-256
+ * (AutoV2 is its first 10 hex digits), AutoV1 and AutoV3 (SHA-256s of parts of the file), CRC32
+ * and BLAKE3. A file that changes while it is read (its size or mtime moves) is read again, and
+ * reported if it keeps changing. The identity returned is the one of the inode that was read: a
+ * file replaced by rename meanwhile keeps its old hashes under its old inode, and the new one is
+ * a ledger miss next time.
  */
 export async function hashFile(file: string, options: HashFileOptions): Promise<HashResult> {
   let totalRead = 0;

@@ -71,6 +71,12 @@ export async function writeModelSidecars(options: {
     });
   }
 
+  if (compat.civitai_info) {
+    await attempt(layout.civitaiInfoPath, async () => count(await writeCivitaiInfo(layout.civitaiInfoPath, civitaiInfo(record, version))));
+  }
+
+  // Our sidecar last: it tells the next run that this file is done, so a run killed before it
+  // leaves the companion files to be written again rather than missing for good.
   await attempt(layout.metadataPath, async () => {
     const document = buildSidecar(
       {
@@ -87,8 +93,5 @@ export async function writeModelSidecars(options: {
     count(await writeSidecar(layout.metadataPath, document));
   });
 
-  if (compat.civitai_info) {
-    await attempt(layout.civitaiInfoPath, async () => count(await writeCivitaiInfo(layout.civitaiInfoPath, civitaiInfo(record, version))));
-  }
   return result;
 }

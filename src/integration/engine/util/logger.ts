@@ -8,7 +8,8 @@ export interface Logger {
 
 export type LogLevel = 'DEBUG' | 'INFO' | 'WARNING' | 'ERROR';
 
-const ORDER: Record<LogLevel, number> = { DEBUG: 10, INFO: 20, WARNING: 30, ERROR: 40 };
+/** Lower is more verbose: a sink shows the levels at or above its own. */
+export const LOG_LEVEL_ORDER: Record<LogLevel, number> = { DEBUG: 10, INFO: 20, WARNING: 30, ERROR: 40 };
 
 export function normalizeLevel(level: string | undefined): LogLevel {
   switch ((level ?? 'INFO').toUpperCase()) {
@@ -37,22 +38,6 @@ export function redactingLogger(inner: Logger, secrets: readonly (string | undef
     info: (message) => inner.info(scrub(message)),
     warn: (message) => inner.warn(scrub(message)),
     error: (message) => inner.error(scrub(message)),
-  };
-}
-
-export function consoleLogger(options: { level?: string; stream?: NodeJS.WritableStream } = {}): Logger {
-  const threshold = ORDER[normalizeLevel(options.level)];
-  const stream = options.stream ?? process.stderr;
-  const emit = (level: LogLevel, message: string) => {
-    if (ORDER[level] < threshold) return;
-    const label = level === 'INFO' ? '' : `${level.toLowerCase()}: `;
-    stream.write(`${label}${message}\n`);
-  };
-  return {
-    debug: (message) => emit('DEBUG', message),
-    info: (message) => emit('INFO', message),
-    warn: (message) => emit('WARNING', message),
-    error: (message) => emit('ERROR', message),
   };
 }
 

@@ -1,0 +1,76 @@
+import { stat } from 'node:fs/promises';
+import { messageOf } from '../enrich/identify.ts';
+import type { RunContext } from '../run.ts';
+import { ModelFileError } from '../scan/safetensors.ts';
+import { resolveHashes } from '../state/index.ts';
+import { formatBytes } from '../util/format.ts';
+import { mapLimit } from '../util/map-limit.ts';
+
+/**
+ * Hashes what has no trusted hashes yet: from the ledger (0 bytes read), other tools' sidecars,
+ * or one read in the worker pool. Finished files are remembered at once, so a run stopped half
+ * way keeps them.
+ */
+export async function hashFiles(ctx: RunContext): Promise<void> {
+  const { config, state, pool, report, progress, signal } = ctx;
+  const pending = ctx.candidates.filter((item) => !item.hashes);
+  const total = pending.length;
+  const totalBytes = pending.reduce((sum, item) => sum + item.file.size, 0);
+  const byPath = new Map(pending.map((item) => [item.file.path, item]));
+  const started = performance.now();
+  let done = 0;
+  let bytes = 0;
+  progress?.({ stage: 'hash', phase: 'start', done, total, bytes, totalBytes });
+  const result = await resolveHashes(
+    pending.map((item) => item.file),
+    {
+      types: config.scanner.hash_types,
+      pool,
+      store: state,
+      ownSidecars: (file) => [byPath.get(file.path)?.layout.metadataPath ?? ''].filter(Boolean),
+      signal,
+      onResult: (file, outcome) => {
+        // A file cancelled by Ctrl-C is neither done nor failed: the next run hashes it.
+        if ('error' in outcome && signal?.aborted) return;
+        done += 1;
+        if (!('error' in outcome)) bytes += outcome.bytesRead;
+        progress?.({ stage: 'hash', phase: 'progress', done, total, bytes, totalBytes, item: file.path });
+        const item = byPath.get(file.path);
+        if (!item) return;
+        if ('error' in outcome) report.fail(file.path, 'hash', describeFileError(outcome.error));
+        else item.hashes = outcome.hashes;
+      },
+    },
+  );
+  // A file still being copied in: what was hashed is not what was found. Next run reads it whole.
+  await mapLimit(pending.filter((item) => item.hashes && result.resolved.get(item.file.path)?.source === 'read'), 16, async (item) => {
+    const now = await stat(item.file.path).catch(() => undefined);
+    if (now && now.size === item.file.size && now.mtimeMs === item.file.mtimeMs) return;
+    item.hashes = undefined;
+    state?.ledger.forget(item.file.path);
+    report.fail(item.file.path, 'hash', 'the file changed while it was being scanned (still being copied?); it is read again on the next run');
+  });
+  report.hash.files = result.counts.read;
+  report.hash.bytes = result.bytesRead;
+  report.hash.fromLedger = result.counts.ledger;
+  report.hash.fromSidecars = result.counts.sidecar;
+  report.hash.seconds = round((performance.now() - started) / 1000);
+  progress?.({ stage: 'hash', phase: 'end', done, total, bytes, totalBytes });
+  ctx.log.info(
+    `hash: ${result.counts.read} files read (${formatBytes(result.bytesRead)} in ${report.hash.seconds} s), ${result.counts.ledger} from the ledger, ${result.counts.sidecar} from other tools' sidecars`,
+  );
+  ctx.items = ctx.candidates.filter((item) => item.hashes !== undefined);
+}
+
+function describeFileError(error: unknown): string {
+  if (error instanceof ModelFileError) return error.message;
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'EACCES' || code === 'EPERM') return 'cannot be read (permission denied)';
+  if (code === 'ENOENT') return 'disappeared while scanning';
+  if (code === 'EISDIR') return 'is a folder, not a file';
+  return messageOf(error);
+}
+
+function round(value: number): number {
+  return Math.round(value * 1000) / 1000;
+}
