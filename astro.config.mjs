@@ -1,9 +1,11 @@
 // @ts-check
+// This repository's own site: the demo library's gallery, added the way any Astro site adds it
+// (the package imports itself by name, from its compiled dist/), next to a page of its own.
 import { defineConfig } from 'astro/config';
-import civitscraper from './src/integration/index.ts';
+import civitscraper from 'civitscraper-astro';
 
 export default defineConfig({
-  // Relative asset URLs so dist/ works from file:// and under any sub-path.
-  build: { format: 'directory', assetsPrefix: undefined },
-  integrations: [civitscraper()],
+  // `npm run demo` builds here; `npm run preview` serves it.
+  outDir: './demo/site',
+  integrations: [civitscraper({ lowMemoryBuild: true })],
 });

@@ -1,8 +1,8 @@
 #!/usr/bin/env node
-// Entry point of the `civitscraper` command. The engine needs Node >= 22.12 (Astro 7, native
-// TypeScript); when started by an older system Node, re-run this file on the Node version the
-// project pins as a devDependency (node_modules/node), so the command works the same from a
-// shell, from cron and from npm scripts.
+// Entry point of the `civitscraper` command: the compiled CLI in dist/. The engine needs Node
+// >= 22.12 (Astro 7). In a clone of the repository started by an older system Node, it re-runs
+// itself on the Node the project pins as a devDependency (node_modules/node), so the command
+// works the same from a shell, from cron and from npm scripts.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -10,12 +10,13 @@ import { fileURLToPath } from 'node:url';
 
 const [major, minor] = process.versions.node.split('.').map(Number);
 const here = dirname(fileURLToPath(import.meta.url));
+const packageDir = join(here, '..');
 
 if (major < 22 || (major === 22 && minor < 12)) {
-  const pinned = join(here, '..', 'node_modules', 'node', 'bin', 'node');
+  const pinned = join(packageDir, 'node_modules', 'node', 'bin', 'node');
   if (!existsSync(pinned)) {
     process.stderr.write(
-      `civitscraper needs Node.js 22.12 or newer (this is ${process.version}). Run \`npm ci\` in ${join(here, '..')} first: it installs the pinned Node.\n`,
+      `civitscraper needs Node.js 22.12 or newer (this is ${process.version}). Install a newer Node.js (https://nodejs.org), then run the command again.\n`,
     );
     process.exit(2);
   }
@@ -26,7 +27,11 @@ if (major < 22 || (major === 22 && minor < 12)) {
   for (const signal of ['SIGTERM', 'SIGHUP']) process.on(signal, () => child.kill(signal));
   child.on('exit', (code, signal) => process.exit(code ?? (signal === 'SIGINT' ? 130 : 1)));
 } else {
-  const { main } = await import('../src/integration/cli/main.ts');
+  const compiled = join(packageDir, 'dist', 'integration', 'cli', 'main.js');
+  if (!existsSync(compiled)) {
+    process.stderr.write(`civitscraper: ${compiled} is missing. In a clone of the repository, run \`npm run compile\` first.\n`);
+    process.exit(2);
+  }
+  const { main } = await import('../dist/integration/cli/main.js');
   process.exitCode = await main(process.argv.slice(2));
 }
-

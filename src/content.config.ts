@@ -1,13 +1,14 @@
+// This site's collections: its own notes, and the models, for the "about" page (the gallery's
+// pages do not need this file; they come with the integration).
 import { defineCollection } from 'astro:content';
-import { civitscraperLoader } from './integration/loaders.ts';
-import { ModelRecordSchema } from './integration/engine/records/schema.ts';
+import { glob } from 'astro/loaders';
+import { z } from 'astro/zod';
+import { civitscraperLoader, modelsSchema } from 'civitscraper-astro/loaders';
 
-// Previews are turned into thumbnails by the site's own sharp step (cached in
-// scanner.cache_dir), not through image(): at 10,000 models astro:assets would copy every
-// original into _astro/ and hold it in the bundler.
 export const collections = {
-  models: defineCollection({
-    loader: civitscraperLoader(),
-    schema: ModelRecordSchema,
+  models: defineCollection({ loader: civitscraperLoader(), schema: modelsSchema }),
+  notes: defineCollection({
+    loader: glob({ pattern: '*.md', base: './src/content/notes' }),
+    schema: z.object({ title: z.string() }),
   }),
 };

@@ -1,95 +1,188 @@
 /**
- * The Astro integration: checks the config before anything is built (so a bad file stops the
- * build with a clear message, not a stack trace), lets Vite read the model folders, and gives
- * pages the site settings through `virtual:civitscraper/settings`.
+ * The Astro integration:
+ *
+ *   // astro.config.mjs
+ *   import civitscraper from 'civitscraper-astro';
+ *   export default defineConfig({ integrations: [civitscraper()] });
+ *
+ * It checks the CivitScraper config before anything is built (a bad file stops the build with a
+ * message naming the key), runs the engine once per build (site/sync.ts), adds the gallery's
+ * pages under `base`, and gives them their settings through `virtual:civitscraper/settings`.
+ * The host's own pages and config are left as they are.
  */
-import type { AstroIntegration } from 'astro';
+import type { AstroConfig, AstroIntegration, AstroIntegrationLogger } from 'astro';
+import { AstroError } from 'astro/errors';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import v8 from 'node:v8';
+import type { LoadedConfig } from './engine/config/index.ts';
 import type { Config } from './engine/config/schema.ts';
-import { loadOrExplain, rememberAstroCommand, siteScanJobs, type CivitscraperLoaderOptions } from './loaders.ts';
-import { relativizeSite } from './site/relative-urls.ts';
+import { redactingLogger } from './engine/util/logger.ts';
+import { firstTimeWarnings, loadOrExplain, rememberAstroCommand, watchModelFiles } from './loaders.ts';
+import { parseOptions, v8FlagsFor, type CivitscraperOptions, type CivitscraperUserOptions } from './options.ts';
 import { PublishError, publishSite } from './site/publish.ts';
+import { relativizePages } from './site/relative-urls.ts';
 import { inertHtmlKeys, siteSettings, type SiteSettings } from './site/settings.ts';
+import { siteScanJobs, syncSite } from './site/sync.ts';
 
-export { civitscraperLoader } from './loaders.ts';
-export type { SiteSettings };
+export { civitscraperLoader, modelsSchema, ModelRecordSchema } from './loaders.ts';
+export type { ModelRecord } from './engine/records/schema.ts';
+export type { CivitscraperUserOptions as CivitscraperOptions, SiteSettings };
 
 const SETTINGS_MODULE = 'virtual:civitscraper/settings';
 
-export interface CivitscraperOptions extends CivitscraperLoaderOptions {
-  /**
-   * `low` (default): during `astro build`, V8 favours memory over speed (`--optimize-for-size`).
-   * Measured at 10,000 models: peak RSS 0.86 GB instead of 1.5 GB, the build about a third
-   * slower. `fast`: V8's defaults, for machines with memory to spare.
-   */
-  buildMemory?: 'low' | 'fast';
-}
+// Endpoints are .ts in the sources and .js in the package, like this module.
+const SCRIPT = path.extname(fileURLToPath(import.meta.url));
 
-export default function civitscraper(options: CivitscraperOptions = {}): AstroIntegration {
+/** The gallery's pages, relative to `base`; entrypoints live in routes/ beside this file. */
+export const GALLERY_ROUTES = [
+  { pattern: '', entrypoint: 'index.astro' },
+  { pattern: 'list', entrypoint: 'list.astro' },
+  { pattern: 'models/[id]', entrypoint: 'model.astro' },
+  { pattern: 'models/[id]/[file]', entrypoint: `model-file${SCRIPT}` },
+  { pattern: 'thumbs/[id].webp', entrypoint: `thumb${SCRIPT}` },
+  { pattern: 'gallery-data/[file]', entrypoint: `gallery-data${SCRIPT}` },
+] as const;
+
+export default function civitscraper(userOptions: CivitscraperUserOptions = {}): AstroIntegration {
+  const options = parseOptions(userOptions);
+  let loaded: LoadedConfig | undefined;
+  let astroConfig: AstroConfig | undefined;
+
+  const engineRun = (logger: AstroIntegrationLogger, changedAt?: number) => {
+    if (!loaded) return undefined;
+    const redacted = redactingLogger(logger, [loaded.config.api.key]);
+    return syncSite({ config: loaded.config, configFile: loaded.file, job: options.job, logger: redacted, ...(changedAt ? { changedAt } : {}) });
+  };
+
   return {
     name: 'civitscraper',
     hooks: {
-      'astro:config:setup': async ({ command, updateConfig, addWatchFile, logger }) => {
+      'astro:config:setup': async ({ command, config, injectRoute, updateConfig, addWatchFile, logger }) => {
         rememberAstroCommand(command);
-        const flags = buildMemoryFlags(command, options.buildMemory);
-        // Set while the process runs: V8 reads this one at every heap-growth decision. A build
-        // holds every model's entry, renders a page per model and lets garbage pile up between
-        // collections; library builds are batch jobs, often on small machines (NAS boxes).
+        astroConfig = config;
+        // `astro preview` serves what was built; nothing of ours runs.
+        if (command === 'preview') return;
+        if (options.pages) assertDirectoryFormat(config);
+        // Read by V8 at every heap-growth decision, so setting it while the process runs works.
+        const flags = v8FlagsFor(command, options);
         if (flags.length > 0) v8.setFlagsFromString(flags.join(' '));
-        const loaded = await loadOrExplain(options, { tolerateMissing: command === 'sync' });
+        const root = fileURLToPath(config.root);
+        const configOption = options.config ? path.resolve(root, options.config) : undefined;
+        loaded = await loadOrExplain({ config: configOption }, { tolerateMissing: command === 'sync', cwd: root });
         if (loaded) {
-          for (const warning of loaded.warnings) logger.warn(warning);
+          for (const warning of firstTimeWarnings(loaded)) logger.warn(warning);
           addWatchFile(loaded.file);
         }
-        const config = loaded?.config;
-        const settings = siteSettings(config, config ? siteScanJobs(config, options)[0]?.job : undefined);
+        const job = loaded ? siteScanJobs(loaded.config, options.job)[0]?.job : undefined;
+        const settings = siteSettings(loaded?.config, job);
+        if (options.pages) {
+          for (const route of GALLERY_ROUTES) {
+            injectRoute({
+              pattern: `${options.base}${route.pattern}`,
+              entrypoint: new URL(`./routes/${route.entrypoint}`, import.meta.url),
+              prerender: true,
+            });
+          }
+        }
         updateConfig({
           vite: {
-            server: { fs: { allow: ['.', ...(config ? foldersToServe(config) : [])] } },
-            plugins: [
-              {
-                name: 'civitscraper:settings',
-                resolveId: (id: string) => (id === SETTINGS_MODULE ? `\0${SETTINGS_MODULE}` : undefined),
-                load: (id: string) =>
-                  id === `\0${SETTINGS_MODULE}` ? `export default ${JSON.stringify(settings)};` : undefined,
-              },
-            ],
+            // Setting `allow` replaces Vite's default (the project), so the project stays listed.
+            server: { fs: { allow: [root, ...(loaded ? foldersToServe(loaded.config) : [])] } },
+            plugins: [settingsPlugin(settings)],
           },
         });
       },
-      'astro:build:done': async ({ dir, logger }) => {
-        const { files } = await relativizeSite(fileURLToPath(dir));
-        logger.info(`made URLs relative in ${files} files (the site works from disk and under any path)`);
-        // Seed keys: report the ones that no longer do anything, then write the copy a seed
-        // user's bookmark points at.
-        const loaded = await loadOrExplain(options, { tolerateMissing: true });
-        const job = loaded ? siteScanJobs(loaded.config, options)[0]?.job : undefined;
-        for (const note of inertHtmlKeys(job)) logger.warn(note);
-        const galleryPath = job?.output.metadata.html.gallery_path;
-        if (galleryPath) {
-          try {
-            const published = await publishSite(fileURLToPath(dir), galleryPath);
-            logger.info(
-              `site also written to ${published.siteDir} (${published.copied} files updated, ${published.removed} removed); open ${published.entry}`,
-            );
-          } catch (error) {
-            // The site itself is built; only the extra copy was refused.
-            if (error instanceof PublishError) logger.error(error.message);
-            else throw error;
-          }
+      'astro:config:done': ({ injectTypes }) => {
+        injectTypes({
+          filename: 'civitscraper.d.ts',
+          content: `declare module '${SETTINGS_MODULE}' {\n  const settings: import('civitscraper-astro').SiteSettings;\n  export default settings;\n}\n`,
+        });
+      },
+      'astro:build:start': async ({ logger }) => {
+        if (options.pages) await engineRun(logger);
+      },
+      'astro:server:setup': async ({ server, logger }) => {
+        if (!options.pages || !loaded) return;
+        await engineRun(logger);
+        watchModelFiles({ watcher: server.watcher, logger }, loaded.config, async (changedAt) => {
+          await engineRun(logger, changedAt);
+          // The pages read the new entries when their modules run again; the browser reloads.
+          for (const environment of Object.values(server.environments)) environment.moduleGraph.invalidateAll();
+          server.ws.send({ type: 'full-reload' });
+        });
+      },
+      'astro:build:done': async ({ dir, assets, logger }) => {
+        if (!options.pages) return;
+        const outDir = fileURLToPath(dir);
+        if (options.relativeUrls) {
+          const pages = galleryPages(assets, options.base);
+          const { files } = await relativizePages(outDir, pages, astroConfig?.base ?? '/');
+          logger.info(`made URLs relative in ${files} gallery files (its folder works from disk and under any path)`);
         }
+        await publishCopy(outDir, loaded, options, logger);
       },
     },
   };
 }
 
-export function buildMemoryFlags(command: string, buildMemory: CivitscraperOptions['buildMemory'] = 'low'): string[] {
-  return command === 'build' && buildMemory === 'low' ? ['--optimize-for-size'] : [];
+/** Model pages sit in folders of their own (`models/<id>/index.html`) with their images beside them. */
+function assertDirectoryFormat(config: AstroConfig): void {
+  if (config.build.format === 'directory') return;
+  const error = new AstroError(
+    `civitscraper(): the gallery needs build.format "directory" (Astro's default); this site sets "${config.build.format}".`,
+    'Remove build.format from astro.config.mjs, or use civitscraper({ pages: false }) and render the models in pages of your own with civitscraperLoader().',
+  );
+  error.stack = '';
+  throw error;
 }
 
-/** Model folders (and base_dir) hold the previews astro:assets reads in dev. */
+function settingsPlugin(settings: SiteSettings) {
+  return {
+    name: 'civitscraper:settings',
+    resolveId: (id: string) => (id === SETTINGS_MODULE ? `\0${SETTINGS_MODULE}` : undefined),
+    load: (id: string) => (id === `\0${SETTINGS_MODULE}` ? `export default ${JSON.stringify(settings)};` : undefined),
+  };
+}
+
+/** The HTML files of the gallery's own routes, as Astro reports them. */
+function galleryPages(assets: Map<string, URL[]>, base: string): string[] {
+  const patterns = new Set(GALLERY_ROUTES.map((route) => normalizePattern(`${base}${route.pattern}`)));
+  const files: string[] = [];
+  for (const [pattern, urls] of assets) {
+    if (!patterns.has(normalizePattern(pattern))) continue;
+    for (const url of urls) {
+      const file = fileURLToPath(url);
+      if (file.endsWith('.html')) files.push(file);
+    }
+  }
+  return files;
+}
+
+function normalizePattern(pattern: string): string {
+  return `/${pattern.replace(/^\/+|\/+$/g, '')}`;
+}
+
+/**
+ * `output.metadata.html.gallery_path`: the seed users' bookmark gets a copy of the site. Seed
+ * keys that no longer do anything are named first.
+ */
+async function publishCopy(outDir: string, loaded: LoadedConfig | undefined, options: CivitscraperOptions, logger: AstroIntegrationLogger): Promise<void> {
+  const job = loaded ? siteScanJobs(loaded.config, options.job)[0]?.job : undefined;
+  for (const note of inertHtmlKeys(job)) logger.warn(note);
+  const galleryPath = job?.output.metadata.html.gallery_path;
+  if (!galleryPath) return;
+  try {
+    const published = await publishSite(outDir, galleryPath);
+    logger.info(`site also written to ${published.siteDir} (${published.copied} files updated, ${published.removed} removed); open ${published.entry}`);
+  } catch (error) {
+    // The site itself is built; only the extra copy was refused.
+    if (error instanceof PublishError) logger.error(error.message);
+    else throw error;
+  }
+}
+
+/** Model folders (and base_dir) hold the previews the pages read in dev. */
 function foldersToServe(config: Config): string[] {
   const folders = Object.values(config.input_paths).map((input) => path.resolve(input.path));
   for (const job of Object.values(config.jobs)) {
@@ -98,5 +191,3 @@ function foldersToServe(config: Config): string[] {
   if (config.output?.base_dir) folders.push(path.resolve(config.output.base_dir));
   return folders;
 }
-
-

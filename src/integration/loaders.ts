@@ -1,23 +1,33 @@
 /**
- * The content-layer loader: a thin adapter that runs the engine and stores one `models` entry
- * per model file. In `astro dev` it watches the input paths and reruns on add/change/unlink.
+ * The content-layer loader, for sites that render models in pages of their own:
+ *
+ *   // src/content.config.ts
+ *   import { defineCollection } from 'astro:content';
+ *   import { civitscraperLoader, modelsSchema } from 'civitscraper-astro/loaders';
+ *   export const collections = { models: defineCollection({ loader: civitscraperLoader(), schema: modelsSchema }) };
+ *
+ * One entry per model file, holding the gallery's half of the record (site/details.ts). It
+ * shares the engine run with the integration's pages (site/sync.ts), so a site with both scans
+ * its library once. In `astro dev` it reruns when model files are added, changed or removed.
  */
 import type { Loader, LoaderContext } from 'astro/loaders';
 import { AstroError } from 'astro/errors';
 import path from 'node:path';
-import { ConfigError, loadConfig, selectJobs, type LoadedConfig } from './engine/config/index.ts';
-import type { Config, ScanJob } from './engine/config/schema.ts';
-import { runScanJob } from './engine/run.ts';
-import { ModelRecordSchema, type ModelRecord } from './engine/records/schema.ts';
-import { splitForSite, writeSiteDetails, type ModelDetails } from './site/details.ts';
-import { siteDetailsDir } from './site/settings.ts';
+import { ConfigError, loadConfig, type LoadedConfig } from './engine/config/index.ts';
+import type { Config } from './engine/config/schema.ts';
+import { ModelRecordSchema } from './engine/records/schema.ts';
+import { isModelFileName } from './engine/scan/extensions.ts';
 import type { Logger } from './engine/util/logger.ts';
 import { redactingLogger } from './engine/util/logger.ts';
+import { syncSite } from './site/sync.ts';
+
+export { ModelRecordSchema, ModelRecordSchema as modelsSchema } from './engine/records/schema.ts';
+export type { ModelRecord } from './engine/records/schema.ts';
 
 export interface CivitscraperLoaderOptions {
   /** Config file; defaults to the usual lookup (CIVITSCRAPER_CONFIG, ./civitscraper.yaml, …). */
-  configPath?: string;
-  /** Scan job to run; defaults to `default_job` (or the first scan job). */
+  config?: string;
+  /** Scan job to run; defaults to `default_job` (or every scan job). */
   job?: string;
 }
 
@@ -26,24 +36,20 @@ export function civitscraperLoader(options: CivitscraperLoaderOptions = {}): Loa
     name: 'civitscraper',
     schema: ModelRecordSchema,
     async load(context) {
-      const loaded = await loadOrExplain(options, { tolerateMissing: isSyncOnly() });
-      if (!loaded) {
-        context.logger.warn('no CivitScraper config found: the models collection is empty (fine for `astro check` / `astro sync`).');
-        context.store.clear();
-        return;
-      }
-      const { config, warnings } = loaded;
-      for (const warning of warnings) context.logger.warn(warning);
-      await syncRecords(context, config, options);
-      if (context.watcher) watchInputPaths(context, config, options);
+      // `astro sync` and `astro check` want types, not a scan of the library (which may be
+      // large, offline, or set to organize files): the entries of the last build are kept.
+      if (isTypesOnly()) return;
+      const loaded = await loadOrExplain(options);
+      if (!loaded) return;
+      await storeEntries(context, loaded, options);
+      if (context.watcher) watchModelFiles(context, loaded.config, (changedAt) => storeEntries(context, loaded, options, changedAt));
     },
   };
 }
 
 /**
- * `astro check` and `astro sync` only need types: on a fresh clone without a config they must
- * not fail. The integration records the command here; a process-wide symbol because Astro
- * loads the integration and the content config as separate module instances.
+ * The integration records the Astro command here; a process-wide symbol because Astro loads the
+ * integration and the content config as separate module instances.
  */
 const COMMAND = Symbol.for('civitscraper.astroCommand');
 
@@ -51,22 +57,33 @@ export function rememberAstroCommand(command: string): void {
   (globalThis as Record<symbol, unknown>)[COMMAND] = command;
 }
 
-function isSyncOnly(): boolean {
+function isTypesOnly(): boolean {
   return (globalThis as Record<symbol, unknown>)[COMMAND] === 'sync';
 }
 
+const WARNED = Symbol.for('civitscraper.warnedConfigs');
+
+/** Config warnings are said once per process, however many adapters load the file. */
+export function firstTimeWarnings(loaded: LoadedConfig): string[] {
+  const holder = globalThis as Record<symbol, Set<string> | undefined>;
+  holder[WARNED] ??= new Set();
+  if (holder[WARNED].has(loaded.file)) return [];
+  holder[WARNED].add(loaded.file);
+  return loaded.warnings;
+}
+
 export async function loadOrExplain(
-  options: CivitscraperLoaderOptions,
-  { tolerateMissing = false }: { tolerateMissing?: boolean } = {},
+  options: { config?: string | undefined },
+  { tolerateMissing = false, cwd }: { tolerateMissing?: boolean; cwd?: string } = {},
 ): Promise<LoadedConfig | undefined> {
   try {
-    return await loadConfig({ configPath: options.configPath });
+    return await loadConfig({ ...(options.config ? { configPath: options.config } : {}), ...(cwd ? { cwd } : {}) });
   } catch (error) {
     if (error instanceof ConfigError && error.code === 'CONFIG_NOT_FOUND' && tolerateMissing) return undefined;
     if (error instanceof ConfigError) {
       const hint =
         error.code === 'CONFIG_NOT_FOUND'
-          ? 'Run `npm run demo` to build the gallery of the bundled sample library, or create civitscraper.yaml (see README).'
+          ? 'Create civitscraper.yaml in the project folder, set CIVITSCRAPER_CONFIG, or pass civitscraper({ config: "path/to/civitscraper.yaml" }) (README: "Use it on your own library").'
           : 'Fix the key named above, then run the build again.';
       const friendly = new AstroError(error.message, hint);
       // The message says everything; a stack trace into our loader would only bury it.
@@ -77,58 +94,44 @@ export async function loadOrExplain(
   }
 }
 
-async function syncRecords(context: LoaderContext, config: Config, options: CivitscraperLoaderOptions): Promise<void> {
-  const logger: Logger = redactingLogger(context.logger, [config.api.key]);
-  const records = new Map<string, ModelRecord>();
-  for (const { name, job } of siteScanJobs(config, options)) {
-    const { records: found, report } = await runScanJob({ config, jobName: name, job, logger });
-    for (const entry of report.errors) logger.warn(`${entry.stage}: ${entry.path}: ${entry.message}`);
-    for (const record of found) if (!records.has(record.id)) records.set(record.id, record);
+async function storeEntries(context: LoaderContext, loaded: LoadedConfig, options: CivitscraperLoaderOptions, changedAt?: number): Promise<void> {
+  for (const warning of firstTimeWarnings(loaded)) context.logger.warn(warning);
+  const logger: Logger = redactingLogger(context.logger, [loaded.config.api.key]);
+  const { entries } = await syncSite({ config: loaded.config, configFile: loaded.file, job: options.job, logger, ...(changedAt ? { changedAt } : {}) });
+  const keep = new Set<string>();
+  for (const { id, data: entry } of entries) {
+    keep.add(id);
+    const data = await context.parseData({ id, data: entry as unknown as Record<string, unknown> });
+    context.store.set({ id, data, digest: context.generateDigest(data) });
   }
-
-  const details: { id: string; details: ModelDetails }[] = [];
-  for (const record of records.values()) {
-    const parts = splitForSite(record);
-    details.push({ id: record.id, details: parts.details });
-    const data = await context.parseData({ id: record.id, data: parts.entry as unknown as Record<string, unknown> });
-    // The page renders from both halves: a change in either must change the digest.
-    context.store.set({ id: record.id, data, digest: context.generateDigest({ data, details: parts.details }) });
-  }
-  await writeSiteDetails(siteDetailsDir(config), details);
-  for (const id of context.store.keys()) {
-    if (!records.has(id)) context.store.delete(id);
-  }
+  for (const id of context.store.keys()) if (!keep.has(id)) context.store.delete(id);
 }
 
 /**
- * The scan jobs the site is built from: the named job, else `default_job`, else every scan job
- * (a config with several jobs and no default still gets a gallery of the whole library).
+ * Reruns `update` once model files in the input paths settle. Shared with the integration,
+ * which does the same for its pages in `astro dev`.
  */
-export function siteScanJobs(config: Config, options: CivitscraperLoaderOptions): { name: string; job: ScanJob }[] {
-  const job = options.job ?? process.env.CIVITSCRAPER_JOB;
-  const selected = selectJobs(config, { job, allJobs: job === undefined && config.default_job === undefined });
-  return selected.flatMap((entry) => (entry.job.type === 'scan-paths' ? [{ name: entry.name, job: entry.job }] : []));
-}
-
-const MODEL_EXTENSIONS = /\.(safetensors|ckpt|pt|pth|bin|gguf)$/i;
-
-function watchInputPaths(context: LoaderContext, config: Config, options: CivitscraperLoaderOptions): void {
-  const watcher = context.watcher;
+export function watchModelFiles(
+  target: { watcher?: LoaderContext['watcher']; logger: Pick<Logger, 'info' | 'error'> },
+  config: Config,
+  update: (changedAt: number) => Promise<void>,
+): void {
+  const watcher = target.watcher;
   if (!watcher) return;
   const roots = Object.values(config.input_paths).map((input) => path.resolve(input.path));
   watcher.add(roots);
   let timer: NodeJS.Timeout | undefined;
   let running = Promise.resolve();
+  let changedAt = 0;
   const onChange = (changed: string) => {
-    if (!MODEL_EXTENSIONS.test(changed) || !roots.some((root) => changed.startsWith(root + path.sep))) return;
+    if (!isModelFileName(changed) || !roots.some((root) => changed.startsWith(root + path.sep))) return;
+    changedAt = Date.now();
     clearTimeout(timer);
     // Debounced: a copy of a large model fires many events; one rerun after it settles.
     timer = setTimeout(() => {
       running = running.then(async () => {
-        context.logger.info(`model files changed (${path.basename(changed)}); updating`);
-        await syncRecords(context, config, options).catch((error: unknown) =>
-          context.logger.error(error instanceof Error ? error.message : String(error)),
-        );
+        target.logger.info(`model files changed (${path.basename(changed)}); updating`);
+        await update(changedAt).catch((error: unknown) => target.logger.error(error instanceof Error ? error.message : String(error)));
       });
     }, 500);
   };

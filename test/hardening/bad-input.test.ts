@@ -10,7 +10,7 @@ import { chmodSync, closeSync, existsSync, ftruncateSync, mkdirSync, openSync, s
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PROJECT_ROOT } from '../../src/integration/cli/build-site.ts';
+import { PACKAGE_ROOT as PROJECT_ROOT } from '../../src/integration/cli/build-site.ts';
 import { sampleInputPaths } from '../../src/dev/sample-library/index.ts';
 import {
   canDropDacCaps,

@@ -15,7 +15,7 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PROJECT_ROOT } from '../../src/integration/cli/build-site.ts';
+import { PACKAGE_ROOT as PROJECT_ROOT } from '../../src/integration/cli/build-site.ts';
 import { startFakeCivitai } from '../../src/dev/fake-civitai/index.ts';
 import { runScanJob } from '../../src/integration/engine/run.ts';
 import {

@@ -335,13 +335,36 @@ describe('page helpers', () => {
   });
 });
 
-describe('build memory', () => {
-  it('asks V8 to favour memory during astro build unless told not to, and never in dev', async () => {
-    const { buildMemoryFlags } = await import('../../src/integration/index.ts');
-    expect(buildMemoryFlags('build')).toEqual(['--optimize-for-size']);
-    expect(buildMemoryFlags('build', 'low')).toEqual(['--optimize-for-size']);
-    expect(buildMemoryFlags('build', 'fast')).toEqual([]);
-    expect(buildMemoryFlags('dev')).toEqual([]);
-    expect(buildMemoryFlags('sync')).toEqual([]);
+describe('integration options', () => {
+  it('defaults: the gallery at /, pages on, relative URLs on, no V8 flag for the host', async () => {
+    const { parseOptions, v8FlagsFor } = await import('../../src/integration/options.ts');
+    const options = parseOptions(undefined);
+    expect(options).toEqual({ base: '/', pages: true, relativeUrls: true, lowMemoryBuild: false });
+    expect(v8FlagsFor('build', options)).toEqual([]);
+    expect(v8FlagsFor('build', { lowMemoryBuild: true })).toEqual(['--optimize-for-size']);
+    expect(v8FlagsFor('dev', { lowMemoryBuild: true })).toEqual([]);
+    expect(v8FlagsFor('sync', { lowMemoryBuild: true })).toEqual([]);
+    expect(parseOptions({ base: '/models' }).base).toBe('/models/');
+    expect(parseOptions({ config: 'my.yaml', job: 'gallery', pages: false })).toMatchObject({ config: 'my.yaml', job: 'gallery', pages: false });
+  });
+
+  it('a wrong option is an AstroError naming it, with the list of options as a hint', async () => {
+    const { parseOptions } = await import('../../src/integration/options.ts');
+    const { AstroError } = await import('astro/errors');
+    const attempt = (input: unknown) => {
+      try {
+        parseOptions(input);
+      } catch (error) {
+        return error as InstanceType<typeof AstroError>;
+      }
+      throw new Error('no error');
+    };
+    const unknown = attempt({ bsae: '/x/' });
+    expect(unknown).toBeInstanceOf(AstroError);
+    expect(unknown.message).toContain('unknown option `bsae`');
+    expect(unknown.hint).toContain('`base`');
+    expect(attempt({ base: 'models' }).message).toContain('`base`: must be a path on the site that starts with "/"');
+    expect(attempt({ base: '/../x' }).message).toContain('`base`');
+    expect(attempt({ pages: 'no' }).message).toContain('`pages`');
   });
 });

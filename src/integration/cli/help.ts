@@ -109,8 +109,10 @@ ${EXIT_CODES}
   build: `Usage: civitscraper build [options] [--out DIR]
 
 Runs the scan job(s) like \`civitscraper scan\`, then builds the gallery site with Astro.
+Inside an Astro project (a folder with astro.config.*), builds that project, whose config adds
+the gallery with civitscraper(); anywhere else, builds the bundled gallery site on its own.
 
-  --out DIR            where the site goes (default: dist/ in the project)
+  --out DIR            where the site goes (default: the project's dist/, else ./site)
   --astro-cache DIR    Astro's cache folder (default: Astro's own)
 
 ${COMMON}

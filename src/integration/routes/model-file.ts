@@ -1,14 +1,15 @@
+/// <reference types="astro/client" />
 /**
  * The images of a model page, beside it: `preview-<n>.<ext>` is the file as downloaded (image
  * or video, for the viewer), `image-<n>.webp` a resized picture (see integration/site/
  * thumbnails.ts; the cover uses the gallery's `thumbs/<id>.webp`).
  */
 import type { APIRoute, GetStaticPaths } from 'astro';
-import { getCollection } from 'astro:content';
 import { readFile } from 'node:fs/promises';
 import settings from 'virtual:civitscraper/settings';
 import { prepareThumbnails, thumbnail } from '../site/thumbnails.ts';
-import { inSite, pageImages } from '../site/view.ts';
+import { pageImages } from '../site/view.ts';
+import { siteEntries } from './data.ts';
 
 const TYPES: Record<string, string> = {
   '.mp4': 'video/mp4',
@@ -24,9 +25,11 @@ const TYPES: Record<string, string> = {
 
 type Props = { kind: 'copy'; source: string; type: string } | { kind: 'resize'; source: string };
 
+export const prerender = true;
+
 export const getStaticPaths = (async () => {
   if (!settings.modelPages) return [];
-  const entries = (await getCollection('models')).filter((entry) => inSite(entry.data, settings));
+  const entries = siteEntries();
   const paths: { params: { id: string; file: string }; props: Props }[] = [];
   for (const entry of entries) {
     for (const shot of pageImages(entry.data, settings)) {

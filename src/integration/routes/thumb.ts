@@ -1,15 +1,18 @@
+/// <reference types="astro/client" />
 /**
  * `thumbs/<id>.webp`: the gallery card image of each model, at an address the search index can
  * derive from the page id (see integration/site/thumbnails.ts).
  */
 import type { APIRoute, GetStaticPaths } from 'astro';
-import { getCollection } from 'astro:content';
 import settings from 'virtual:civitscraper/settings';
 import { prepareThumbnails, thumbnail } from '../site/thumbnails.ts';
-import { coverImage, inSite, pictureOf } from '../site/view.ts';
+import { coverImage, pictureOf } from '../site/view.ts';
+import { siteEntries } from './data.ts';
+
+export const prerender = true;
 
 export const getStaticPaths = (async () => {
-  const entries = (await getCollection('models')).filter((entry) => inSite(entry.data, settings));
+  const entries = siteEntries();
   const paths = entries.flatMap((entry) => {
     const cover = coverImage(entry.data, settings);
     const source = cover ? pictureOf(cover) : undefined;

@@ -21,6 +21,8 @@ export interface SiteSettings {
   thumbCacheDir: string;
   /** Absolute folder of the page-only parts of each record (site/details.ts). */
   detailsDir: string;
+  /** Absolute path of the entries the pages are made from (site/sync.ts). */
+  entriesFile: string;
 }
 
 export function siteSettings(config: Config | undefined, job: ScanJob | undefined): SiteSettings {
@@ -37,6 +39,7 @@ export function siteSettings(config: Config | undefined, job: ScanJob | undefine
     sfwOnly: html?.sfw_only ?? false,
     thumbCacheDir: path.resolve(cacheDirOf(config), 'site-thumbnails'),
     detailsDir: siteDetailsDir(config),
+    entriesFile: path.resolve(cacheDirOf(config), 'site-entries.json'),
   };
 }
 

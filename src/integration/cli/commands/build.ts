@@ -18,9 +18,12 @@ export async function buildCommand(ctx: CliContext): Promise<CommandResult> {
     try {
       ctx.terminal.clearLive();
       const quietAstro = ctx.args.quiet || ctx.args.json || !ctx.logging.consoleProgress;
-      const { buildSite } = await import('../build-site.ts');
+      const { buildSite, findAstroProject } = await import('../build-site.ts');
+      // In an Astro project, that project (its config adds the gallery); elsewhere the bundled site.
+      const project = findAstroProject(process.cwd());
       const { outDir } = await buildSite({
         configPath: ctx.loaded.file,
+        ...(project ? { projectRoot: project } : {}),
         ...(ctx.args.outDir ? { outDir: ctx.args.outDir } : {}),
         ...(ctx.args.astroCache ? { cacheDir: ctx.args.astroCache } : {}),
         ...(ctx.args.job ? { job: ctx.args.job } : {}),
@@ -28,7 +31,7 @@ export async function buildCommand(ctx: CliContext): Promise<CommandResult> {
       });
       site.built = true;
       site.outDir = outDir;
-      ctx.logger.info(`site built in ${outDir}`);
+      ctx.logger.info(`site built in ${outDir}${project ? ` (the Astro project in ${project})` : ''}; open ${path.join(outDir, 'index.html')}`);
     } catch (error) {
       site.error = messageOf(error);
       ctx.logger.error(`the site build failed: ${messageOf(error)}`);

@@ -12,6 +12,7 @@
  */
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { HashType } from '../records/schema.ts';
@@ -121,7 +122,8 @@ export function createHashPool(options: HashPoolOptions = {}): HashPool {
 
   const start = (): Promise<void> => {
     starting ??= (async () => {
-      const url = new URL('./hash-worker.ts', import.meta.url);
+      // Beside this module: hash-worker.ts from the sources, hash-worker.js in the package.
+      const url = new URL(`./hash-worker${path.extname(fileURLToPath(import.meta.url))}`, import.meta.url);
       const canSpawn = options.mode !== 'in-thread' && url.protocol === 'file:' && existsSync(fileURLToPath(url));
       if (canSpawn) {
         const candidates: Lane[] = Array.from({ length: threads }, () => ({ prefersLarge: false, dead: false, starting: true }));
@@ -129,6 +131,7 @@ export function createHashPool(options: HashPoolOptions = {}): HashPool {
         lanes = candidates.filter((_, index) => started[index]);
         if (lanes.length > 0) {
           mode = 'workers';
+          logger.debug(`hash pool: ${lanes.length} worker threads (${path.basename(fileURLToPath(url))})`);
         } else {
           logger.warn('hash pool: worker threads could not start; hashing on the main thread instead');
         }

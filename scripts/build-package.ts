@@ -1,0 +1,46 @@
+/**
+ * `npm run compile`: the package's JavaScript in dist/, as it is published.
+ *
+ * tsc writes one .js and one .d.ts per source file (tsconfig.build.json). The files Astro
+ * compiles in the host site (.astro components and routes, the gallery's browser scripts and
+ * CSS) are copied as they are, with their relative `.ts` imports pointed at the `.js` files
+ * beside them, as tsc does for the rest.
+ */
+import { execFileSync } from 'node:child_process';
+import { cp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(fileURLToPath(new URL('..', import.meta.url)));
+const dist = path.join(root, 'dist');
+const copied = /\.(astro|css|js)$/;
+const RELATIVE_TS = /((?:from|import)\s*\(?\s*)(['"])(\.{1,2}\/[^'"]+)\.ts\2/g;
+
+await rm(dist, { recursive: true, force: true });
+try {
+  execFileSync(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(root, 'tsconfig.build.json')], {
+    stdio: 'inherit',
+  });
+} catch {
+  // tsc has printed what is wrong.
+  process.stderr.write('compile: tsc failed (see above); dist/ is incomplete.\n');
+  process.exit(1);
+}
+
+let files = 0;
+for (const folder of ['src/integration', 'src/components']) {
+  for (const entry of await readdir(path.join(root, folder), { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile() || !copied.test(entry.name)) continue;
+    const from = path.join(entry.parentPath, entry.name);
+    const to = path.join(dist, path.relative(path.join(root, 'src'), from));
+    await mkdir(path.dirname(to), { recursive: true });
+    if (entry.name.endsWith('.astro')) {
+      const text = await readFile(from, 'utf8');
+      await writeFile(to, text.replace(RELATIVE_TS, (_m, lead: string, quote: string, spec: string) => `${lead}${quote}${spec}.js${quote}`));
+    } else {
+      await cp(from, to);
+    }
+    files += 1;
+  }
+}
+process.stdout.write(`compiled src/integration into dist/ (+${files} .astro, browser script and CSS files copied)\n`);

@@ -1,0 +1,133 @@
+/**
+ * The site's data, made once per process for everything that shows it: the injected pages and
+ * the content loader. The scan jobs run, each record is split (details.ts), the details go to one
+ * file per model and the entries to one file that the pages read while they render.
+ *
+ * Why files and not module state: Astro loads the integration, the content config and the
+ * prerendered pages as separate module instances (the pages even as a bundle of their own), and
+ * a host site may render the gallery without declaring any content collection. Why one run per
+ * process: a host that also uses the loader for pages of its own must not scan its library twice.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { selectJobs } from '../engine/config/index.ts';
+import type { Config, ScanJob } from '../engine/config/schema.ts';
+import type { ModelRecord } from '../engine/records/schema.ts';
+import { runScanJob, type ScanJobResult } from '../engine/run.ts';
+import { writeFileAtomic } from '../engine/util/atomic-write.ts';
+import type { Logger } from '../engine/util/logger.ts';
+import { splitForSite, writeSiteDetails } from './details.ts';
+import { siteDetailsDir, siteSettings } from './settings.ts';
+
+export interface SiteEntry {
+  id: string;
+  /** The gallery's half of the record (details.ts). */
+  data: ModelRecord;
+}
+
+export interface SiteData {
+  entries: SiteEntry[];
+  /** Every record in full, for a loader that stores what a host's own pages need. */
+  records: ModelRecord[];
+  reports: ScanJobResult['report'][];
+}
+
+export interface SiteSyncOptions {
+  config: Config;
+  /** The config file, so one process serving two configs never mixes their data. */
+  configFile: string;
+  /** Scan job to build from; else `default_job`, else every scan job. */
+  job?: string | undefined;
+  logger: Logger;
+  /**
+   * A model file changed at this time (ms since the epoch): run again unless a run that started
+   * after it is under way or done. The loader and the integration both watch in dev; one change
+   * makes one run.
+   */
+  changedAt?: number;
+}
+
+const ENTRIES_FORMAT = 1;
+
+
+/**
+ * The scan jobs the site is built from: the named job, else `default_job`, else every scan job
+ * (a config with several jobs and no default still gets a gallery of the whole library).
+ */
+export function siteScanJobs(config: Config, job: string | undefined): { name: string; job: ScanJob }[] {
+  const named = job ?? process.env.CIVITSCRAPER_JOB;
+  const selected = selectJobs(config, { job: named, allJobs: named === undefined && config.default_job === undefined });
+  return selected.flatMap((entry) => (entry.job.type === 'scan-paths' ? [{ name: entry.name, job: entry.job }] : []));
+}
+
+const RUNS = Symbol.for('civitscraper.siteSync');
+/** `startedAt` is unset while the run waits for the one before it. */
+type Runs = Map<string, { promise: Promise<SiteData>; startedAt?: number }>;
+
+function runs(): Runs {
+  const holder = globalThis as Record<symbol, Runs | undefined>;
+  holder[RUNS] ??= new Map();
+  return holder[RUNS];
+}
+
+/** The site's data for this config and job: made by the first caller, shared by the others. */
+export function syncSite(options: SiteSyncOptions): Promise<SiteData> {
+  const key = `${path.resolve(options.configFile)}\0${options.job ?? process.env.CIVITSCRAPER_JOB ?? ''}`;
+  const all = runs();
+  const current = all.get(key);
+  const changedAt = options.changedAt;
+  if (current && (changedAt === undefined || current.startedAt === undefined || current.startedAt >= changedAt)) return current.promise;
+  // A new run waits for the one in flight: two engine runs on one cache never overlap.
+  const slot: { promise: Promise<SiteData>; startedAt?: number } = { promise: Promise.resolve() as unknown as Promise<SiteData> };
+  slot.promise = (current?.promise ?? Promise.resolve())
+    .catch(() => undefined)
+    .then(() => {
+      slot.startedAt = Date.now();
+      return runSite(options);
+    });
+  all.set(key, slot);
+  // A failed run is not remembered: the next caller (a rebuild in dev) tries again.
+  slot.promise.catch(() => {
+    if (all.get(key) === slot) all.delete(key);
+  });
+  return slot.promise;
+}
+
+async function runSite({ config, job, logger }: SiteSyncOptions): Promise<SiteData> {
+  const byId = new Map<string, ModelRecord>();
+  const reports: ScanJobResult['report'][] = [];
+  for (const selected of siteScanJobs(config, job)) {
+    const { records, report } = await runScanJob({ config, jobName: selected.name, job: selected.job, logger });
+    reports.push(report);
+    for (const entry of report.errors) logger.warn(`${entry.stage}: ${entry.path}: ${entry.message}`);
+    for (const record of records) if (!byId.has(record.id)) byId.set(record.id, record);
+  }
+  const entries: SiteEntry[] = [];
+  const details = [];
+  for (const record of byId.values()) {
+    const parts = splitForSite(record);
+    entries.push({ id: record.id, data: parts.entry });
+    details.push({ id: record.id, details: parts.details });
+  }
+  await writeSiteDetails(siteDetailsDir(config), details);
+  // Compact: at 10,000 models the file is read whole by every build.
+  await writeFileAtomic(siteSettings(config, undefined).entriesFile, `${JSON.stringify({ format: ENTRIES_FORMAT, entries })}\n`, { skipIfUnchanged: true });
+  return { entries, records: [...byId.values()], reports };
+}
+
+/**
+ * The entries the last run wrote. Read by the pages while they render; a missing file means
+ * the engine has not run for this cache folder (the pages then say so rather than show nothing).
+ */
+export function readSiteEntries(file: string): SiteEntry[] | undefined {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+  const parsed = JSON.parse(text) as { format?: number; entries?: SiteEntry[] };
+  if (parsed.format !== ENTRIES_FORMAT || !Array.isArray(parsed.entries)) return undefined;
+  return parsed.entries;
+}

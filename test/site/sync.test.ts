@@ -1,0 +1,67 @@
+/**
+ * One engine run per process for everything that shows the site (site/sync.ts): the injected
+ * pages and the content loader share it, a change in dev makes exactly one more run, and the
+ * entries file the pages read holds the gallery's half of each record.
+ */
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { silentLogger } from '../../src/integration/engine/util/logger.ts';
+import { siteSettings } from '../../src/integration/site/settings.ts';
+import { readSiteEntries, syncSite } from '../../src/integration/site/sync.ts';
+import { createWorkspace, readableEntries, setupLibrary, type Workspace } from '../support/library.ts';
+
+let workspace: Workspace;
+beforeAll(async () => {
+  workspace = await createWorkspace('cs-sync-');
+});
+afterAll(async () => {
+  await workspace.close();
+});
+
+const discoveries = (from: number) => workspace.fake.requests.slice(from).filter((request) => request.method === 'POST').length;
+
+describe('syncSite', () => {
+  it('runs the engine once for every caller in the process, and writes the entries the pages read', async () => {
+    const { dir, config } = await setupLibrary(workspace, 'shared');
+    const configFile = path.join(dir, 'civitscraper.yaml');
+    const before = workspace.fake.requests.length;
+    const [first, second] = await Promise.all([
+      syncSite({ config, configFile, logger: silentLogger }),
+      syncSite({ config, configFile, logger: silentLogger }),
+    ]);
+    expect(second).toBe(first);
+    expect(discoveries(before)).toBe(1);
+    expect(first.entries).toHaveLength(readableEntries(workspace.library).length);
+    // A caller that comes later in the same process gets the same data without a run.
+    expect(await syncSite({ config, configFile, logger: silentLogger })).toBe(first);
+
+    const written = readSiteEntries(siteSettings(config, undefined).entriesFile);
+    expect(written?.map((entry) => entry.id).sort()).toEqual(first.entries.map((entry) => entry.id).sort());
+    // The gallery's half: no description HTML (it is in the per-model details files).
+    for (const entry of written ?? []) expect(entry.data.model?.description).toBeUndefined();
+  });
+
+  it('a change runs once more, however many watchers report it; an older change runs nothing', async () => {
+    const { dir, config } = await setupLibrary(workspace, 'changes');
+    const configFile = path.join(dir, 'civitscraper.yaml');
+    const first = await syncSite({ config, configFile, logger: silentLogger });
+    const changedAt = Date.now() + 1;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const [a, b] = await Promise.all([
+      syncSite({ config, configFile, logger: silentLogger, changedAt }),
+      syncSite({ config, configFile, logger: silentLogger, changedAt }),
+    ]);
+    expect(a).not.toBe(first);
+    expect(b).toBe(a);
+    expect(await syncSite({ config, configFile, logger: silentLogger, changedAt: changedAt - 10_000 })).toBe(a);
+  });
+
+  it('a failed run is not remembered: the next caller runs again', async () => {
+    const { dir, config } = await setupLibrary(workspace, 'failing');
+    const configFile = path.join(dir, 'civitscraper.yaml');
+    const broken = { ...config, jobs: { main: { type: 'sync-lora-triggers' } }, default_job: 'nope' } as unknown as typeof config;
+    await expect(syncSite({ config: broken, configFile, logger: silentLogger })).rejects.toThrow();
+    const again = await syncSite({ config, configFile, logger: silentLogger });
+    expect(again.entries.length).toBeGreaterThan(0);
+  });
+});
