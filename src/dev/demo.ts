@@ -8,7 +8,7 @@ import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
-import { buildSite, PACKAGE_ROOT as PROJECT_ROOT } from '../integration/cli/build-site.ts';
+import { buildSite, PACKAGE_ROOT } from '../integration/cli/build-site.ts';
 import { startFakeCivitai } from './fake-civitai/index.ts';
 import { generateSampleLibrary, sampleInputPaths } from './sample-library/index.ts';
 
@@ -23,7 +23,7 @@ export interface DemoOptions {
 
 /** The sample library, a running fake CivitAI and a config for both, in demo/. */
 export async function prepareDemo(options: Pick<DemoOptions, 'demoDir'> = {}) {
-  const demoDir = path.resolve(options.demoDir ?? path.join(PROJECT_ROOT, 'demo'));
+  const demoDir = path.resolve(options.demoDir ?? path.join(PACKAGE_ROOT, 'demo'));
   // Start from scratch: sidecars of an earlier demo point at an earlier server port. A built
   // site in demo/site is kept until the next build replaces it (`npm run preview` serves it).
   await mkdir(demoDir, { recursive: true });
@@ -54,10 +54,10 @@ export async function prepareDemo(options: Pick<DemoOptions, 'demoDir'> = {}) {
 }
 
 export async function runDemo(options: DemoOptions = {}) {
-  const outDir = path.resolve(options.outDir ?? path.join(PROJECT_ROOT, 'demo', 'site'));
+  const outDir = path.resolve(options.outDir ?? path.join(PACKAGE_ROOT, 'demo', 'site'));
   const { demoDir, libraryDir, configPath, library, fake } = await prepareDemo(options);
   try {
-    await buildSite({ configPath, outDir, projectRoot: PROJECT_ROOT, cacheDir: options.astroCacheDir, logLevel: options.logLevel });
+    await buildSite({ configPath, outDir, projectRoot: PACKAGE_ROOT, cacheDir: options.astroCacheDir, logLevel: options.logLevel });
     return { demoDir, libraryDir, outDir, configPath, library, requests: fake.requests.length };
   } finally {
     await fake.close();

@@ -13,7 +13,7 @@ import { launchChromium } from '../../src/dev/browser.ts';
 
 const root = path.resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const { values } = parseArgs({ options: { dist: { type: 'string' }, docs: { type: 'string' } } });
-const dist = path.resolve(values.dist ?? path.join(root, 'dist'));
+const dist = path.resolve(values.dist ?? path.join(root, 'demo', 'site'));
 const docs = path.resolve(values.docs ?? path.join(root, 'docs'));
 await mkdir(docs, { recursive: true });
 
