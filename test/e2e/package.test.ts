@@ -48,16 +48,22 @@ beforeAll(async () => {
 
   library = await generateSampleLibrary(path.join(work, 'library'));
   fake = await startFakeCivitai({ library });
-  configPath = path.join(work, 'civitscraper.yaml');
+  configPath = await writeConfig('civitscraper.yaml', 'library', 'cache');
+}, 600_000);
+
+/** A config for a library under `work`, identified against the fake CivitAI. */
+async function writeConfig(name: string, libraryDir: string, cacheDir: string): Promise<string> {
+  const file = path.join(work, name);
   await writeFile(
-    configPath,
+    file,
     stringify({
       api: { base_url: fake.apiBaseUrl, timeout: 10, max_retries: 2 },
-      input_paths: sampleInputPaths(path.join(work, 'library')),
-      scanner: { cache_dir: path.join(work, 'cache') },
+      input_paths: sampleInputPaths(path.join(work, libraryDir)),
+      scanner: { cache_dir: path.join(work, cacheDir) },
     }),
   );
-}, 600_000);
+  return file;
+}
 
 afterAll(async () => {
   await fake?.close();
@@ -137,15 +143,7 @@ describe('the installed civitscraper command', () => {
   it('scans with worker threads from the compiled package', async () => {
     // A library of its own, never scanned: every readable file is hashed, on the pool.
     const fresh = await generateSampleLibrary(path.join(work, 'library-cli'));
-    const cliConfig = path.join(work, 'cli.yaml');
-    await writeFile(
-      cliConfig,
-      stringify({
-        api: { base_url: fake.apiBaseUrl, timeout: 10, max_retries: 2 },
-        input_paths: sampleInputPaths(path.join(work, 'library-cli')),
-        scanner: { cache_dir: path.join(work, 'cache-cli') },
-      }),
-    );
+    const cliConfig = await writeConfig('cli.yaml', 'library-cli', 'cache-cli');
     const { code, stdout, stderr } = await runCli(['scan', '--config', cliConfig, '--debug', '--json'], site);
     expect(stderr).not.toMatch(/ERR_UNSUPPORTED_NODE_MODULES_TYPE_STRIPPING|main thread/);
     expect(stderr).toMatch(/hash pool: \d+ worker threads \(hash-worker\.js\)/);

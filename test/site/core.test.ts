@@ -368,3 +368,40 @@ describe('integration options', () => {
     expect(attempt({ pages: 'no' }).message).toContain('`pages`');
   });
 });
+
+describe('relative URLs for the gallery pages only', () => {
+  it('rewrites root-absolute URLs by depth, drops Astro\'s base, and leaves other URLs alone', async () => {
+    const { relativizeHtml, relativizeCss } = await import('../../src/integration/site/relative-urls.ts');
+    const html = `<link rel="stylesheet" href="/_astro/a.css"><a href='/list/index.html'>x</a><img src="https://cdn.example/x.png" srcset="/t/1.webp 1x, /t/2.webp 2x"><a href="//other/x">y</a><a href="models/x/index.html">z</a>`;
+    expect(relativizeHtml(html, 2)).toBe(
+      `<link rel="stylesheet" href="../../_astro/a.css"><a href='../../list/index.html'>x</a><img src="https://cdn.example/x.png" srcset="../../t/1.webp 1x, ../../t/2.webp 2x"><a href="//other/x">y</a><a href="models/x/index.html">z</a>`,
+    );
+    // With Astro's `base: '/docs'`, URLs carry /docs/ but the files sit at the output's root.
+    expect(relativizeHtml('<script src="/docs/_astro/g.js"></script><a href="/docs">home</a>', 1, '/docs/')).toBe(
+      '<script src="../_astro/g.js"></script><a href="../">home</a>',
+    );
+    expect(relativizeCss('a{background:url(/docs/_astro/i.png)}', 1, '/docs/')).toBe('a{background:url(../_astro/i.png)}');
+  });
+
+  it('touches the pages it is given and their stylesheets, nothing else', async () => {
+    const { mkdtemp, mkdir, readFile, writeFile } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const path = await import('node:path');
+    const { relativizePages } = await import('../../src/integration/site/relative-urls.ts');
+    const out = await mkdtemp(path.join(tmpdir(), 'cs-rel-'));
+    await mkdir(path.join(out, 'models', 'a'), { recursive: true });
+    await mkdir(path.join(out, 'about'), { recursive: true });
+    await mkdir(path.join(out, '_astro'), { recursive: true });
+    const page = '<link rel="stylesheet" href="/_astro/s.css"><a href="/">home</a>';
+    await writeFile(path.join(out, 'models', 'a', 'index.html'), page);
+    await writeFile(path.join(out, 'about', 'index.html'), page);
+    await writeFile(path.join(out, '_astro', 's.css'), 'b{background:url(/_astro/i.png)}');
+    await writeFile(path.join(out, '_astro', 'host.css'), 'b{background:url(/_astro/i.png)}');
+    const { files } = await relativizePages(out, [path.join(out, 'models', 'a', 'index.html')]);
+    expect(files).toBe(2);
+    expect(await readFile(path.join(out, 'models', 'a', 'index.html'), 'utf8')).toBe('<link rel="stylesheet" href="../../_astro/s.css"><a href="../../">home</a>');
+    expect(await readFile(path.join(out, 'about', 'index.html'), 'utf8')).toBe(page);
+    expect(await readFile(path.join(out, '_astro', 's.css'), 'utf8')).toBe('b{background:url(../_astro/i.png)}');
+    expect(await readFile(path.join(out, '_astro', 'host.css'), 'utf8')).toBe('b{background:url(/_astro/i.png)}');
+  });
+});
