@@ -7,23 +7,27 @@
  * beside them, as tsc does for the rest.
  */
 import { execFileSync } from 'node:child_process';
-import { cp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(fileURLToPath(new URL('..', import.meta.url)));
 const dist = path.join(root, 'dist');
+// Built beside dist/ and swapped in at the end: a test or a dev server that is reading dist/
+// meanwhile never finds it half-written or missing.
+const next = path.join(root, `.dist-${process.pid}`);
 const copied = /\.(astro|css|js)$/;
 const RELATIVE_TS = /((?:from|import)\s*\(?\s*)(['"])(\.{1,2}\/[^'"]+)\.ts\2/g;
 
-await rm(dist, { recursive: true, force: true });
+await rm(next, { recursive: true, force: true });
 try {
-  execFileSync(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(root, 'tsconfig.build.json')], {
+  execFileSync(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(root, 'tsconfig.build.json'), '--outDir', next], {
     stdio: 'inherit',
   });
 } catch {
   // tsc has printed what is wrong.
-  process.stderr.write('compile: tsc failed (see above); dist/ is incomplete.\n');
+  await rm(next, { recursive: true, force: true });
+  process.stderr.write('compile: tsc failed (see above); dist/ is left as it was.\n');
   process.exit(1);
 }
 
@@ -32,7 +36,7 @@ for (const folder of ['src/integration', 'src/components']) {
   for (const entry of await readdir(path.join(root, folder), { recursive: true, withFileTypes: true })) {
     if (!entry.isFile() || !copied.test(entry.name)) continue;
     const from = path.join(entry.parentPath, entry.name);
-    const to = path.join(dist, path.relative(path.join(root, 'src'), from));
+    const to = path.join(next, path.relative(path.join(root, 'src'), from));
     await mkdir(path.dirname(to), { recursive: true });
     if (entry.name.endsWith('.astro')) {
       const text = await readFile(from, 'utf8');
@@ -43,4 +47,10 @@ for (const folder of ['src/integration', 'src/components']) {
     files += 1;
   }
 }
+const old = `${dist}.old-${process.pid}`;
+await rename(dist, old).catch((error: NodeJS.ErrnoException) => {
+  if (error.code !== 'ENOENT') throw error;
+});
+await rename(next, dist);
+await rm(old, { recursive: true, force: true });
 process.stdout.write(`compiled src/integration into dist/ (+${files} .astro, browser script and CSS files copied)\n`);
