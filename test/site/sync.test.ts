@@ -3,12 +3,13 @@
  * pages and the content loader share it, a change in dev makes exactly one more run, and the
  * entries file the pages read holds the gallery's half of each record.
  */
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/integration/engine/util/logger.ts';
 import { siteSettings } from '../../src/integration/site/settings.ts';
 import { readSiteEntries, syncSite } from '../../src/integration/site/sync.ts';
-import { createWorkspace, readableEntries, setupLibrary, type Workspace } from '../support/library.ts';
+import { createWorkspace, readableEntries, setupLibrary, TEST_API_KEY, type Workspace } from '../support/library.ts';
 
 let workspace: Workspace;
 beforeAll(async () => {
@@ -63,5 +64,15 @@ describe('syncSite', () => {
     await expect(syncSite({ config: broken, configFile, logger: silentLogger })).rejects.toThrow();
     const again = await syncSite({ config, configFile, logger: silentLogger });
     expect(again.entries.length).toBeGreaterThan(0);
+  });
+
+  it('writes logging.file under Astro too, without the key', async () => {
+    const { dir, config } = await setupLibrary(workspace, 'logged', {
+      extra: { logging: { file: { enabled: true, directory: 'logs', filename: 'astro.log' } } },
+    });
+    await syncSite({ config, configFile: path.join(dir, 'civitscraper.yaml'), logger: silentLogger });
+    const text = await readFile(path.join(dir, 'logs', 'astro.log'), 'utf8');
+    expect(text).toMatch(/ - civitscraper - INFO - discover: \d+ model files/);
+    expect(text).not.toContain(TEST_API_KEY);
   });
 });

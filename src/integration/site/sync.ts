@@ -15,7 +15,8 @@ import type { Config, ScanJob } from '../engine/config/schema.ts';
 import type { ModelRecord } from '../engine/records/schema.ts';
 import { runScanJob, type ScanJobResult } from '../engine/run.ts';
 import { writeFileAtomic } from '../engine/util/atomic-write.ts';
-import type { Logger } from '../engine/util/logger.ts';
+import { fanOut, openLogFile } from '../engine/util/log-file.ts';
+import { redactingLogger, type Logger } from '../engine/util/logger.ts';
 import { splitForSite, writeSiteDetails } from './details.ts';
 import { siteDetailsDir, siteSettings } from './settings.ts';
 
@@ -93,7 +94,18 @@ export function syncSite(options: SiteSyncOptions): Promise<SiteData> {
   return slot.promise;
 }
 
-async function runSite({ config, job, logger }: SiteSyncOptions): Promise<SiteData> {
+async function runSite(options: SiteSyncOptions): Promise<SiteData> {
+  // `logging.file` applies under Astro as in the CLI; the console is Astro's own log.
+  const file = openLogFile(options.config.logging, { debug: false }, (message) => options.logger.warn(message));
+  const logger = file ? redactingLogger(fanOut(options.logger, file.logger), [options.config.api.key]) : options.logger;
+  try {
+    return await scanForSite(options.config, options.job, logger);
+  } finally {
+    file?.rotating.close();
+  }
+}
+
+async function scanForSite(config: Config, job: string | undefined, logger: Logger): Promise<SiteData> {
   const byId = new Map<string, ModelRecord>();
   const reports: ScanJobResult['report'][] = [];
   for (const selected of siteScanJobs(config, job)) {
