@@ -64,6 +64,23 @@ describe('the built demo site', () => {
     }
   });
 
+  it('has a stats page whose figures match the library, and a problems page naming every unreadable file', async () => {
+    const readable = library.entries.filter((entry) => entry.kind === 'identified' || entry.kind === 'unknown');
+    const stats = await readFile(path.join(outDir, 'stats', 'index.html'), 'utf8');
+    const figure = (label: string) => new RegExp(`<dt[^>]*>${label}</dt><dd[^>]*>(?:<a[^>]*>)?([^<]+)<`).exec(stats)?.[1];
+    expect(figure('Model files')).toBe(String(readable.length));
+    expect(figure('Not identified')).toBe(String(library.entries.filter((entry) => entry.kind === 'unknown').length));
+    expect(figure('Problems')).toBe(String(library.entries.length - readable.length));
+    expect(stats).toContain('Models by type');
+    expect(stats.match(/<svg class="bars"/g)?.length).toBe(4);
+    const problems = await readFile(path.join(outDir, 'problems', 'index.html'), 'utf8');
+    for (const entry of library.entries.filter((candidate) => !readable.includes(candidate))) {
+      expect(problems).toContain(path.basename(entry.relativePath).replaceAll('&', '&amp;'));
+    }
+    expect(problems).toContain('empty file (0 bytes)');
+    expect(problems).toContain('broken symlink');
+  });
+
   it.runIf(chromiumAvailable())('renders from file:// in Chromium with every thumbnail loaded', async () => {
     const browser = await launchChromium();
     try {

@@ -38,6 +38,8 @@ const SCRIPT = path.extname(fileURLToPath(import.meta.url));
 export const GALLERY_ROUTES = [
   { pattern: '', entrypoint: 'index.astro' },
   { pattern: 'list', entrypoint: 'list.astro' },
+  { pattern: 'stats', entrypoint: 'stats.astro' },
+  { pattern: 'problems', entrypoint: 'problems.astro' },
   { pattern: 'models/[id]', entrypoint: 'model.astro' },
   { pattern: 'models/[id]/[file]', entrypoint: `model-file${SCRIPT}` },
   { pattern: 'thumbs/[id].webp', entrypoint: `thumb${SCRIPT}` },

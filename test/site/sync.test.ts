@@ -6,9 +6,10 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SAMPLE_INPUT_FOLDERS } from '../../src/dev/sample-library/library.ts';
 import { silentLogger } from '../../src/integration/engine/util/logger.ts';
 import { siteSettings } from '../../src/integration/site/settings.ts';
-import { readSiteEntries, syncSite } from '../../src/integration/site/sync.ts';
+import { readSiteData, syncSite } from '../../src/integration/site/sync.ts';
 import { createWorkspace, readableEntries, setupLibrary, TEST_API_KEY, type Workspace } from '../support/library.ts';
 
 let workspace: Workspace;
@@ -36,10 +37,16 @@ describe('syncSite', () => {
     // A caller that comes later in the same process gets the same data without a run.
     expect(await syncSite({ config, configFile, logger: silentLogger })).toBe(first);
 
-    const written = readSiteEntries(siteSettings(config, undefined).entriesFile);
-    expect(written?.map((entry) => entry.id).sort()).toEqual(first.entries.map((entry) => entry.id).sort());
+    const written = readSiteData(siteSettings(config, undefined).entriesFile);
+    expect(written?.entries.map((entry) => entry.id).sort()).toEqual(first.entries.map((entry) => entry.id).sort());
     // The gallery's half: no description HTML (it is in the per-model details files).
-    for (const entry of written ?? []) expect(entry.data.model?.description).toBeUndefined();
+    for (const entry of written?.entries ?? []) expect(entry.data.model?.description).toBeUndefined();
+    // The unreadable files of the sample library, each once, with where it is and why.
+    const unreadable = workspace.library.entries.filter((entry) => !['identified', 'unknown'].includes(entry.kind));
+    const idOf = new Map(SAMPLE_INPUT_FOLDERS.map((folder) => [folder.folder, folder.id] as const));
+    const expected = unreadable.map((entry) => entry.relativePath.replace(/^[^/]+/, (top) => idOf.get(top as never) ?? top));
+    expect(written?.problems.map((problem) => problem.where).sort()).toEqual(expected.sort());
+    for (const problem of written?.problems ?? []) expect(problem.message).not.toBe('');
   });
 
   it('a change runs once more, however many watchers report it; an older change runs nothing', async () => {

@@ -26,8 +26,18 @@ export interface SiteEntry {
   data: ModelRecord;
 }
 
+/** A file the site cannot show as a model (unreadable, empty, corrupt, a broken link), and why. */
+export interface SiteProblem {
+  /** `<input path id>/<path below it>`, or the absolute path when it is under none. */
+  where: string;
+  path: string;
+  stage: string;
+  message: string;
+}
+
 export interface SiteData {
   entries: SiteEntry[];
+  problems: SiteProblem[];
   /** Every record in full, for a loader that stores what a host's own pages need. */
   records: ModelRecord[];
   reports: ScanJobResult['report'][];
@@ -121,17 +131,34 @@ async function scanForSite(config: Config, job: string | undefined, logger: Logg
     entries.push({ id: record.id, data: parts.entry });
     details.push({ id: record.id, details: parts.details });
   }
+  const problems = siteProblems(config, reports);
   await writeSiteDetails(siteDetailsDir(config), details);
   // Compact: at 10,000 models the file is read whole by every build.
-  await writeFileAtomic(siteSettings(config, undefined).entriesFile, `${JSON.stringify({ format: ENTRIES_FORMAT, entries })}\n`, { skipIfUnchanged: true });
-  return { entries, records: [...byId.values()], reports };
+  const text = `${JSON.stringify({ format: ENTRIES_FORMAT, entries, problems })}\n`;
+  await writeFileAtomic(siteSettings(config, undefined).entriesFile, text, { skipIfUnchanged: true });
+  return { entries, problems, records: [...byId.values()], reports };
+}
+
+/** The files of the run that did not become a record, once each, with the first reason. */
+function siteProblems(config: Config, reports: ScanJobResult['report'][]): SiteProblem[] {
+  const roots = Object.entries(config.input_paths).map(([id, input]) => ({ id, root: path.resolve(input.path) }));
+  const seen = new Map<string, SiteProblem>();
+  for (const report of reports) {
+    for (const error of report.errors) {
+      if (seen.has(error.path)) continue;
+      const under = roots.find(({ root }) => error.path.startsWith(root + path.sep));
+      const where = under ? `${under.id}/${path.relative(under.root, error.path).split(path.sep).join('/')}` : error.path;
+      seen.set(error.path, { where, path: error.path, stage: error.stage, message: error.message });
+    }
+  }
+  return [...seen.values()].sort((a, b) => a.where.localeCompare(b.where, 'en'));
 }
 
 /**
- * The entries the last run wrote. Read by the pages while they render; a missing file means
- * the engine has not run for this cache folder (the pages then say so rather than show nothing).
+ * What the last run wrote. Read by the pages while they render; a missing file means the engine
+ * has not run for this cache folder (the pages then say so rather than show nothing).
  */
-export function readSiteEntries(file: string): SiteEntry[] | undefined {
+export function readSiteData(file: string): Pick<SiteData, 'entries' | 'problems'> | undefined {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -139,7 +166,7 @@ export function readSiteEntries(file: string): SiteEntry[] | undefined {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw error;
   }
-  const parsed = JSON.parse(text) as { format?: number; entries?: SiteEntry[] };
+  const parsed = JSON.parse(text) as { format?: number; entries?: SiteEntry[]; problems?: SiteProblem[] };
   if (parsed.format !== ENTRIES_FORMAT || !Array.isArray(parsed.entries)) return undefined;
-  return parsed.entries;
+  return { entries: parsed.entries, problems: parsed.problems ?? [] };
 }
