@@ -23,7 +23,9 @@ import { parseOptions, v8FlagsFor, type CivitscraperOptions, type CivitscraperUs
 import { PublishError, publishSite } from './site/publish.ts';
 import { relativizePages } from './site/relative-urls.ts';
 import { inertHtmlKeys, siteSettings, type SiteSettings } from './site/settings.ts';
-import { siteScanJobs, syncSite } from './site/sync.ts';
+import { serveSiteAsset, siteAssets, writeSiteAssets, type SiteAsset } from './site/assets.ts';
+import { siteScanJobs, syncSite, type SiteData } from './site/sync.ts';
+import { inSite } from './site/view.ts';
 
 export { civitscraperLoader, modelsSchema, ModelRecordSchema } from './loaders.ts';
 export type { ModelRecord } from './engine/records/schema.ts';
@@ -41,8 +43,6 @@ export const GALLERY_ROUTES = [
   { pattern: 'stats', entrypoint: 'stats.astro' },
   { pattern: 'problems', entrypoint: 'problems.astro' },
   { pattern: 'models/[id]', entrypoint: 'model.astro' },
-  { pattern: 'models/[id]/[file]', entrypoint: `model-file${SCRIPT}` },
-  { pattern: 'thumbs/[id].webp', entrypoint: `thumb${SCRIPT}` },
   { pattern: 'gallery-data/[file]', entrypoint: `gallery-data${SCRIPT}` },
 ] as const;
 
@@ -50,6 +50,7 @@ export default function civitscraper(userOptions: CivitscraperUserOptions = {}):
   const options = parseOptions(userOptions);
   let loaded: LoadedConfig | undefined;
   let astroConfig: AstroConfig | undefined;
+  let settings: SiteSettings | undefined;
 
   const engineRun = (logger: AstroIntegrationLogger, changedAt?: number) => {
     if (!loaded) return undefined;
@@ -77,7 +78,7 @@ export default function civitscraper(userOptions: CivitscraperUserOptions = {}):
           addWatchFile(loaded.file);
         }
         const job = loaded ? siteScanJobs(loaded.config, options.job)[0]?.job : undefined;
-        const settings = siteSettings(loaded?.config, job);
+        settings = siteSettings(loaded?.config, job);
         if (options.pages) {
           for (const route of GALLERY_ROUTES) {
             injectRoute({
@@ -105,10 +106,18 @@ export default function civitscraper(userOptions: CivitscraperUserOptions = {}):
         if (options.pages) await engineRun(logger);
       },
       'astro:server:setup': async ({ server, logger }) => {
-        if (!options.pages || !loaded) return;
-        await engineRun(logger);
+        if (!options.pages || !loaded || !settings) return;
+        const pageSettings = settings;
+        let assets = assetMap(await engineRun(logger), pageSettings);
+        const prefix = `${(astroConfig?.base ?? '/').replace(/\/+$/, '')}${options.base}`;
+        server.middlewares.use((request, response, next) => {
+          const url = decodeURIComponent((request.url ?? '').split('?')[0] ?? '');
+          const asset = url.startsWith(prefix) ? assets.get(url.slice(prefix.length)) : undefined;
+          if (!asset) return next();
+          serveSiteAsset(asset, pageSettings.thumbCacheDir, response).catch(next);
+        });
         watchModelFiles({ watcher: server.watcher, logger }, loaded.config, async (changedAt) => {
-          await engineRun(logger, changedAt);
+          assets = assetMap(await engineRun(logger, changedAt), pageSettings);
           // The pages read the new entries when their modules run again; the browser reloads.
           for (const environment of Object.values(server.environments)) environment.moduleGraph.invalidateAll();
           server.ws.send({ type: 'full-reload' });
@@ -122,10 +131,31 @@ export default function civitscraper(userOptions: CivitscraperUserOptions = {}):
           const { files } = await relativizePages(outDir, pages, astroConfig?.base ?? '/');
           logger.info(`made URLs relative in ${files} gallery files (its folder works from disk and under any path)`);
         }
+        await writeImages(outDir, options, settings, await engineRun(logger), logger);
         await publishCopy(outDir, loaded, options, logger);
       },
     },
   };
+}
+
+/** The gallery's images, linked into the built site (site/assets.ts). */
+async function writeImages(
+  outDir: string,
+  options: CivitscraperOptions,
+  settings: SiteSettings | undefined,
+  data: SiteData | undefined,
+  logger: AstroIntegrationLogger,
+): Promise<void> {
+  if (!settings || !data) return;
+  const entries = data.entries.filter((entry) => inSite(entry.data, settings));
+  const result = await writeSiteAssets(path.join(outDir, options.base), siteAssets(entries, settings), settings.thumbCacheDir);
+  logger.info(`${result.files} images in place (${result.copied} copied, the rest hard-linked)`);
+  for (const source of result.missing) logger.warn(`image missing or unreadable, left out of the site: ${source}`);
+}
+
+function assetMap(data: SiteData | undefined, settings: SiteSettings): Map<string, SiteAsset> {
+  const entries = (data?.entries ?? []).filter((entry) => inSite(entry.data, settings));
+  return new Map(siteAssets(entries, settings).map((asset) => [asset.path, asset]));
 }
 
 /** Model pages sit in folders of their own (`models/<id>/index.html`) with their images beside them. */

@@ -8,11 +8,10 @@
  *
  * Made with sharp (as astro:assets does) and kept in a cache folder between builds, keyed by
  * source path, size and modification time: a rebuild re-encodes only new or changed previews.
- * In a build every thumbnail is started at once with a few in flight (`prepareThumbnails`), so
- * the one-page-at-a-time static render does not wait for each encode in turn.
+ * A few are encoded at once (site/assets.ts asks for all of them together).
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { mkdir, rename, stat, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
@@ -21,7 +20,6 @@ import sharp from 'sharp';
 const RECIPE = 'site-v1:w560:q74:webp';
 export const THUMBNAIL_WIDTH = 560;
 
-const pending = new Map<string, Promise<string>>();
 let active = 0;
 const queue: (() => void)[] = [];
 const limit = Math.max(2, Math.min(8, availableParallelism()));
@@ -37,26 +35,9 @@ async function withSlot<T>(work: () => Promise<T>): Promise<T> {
   }
 }
 
-function start(source: string, cacheDir: string): Promise<string> {
-  const job = withSlot(() => makeThumbnail(source, cacheDir));
-  pending.set(source, job);
-  return job;
-}
-
-/** The thumbnail of `source` (from the cache, or made now). */
-export async function thumbnail(source: string, cacheDir: string): Promise<Buffer> {
-  const job = pending.get(source) ?? start(source, cacheDir);
-  try {
-    return await readFile(await job);
-  } finally {
-    // Asked once per build; in `astro dev` the next request checks the source again.
-    pending.delete(source);
-  }
-}
-
-/** Starts every thumbnail of a build; errors surface when the page asks for that one. */
-export function prepareThumbnails(sources: readonly string[], cacheDir: string): void {
-  for (const source of sources) if (!pending.has(source)) start(source, cacheDir).catch(() => undefined);
+/** The cached thumbnail file of `source` (made now if it is not cached yet). */
+export function thumbnailPath(source: string, cacheDir: string): Promise<string> {
+  return withSlot(() => makeThumbnail(source, cacheDir));
 }
 
 /** Width and height of a thumbnail of an image of `width` × `height`. */

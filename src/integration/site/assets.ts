@@ -1,0 +1,121 @@
+/**
+ * The gallery's image files: each model page's previews (`models/<id>/preview-<n>.<ext>`, the
+ * file as downloaded), their resized pictures (`models/<id>/image-<n>.webp`) and the card
+ * thumbnails (`thumbs/<id>.webp`).
+ *
+ * They are plain files put into the built site after Astro has written the pages, not endpoint
+ * routes: Astro empties its output folder on every build and would run an endpoint per image
+ * again (reading every preview, 2.5 per model), while a hard link costs one system call and no
+ * bytes. Thumbnails come from the cache of site/thumbnails.ts, so only new or changed previews
+ * are encoded. In `astro dev` the same list answers requests (`serveSiteAsset`).
+ */
+import { createReadStream } from 'node:fs';
+import { copyFile, link, mkdir, rm } from 'node:fs/promises';
+import type { ServerResponse } from 'node:http';
+import path from 'node:path';
+import { mapLimit } from '../engine/util/map-limit.ts';
+import type { SiteSettings } from './settings.ts';
+import type { SiteEntry } from './sync.ts';
+import { thumbnailPath } from './thumbnails.ts';
+import { coverImage, pageImages, pictureOf } from './view.ts';
+
+export interface SiteAsset {
+  /** Below the gallery's root, with `/`. */
+  path: string;
+  source: string;
+  /** `copy`: the file itself; `thumbnail`: a resized WebP of it. */
+  kind: 'copy' | 'thumbnail';
+}
+
+export function siteAssets(entries: readonly SiteEntry[], settings: Pick<SiteSettings, 'sfwOnly' | 'modelPages'>): SiteAsset[] {
+  const assets: SiteAsset[] = [];
+  for (const { id, data } of entries) {
+    const cover = coverImage(data, settings);
+    const coverPicture = cover ? pictureOf(cover) : undefined;
+    if (coverPicture) assets.push({ path: `thumbs/${id}.webp`, source: coverPicture, kind: 'thumbnail' });
+    if (!settings.modelPages) continue;
+    for (const shot of pageImages(data, settings)) {
+      assets.push({ path: `models/${id}/${shot.full}`, source: shot.fullSource, kind: 'copy' });
+      if (shot.picture && shot.thumb === `image-${shot.n}.webp`) {
+        assets.push({ path: `models/${id}/${shot.thumb}`, source: shot.picture, kind: 'thumbnail' });
+      }
+    }
+  }
+  return assets;
+}
+
+export interface AssetsResult {
+  files: number;
+  /** Hard links are the norm; a copy where the output is on another disk. */
+  copied: number;
+  /** Sources that are gone or unreadable (e.g. a preview deleted since the scan). */
+  missing: string[];
+}
+
+/** Puts every asset below `galleryDir`; a missing source is reported, any other failure throws. */
+export async function writeSiteAssets(galleryDir: string, assets: readonly SiteAsset[], thumbCacheDir: string): Promise<AssetsResult> {
+  const result: AssetsResult = { files: 0, copied: 0, missing: [] };
+  const folders = new Set(assets.map((asset) => path.dirname(path.join(galleryDir, asset.path))));
+  await mapLimit([...folders], 16, async (folder) => {
+    await mkdir(folder, { recursive: true });
+  });
+  await mapLimit(assets, 32, async (asset) => {
+    let from: string;
+    try {
+      from = asset.kind === 'thumbnail' ? await thumbnailPath(asset.source, thumbCacheDir) : asset.source;
+    } catch (error) {
+      if (isMissing(error) || asset.kind === 'thumbnail') {
+        result.missing.push(asset.source);
+        return;
+      }
+      throw error;
+    }
+    const to = path.join(galleryDir, asset.path);
+    await rm(to, { force: true });
+    try {
+      await link(from, to);
+    } catch (error) {
+      if (isMissing(error)) {
+        result.missing.push(asset.source);
+        return;
+      }
+      // Another filesystem, or one without hard links: a copy (a clone where the disk can).
+      await copyFile(from, to);
+      result.copied += 1;
+    }
+    result.files += 1;
+  });
+  return result;
+}
+
+/** Answers a dev-server request for one asset. */
+export async function serveSiteAsset(asset: SiteAsset, thumbCacheDir: string, response: ServerResponse): Promise<void> {
+  const file = asset.kind === 'thumbnail' ? await thumbnailPath(asset.source, thumbCacheDir) : asset.source;
+  response.setHeader('Content-Type', asset.kind === 'thumbnail' ? 'image/webp' : assetType(asset.path));
+  response.setHeader('Cache-Control', 'no-cache');
+  await new Promise<void>((resolve, reject) => {
+    createReadStream(file).on('error', reject).pipe(response).on('finish', resolve).on('error', reject);
+  });
+}
+
+/** Content type of a site asset by its name (previews keep their downloaded extension). */
+export function assetType(name: string): string {
+  return TYPES[path.extname(name).toLowerCase()] ?? 'application/octet-stream';
+}
+
+const TYPES: Record<string, string> = {
+  '.mp4': 'video/mp4',
+  '.webm': 'video/webm',
+  '.mov': 'video/quicktime',
+  '.gif': 'image/gif',
+  '.jpeg': 'image/jpeg',
+  '.jpg': 'image/jpeg',
+  '.png': 'image/png',
+  '.webp': 'image/webp',
+  '.avif': 'image/avif',
+};
+
+function isMissing(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException).code;
+  return code === 'ENOENT' || code === 'ENOTDIR';
+}
