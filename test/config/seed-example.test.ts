@@ -10,8 +10,11 @@ const file = path.join(FIXTURES, 'seed-example.yaml');
 test('the full seed-format example loads without errors, with only the expected warnings', async () => {
   const { config, warnings, file: loaded } = await loadConfig({ configPath: file, env: {}, homeDir: HOME, cwd: '/' });
   expect(loaded).toBe(file);
+  // `format: json` is the seed's own value (and ours): no warning. Keys that change nothing do warn.
   expect(warnings).toEqual([
-    'jobs.scan-loras.output.metadata.format (line 58): has no effect: metadata sidecars are always JSON (you can delete this line)',
+    'api.batch.enabled (line 18): has no effect: CivitScraper only read it in code that never ran, and there is nothing here to switch off (you can delete this line)',
+    'jobs.scan-loras.output.metadata.html.skip_existing_html (line 64): has no effect: model pages are part of the site, which is always built as a whole (unchanged images come from the cache); you can delete this line',
+    'jobs.regenerate-html.output.metadata.html.skip_existing_html (line 101): has no effect: model pages are part of the site, which is always built as a whole (unchanged images come from the cache); you can delete this line',
     'scanner.version_cache_validity (line 115): has no effect: every cached CivitAI answer stays fresh for `scanner.cache_validity` seconds (you can delete this line)',
     'api.key (line 6): is still the example placeholder `YOUR_API_KEY`: running without an API key (set the CIVITAI_API_KEY environment variable or `api.key`; some models and NSFW previews need one)',
   ]);
@@ -42,8 +45,8 @@ test('the full seed-format example loads without errors, with only the expected 
   expect(scan.output.metadata.html).toMatchObject({
     gallery_path: '/mnt/models/gallery.html',
     gallery_title: 'My LoRA Gallery',
-    skip_existing_html: false,
   });
+  expect(scan.output.metadata.format).toBe('json');
   expect(scan.output.images).toMatchObject({ max_count: 4, path: '{model_dir}', filenames: { preview: '{model_name}.preview{ext}' } });
   expect(scan.organization).toMatchObject({
     enabled: false,
@@ -78,7 +81,7 @@ test('with CIVITAI_API_KEY set, the placeholder warning goes away and the key is
   });
   expect(config.api.key).toBe('k-123');
   expect(warnings.filter((warning) => warning.startsWith('api.key'))).toEqual([]);
-  expect(warnings).toHaveLength(2);
+  expect(warnings).toHaveLength(4);
 });
 
 test('the minimal example loads, relative path resolved next to the file', async () => {

@@ -344,16 +344,15 @@ describe('warnings for unknown and ignored keys', () => {
             dry_run: true
             scanner: { force_refresh: true }
             organization:
-              dry_run: true
+              enabled: true
       `,
     );
     expect(warnings).toEqual([
       'output.metadata.format (line 3): has no effect: metadata sidecars are always JSON (you can delete this line)',
       'organization (line 4): top-level `organization` is not used: put it inside each scan job (`jobs.<name>.organization`); shared `operation_mode`/`on_collision` go in `defaults.organization`',
       'jobs.daily.organize (line 8): has no effect (CivitScraper ignored it too): organizing is switched on with `organization.enabled: true`',
-      'jobs.daily.dry_run (line 9): is not supported per job and is ignored: use `--dry-run` on the command line or top-level `dry_run: true`',
+      'jobs.daily.dry_run (line 9): is not supported per job and is ignored: use `--dry-run` on the command line or top-level `dry_run: true` (`organization.dry_run: true` only plans the job\'s organization)',
       'jobs.daily.scanner (line 10): per-job `scanner` settings are not supported and are ignored: set them in the top-level `scanner` section',
-      'jobs.daily.organization.dry_run (line 12): has no effect (CivitScraper removed it): use `--dry-run` on the command line or top-level `dry_run: true`',
     ]);
   });
 

@@ -85,7 +85,28 @@ describe('placeholders', () => {
       version_name: 'v1.0',
       model_id: '82098',
       version_id: '128713',
+      rating_count: '40000',
+      download_count: '612345',
+      thumbs_up_count: '20500',
     });
+  });
+
+  it('the counts the seed documented come from the version stats (Unknown without stats)', () => {
+    expect(renderTemplate('{download_count}/{rating_count}/{thumbs_up_count}', detailTweaker)).toEqual(['612345', '40000', '20500']);
+    const bare = makeRecord({ path: '/l/mystery.safetensors', stats: null });
+    expect(renderTemplate('{download_count}/{thumbs_up_count}', bare)).toEqual(['Unknown', 'Unknown']);
+    const zero = makeRecord({ path: '/l/new.safetensors', stats: { downloadCount: 0, ratingCount: 0, rating: 0, thumbsUpCount: 0 } });
+    expect(renderTemplate('{download_count}', zero)).toEqual(['0']);
+  });
+
+  it('{name|default} gives the default when CivitAI has no value (the seed documented it)', () => {
+    const bare = makeRecord({ path: '/l/mystery.safetensors', creator: null, baseModel: null, createdAt: null, stats: null });
+    expect(renderTemplate('{creator|Unknown Creator}/{base_model|Other}/{year|undated}', bare)).toEqual(['Unknown Creator', 'Other', 'undated']);
+    // A value wins over the default; the default is sanitized like a value; an empty default drops the level.
+    expect(renderTemplate('{creator|Unknown Creator}/{type}', detailTweaker)).toEqual(['lrabbit', 'LORA']);
+    expect(renderTemplate('{creator|../x}/{type}', bare)).toEqual(['_x', 'LORA']);
+    expect(renderTemplate('{creator|}/{type}', bare)).toEqual(['LORA']);
+    expect(renderTemplate('by-{creator|nobody}', bare)).toEqual(['by-nobody']);
   });
 
   it('fixes the seed: creator from the parent model, no leading space in ratings, nsfw from nsfwLevel', () => {

@@ -24,8 +24,10 @@ export interface CliArgs {
   json: boolean;
   version: boolean;
   help: boolean;
-  /** organize: `--undo [RUN]` (runId absent = the latest run). */
+  /** organize: `--undo [RUN]` (runId absent = the latest run that changed something). */
   undo?: { runId?: string };
+  /** organize: `--list`, the journaled runs. */
+  list: boolean;
   /** sync-krita: the Krita `loras.json` to update (instead of the job's `loras_file`). */
   lorasFile?: string;
   /** sync-krita: write even when Krita changed the file after it was read. */
@@ -49,6 +51,7 @@ const OPTIONS = {
   version: { type: 'boolean', short: 'v' },
   help: { type: 'boolean', short: 'h' },
   undo: { type: 'boolean' },
+  list: { type: 'boolean' },
   'loras-file': { type: 'string' },
   force: { type: 'boolean' },
   out: { type: 'string' },
@@ -58,6 +61,7 @@ const OPTIONS = {
 /** Options that only one command takes. */
 const COMMAND_OPTIONS: Record<string, Command> = {
   undo: 'organize',
+  list: 'organize',
   'loras-file': 'sync-krita',
   force: 'sync-krita',
   out: 'build',
@@ -139,6 +143,7 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
     version: values.version ?? false,
     help: values.help ?? false,
     ...(undo ? { undo } : {}),
+    list: values.list ?? false,
     ...(values['loras-file'] !== undefined ? { lorasFile: values['loras-file'] } : {}),
     force: values.force ?? false,
     ...(values.out !== undefined ? { outDir: values.out } : {}),

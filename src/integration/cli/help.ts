@@ -27,9 +27,10 @@ next to them, organize them, keep Krita's trigger words in sync, and build the g
 Commands:
   scan                 run the job(s): identify, enrich, write sidecars (the default;
                        organizes and syncs Krita too when the job says so)
-  organize [--undo [RUN]]
+  organize [--undo [RUN]] [--list]
                        sort identified files into folders (plan table with --dry-run);
-                       --undo reverses the latest organize run, or RUN
+                       --undo reverses the latest run that changed something, or RUN;
+                       --list shows the runs
   sync-krita           write CivitAI trigger words into Krita AI Diffusion's loras.json
                        (the sync-lora-triggers jobs, or --loras-file FILE)
   build                scan, then build the gallery site (--out DIR)
@@ -67,22 +68,27 @@ Examples:
 
 ${EXIT_CODES}
 `,
-  organize: `Usage: civitscraper organize [options] [--undo [RUN]]
+  organize: `Usage: civitscraper organize [options] [--undo [RUN]] [--list]
 
 Scans the job's files, then sorts the identified ones into folders by the job's
 organization settings (template, output_dir, operation_mode, on_collision). Each model
 moves with its sidecars and previews. Every run is journaled under scanner.cache_dir, so
-it can be undone.
+it can be undone. With organization.dry_run: true in the job, the plan is shown and
+nothing is moved (as with --dry-run).
 
   --dry-run            print the plan as a table and write it as JSON (organize-plan-JOB.json
                        under scanner.cache_dir); nothing is moved
-  --undo [RUN]         reverse the latest organize run (or RUN, as printed by the run)
+  --undo [RUN]         reverse the latest organize run that changed something (or RUN, as
+                       printed by the run or by --list)
+  --list               the journaled runs, newest first: id, start, mode, models moved,
+                       copied, linked and failed, undone or not (--json: as JSON)
 
 ${COMMON}
 
 Examples:
   civitscraper organize -j checkpoints --dry-run
   civitscraper organize -j checkpoints
+  civitscraper organize --list
   civitscraper organize --undo
   civitscraper organize --undo 2026-08-22T10-15-30-123Z-a1b2c3
 

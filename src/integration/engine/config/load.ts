@@ -16,7 +16,8 @@
  * Order of work: parse → warn about duplicate/unknown/ignored keys → drop empty (null) optional
  * keys → expand `${VAR}` → CIVITAI_API_KEY override → per scan job: legacy organization keys and
  * `defaults.organization`, then top-level `output` deep-merged under the job's `output` (the job
- * wins) → validate with the zod schema → check references (`paths`, `default_job`) → resolve paths.
+ * wins) → validate with the zod schema → check references (`paths`, `default_job`) and the path
+ * templates and targets (templates.ts) → resolve paths. Each warning is reported once.
  */
 import { readFile, stat } from 'node:fs/promises';
 import os from 'node:os';
@@ -37,7 +38,8 @@ import type { ConfigIssue } from './errors.ts';
 import { expandEnvInPlace, expandHome, expandString, resolvePathValue } from './expand.ts';
 import type { Env } from './expand.ts';
 import { CollisionPolicySchema, ConfigSchema, OperationModeSchema } from './schema.ts';
-import type { Config, OutputConfig } from './schema.ts';
+import type { Config, OutputConfig, ScanJob } from './schema.ts';
+import { checkTemplate, isInModelDir, rootLikeTarget, type TemplateKind } from './templates.ts';
 import {
   childSchema,
   describeExpected,
@@ -339,7 +341,7 @@ class Context {
 }
 
 /** A specific note for keys the seed documented or accepted but that do nothing. */
-function ignoredKeyNote(segments: readonly Segment[]): string | undefined {
+function ignoredKeyNote(segments: readonly Segment[], value: unknown): string | undefined {
   const last = segments[segments.length - 1];
   const parent = segments[segments.length - 2];
   const inJob = segments[0] === 'jobs' && segments.length === 3;
@@ -347,16 +349,20 @@ function ignoredKeyNote(segments: readonly Segment[]): string | undefined {
     return 'has no effect (CivitScraper ignored it too): organizing is switched on with `organization.enabled: true`';
   }
   if (inJob && last === 'dry_run') {
-    return 'is not supported per job and is ignored: use `--dry-run` on the command line or top-level `dry_run: true`';
+    return 'is not supported per job and is ignored: use `--dry-run` on the command line or top-level `dry_run: true` (`organization.dry_run: true` only plans the job\'s organization)';
   }
   if (inJob && (last === 'scanner' || last === 'api' || last === 'logging')) {
     return `per-job \`${last}\` settings are not supported and are ignored: set them in the top-level \`${last}\` section`;
   }
-  if (last === 'dry_run' && parent === 'organization') {
-    return 'has no effect (CivitScraper removed it): use `--dry-run` on the command line or top-level `dry_run: true`';
-  }
-  if (last === 'format' && parent === 'metadata' && segments[segments.length - 3] === 'output') {
+  // `json` is the seed's own value and what we write: nothing to say. Anything else is not honoured.
+  if (last === 'format' && parent === 'metadata' && segments[segments.length - 3] === 'output' && value !== 'json') {
     return 'has no effect: metadata sidecars are always JSON (you can delete this line)';
+  }
+  if (segments.length === 3 && segments[0] === 'api' && parent === 'batch' && last === 'enabled') {
+    return 'has no effect: CivitScraper only read it in code that never ran, and there is nothing here to switch off (you can delete this line)';
+  }
+  if (last === 'skip_existing_html' && parent === 'html' && segments[segments.length - 3] === 'metadata') {
+    return 'has no effect: model pages are part of the site, which is always built as a whole (unchanged images come from the cache); you can delete this line';
   }
   if (segments.length === 2 && parent === 'scanner' && last === 'version_cache_validity') {
     return 'has no effect: every cached CivitAI answer stays fresh for `scanner.cache_validity` seconds (you can delete this line)';
@@ -381,7 +387,7 @@ function checkKeys(ctx: Context, schema: Schema, value: unknown, segments: Segme
   if (!known) return;
   for (const key of Object.keys(value)) {
     const keyPath = [...segments, key];
-    const note = ignoredKeyNote(keyPath);
+    const note = ignoredKeyNote(keyPath, value[key]);
     if (note) {
       ctx.warn(keyPath, note);
       remove.push(keyPath);
@@ -413,6 +419,7 @@ function dropNulls(ctx: Context, schema: Schema, value: unknown, segments: Segme
     const item = value[key];
     if (item === null) {
       if (formatPath(keyPath) === 'api.key') continue; // reported with the other api key cases
+      if ((child as z.ZodType).safeParse(null).success) continue; // empty means something here (`max_count:` = no limit)
       if (!isOmittable(child)) continue; // the schema reports it
       delete value[key];
       const kind = kindOf(child);
@@ -578,7 +585,79 @@ function friendlyMessage(ctx: Context, issue: z.core.$ZodIssue, raw: Raw, segmen
   }
 }
 
-function validate(ctx: Context, raw: Raw, preMerge: Raw): { config?: Config; issues: ConfigIssue[] } {
+/** Where relative paths are resolved and `~` points: needed to tell what `output_dir` names. */
+interface Dirs {
+  baseDir: string;
+  homeDir: string;
+}
+
+type AddIssue = (segments: Segment[], message: string) => void;
+
+/**
+ * Templates and targets the schema cannot judge (config/templates.ts), on the validated config:
+ * defaults filled in and the top-level `output` merged into each job. A problem is reported
+ * where the value is written, in the job or in the top-level `output` it came from (once).
+ */
+function checkTemplates(ctx: Context, config: Config, preMerge: Raw, dirs: Dirs, add: AddIssue): void {
+  const where = (job: string | undefined, rest: Segment[]): Segment[] => {
+    if (job === undefined) return rest;
+    const own: Segment[] = ['jobs', job, ...rest];
+    if (!hasAt(preMerge, own) && rest[0] === 'output' && hasAt(preMerge, rest)) return rest;
+    return own;
+  };
+  const checkOutput = (job: string | undefined, output: OutputConfig) => {
+    const keys: Array<[Segment[], string, TemplateKind, string]> = [
+      [['output', 'metadata', 'path'], output.metadata.path, 'sidecar-folder', 'metadata sidecars'],
+      [['output', 'metadata', 'filename'], output.metadata.filename, 'sidecar-file', ''],
+      [['output', 'images', 'path'], output.images.path, 'sidecar-folder', 'previews'],
+      [['output', 'images', 'filenames', 'preview'], output.images.filenames.preview, 'preview-file', ''],
+    ];
+    for (const [rest, value, kind, what] of keys) {
+      const at = where(job, rest);
+      const problems = checkTemplate(value, kind);
+      for (const problem of problems) add(at, problem);
+      if (problems.length > 0 || kind !== 'sidecar-folder') continue;
+      if (output.base_dir !== undefined) {
+        if (value !== '{model_dir}') {
+          ctx.warn(at, `has no effect: with \`output.base_dir\` set, the ${what} go to <base_dir>/<input path id>/<folder> (you can delete this line)`);
+        }
+      } else if (!isInModelDir(value)) {
+        // Refused rather than quietly given the base_dir layout: the user wrote one folder, and
+        // putting files anywhere else than written would surprise them just as much. base_dir
+        // is the seed's own key for "one central folder" and lays files out without collisions
+        // (<base_dir>/<input path id>/<folder below it>/, see sidecars/paths.ts).
+        const central = value.split('{')[0]?.replace(/[/\\]+$/, '') || value;
+        add(
+          at,
+          `is outside the model's folder: without \`output.base_dir\`, the ${what} of every model would go into this one folder, where models with the same file name overwrite each other's. Set \`output.base_dir: ${central}\` instead (one subfolder per input path and folder, so names never collide), or start the path with \`{model_dir}\``,
+        );
+      }
+    }
+  };
+  const checkOrganization = (job: string, organization: ScanJob['organization']) => {
+    const custom = organization.custom_template;
+    if (custom !== undefined && custom.trim() !== '') {
+      for (const problem of checkTemplate(custom, 'organization')) add(where(job, ['organization', 'custom_template']), problem);
+    }
+    const at = where(job, ['organization', 'output_dir']);
+    const problems = checkTemplate(organization.output_dir, 'output-dir');
+    for (const problem of problems) add(at, problem);
+    if (problems.length > 0) return;
+    const root = rootLikeTarget(organization.output_dir, resolvePathValue(organization.output_dir, dirs.baseDir, dirs.homeDir), dirs.homeDir);
+    if (root) {
+      add(at, `is ${root}: organizing there would sort the files into new folders at its top level; choose a folder of its own, e.g. \`~/models/organized\` or \`{model_dir}/organized\``);
+    }
+  };
+  const jobs = Object.entries(config.jobs).filter((entry): entry is [string, ScanJob] => entry[1].type === 'scan-paths');
+  for (const [name, job] of jobs) {
+    checkOutput(name, job.output);
+    checkOrganization(name, job.organization);
+  }
+  // Without jobs, the top-level `output` is the default job's.
+  if (Object.keys(config.jobs).length === 0 && config.output) checkOutput(undefined, config.output);
+}
+
+function validate(ctx: Context, raw: Raw, preMerge: Raw, dirs: Dirs): { config?: Config; issues: ConfigIssue[] } {
   const result = ConfigSchema.safeParse(raw);
   const issues: ConfigIssue[] = [];
   const add = (segments: Segment[], message: string) => {
@@ -622,6 +701,8 @@ function validate(ctx: Context, raw: Raw, preMerge: Raw): { config?: Config; iss
         : `names the job ${describeValue(raw.default_job)}, but the file defines no jobs (add a \`jobs:\` section, or remove \`default_job\` to scan every input path)`,
     );
   }
+
+  if (result.success) checkTemplates(ctx, result.data, preMerge, dirs, add);
 
   const unique = new Map<string, ConfigIssue>();
   for (const issue of issues) unique.set(`${issue.path}\u0000${issue.message}`, issue);
@@ -740,10 +821,26 @@ export function parseConfig(text: string, file: string, options: ParseConfigOpti
   const preMerge = structuredClone(raw);
   applyJobDefaults(ctx, raw);
 
-  const { config, issues } = validate(ctx, raw, preMerge);
-  if (!config) throw invalid(absFile, issues, ctx.warnings);
+  const { config, issues } = validate(ctx, raw, preMerge, { baseDir: path.dirname(absFile), homeDir });
+  const warnings = uniqueWarnings(ctx.warnings);
+  if (!config) throw invalid(absFile, issues, warnings);
   resolvePaths(config, path.dirname(absFile), homeDir);
-  return { config, file: absFile, warnings: ctx.warnings };
+  return { config, file: absFile, warnings };
+}
+
+/**
+ * Each finding once. A mapping shared through a YAML anchor (`<<: *common`) is checked once per
+ * place it is merged into, so the same key on the same line would be reported for every job.
+ */
+function uniqueWarnings(warnings: readonly string[]): string[] {
+  const seen = new Set<string>();
+  return warnings.filter((warning) => {
+    const match = /^(.*?) \(line (\d+)\): ([\s\S]*)$/.exec(warning);
+    const key = match ? `${match[1]?.split(/[.[]/).pop()}\u0000${match[2]}\u0000${match[3]}` : warning;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
 }
 
 /** A copy safe for logs and reports: the API key (wherever it appears) becomes `***`. */

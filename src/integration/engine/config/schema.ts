@@ -119,11 +119,26 @@ export const MetadataOutputSchema = z.object({
   html: HtmlOutputSchema.prefault({}),
 });
 
+/**
+ * `images.max_count: null`: no limit. A number (not Infinity) so that the value stays a valid
+ * `max_count` when a parsed config is parsed again (jobs.ts, krita/job.ts do).
+ */
+export const UNLIMITED_PREVIEWS = Number.MAX_SAFE_INTEGER;
+
 export const ImagesOutputSchema = z.object({
   save: z.boolean().default(true),
   path: z.string().default('{model_dir}'),
-  /** seed: unlimited when absent. 4 matches the seed's example config. */
-  max_count: z.number().int().nonnegative().default(4),
+  /**
+   * Previews per model. seed: unlimited when absent; here 4 (the seed's example config), and
+   * `max_count: null` (or empty) means no limit, as the seed's example documents.
+   */
+  max_count: z
+    .number()
+    .int()
+    .nonnegative()
+    .nullable()
+    .default(4)
+    .transform((value) => value ?? UNLIMITED_PREVIEWS),
   filenames: z
     .object({ preview: z.string().default('{model_name}.preview{ext}') })
     .prefault({}),
@@ -189,6 +204,11 @@ export const OrganizationSchema = z.object({
   output_dir: z.string().default('{model_dir}/organized'),
   operation_mode: OperationModeSchema.optional(),
   on_collision: CollisionPolicySchema.optional(),
+  /**
+   * The seed's documented safety switch (its docs say to set it first): the job's organization
+   * is only planned and shown; nothing is moved, copied or linked.
+   */
+  dry_run: z.boolean().default(false),
   /** seed legacy switches, honoured when operation_mode resolves to copy. */
   move_files: z.boolean().optional(),
   create_symlinks: z.boolean().optional(),

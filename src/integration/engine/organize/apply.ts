@@ -23,6 +23,7 @@ import { isInside } from './sanitize.ts';
 import { isCode, lstatOrNull, OrganizeError, removeDirIfEmpty, type FileOpContext } from './fsops.ts';
 import {
   acquireLock,
+  changedSomething,
   isRunning,
   isSettled,
   JOURNAL_FORMAT,
@@ -273,7 +274,8 @@ export async function applyPlan(plan: OrganizePlan, options: ApplyOptions): Prom
         finish(outcomeOf(unit, 'failed', reason));
       }
     }
-    journal.append({ type: 'commit', at: new Date().toISOString() });
+    const { done, 'in-place': inPlace, skipped, failed } = result.counts;
+    journal.append({ type: 'commit', at: new Date().toISOString(), counts: { done, 'in-place': inPlace, skipped, failed } });
     executor.probe('commit');
     if (trashUsed && !options.keepTrash) {
       await rm(trashDir(options.journalDir, runId), { recursive: true, force: true });
@@ -456,8 +458,17 @@ async function executeUndoOps(
 
 export interface UndoOptions extends ExecutionHooks {
   journalDir: string;
-  /** The run to undo; the latest committed organize run that is not undone yet when absent. */
+  /**
+   * The run to undo; when absent, the latest committed organize run that changed something and
+   * is not undone yet (a rerun that found everything in place is never the one undone).
+   */
   runId?: string;
+}
+
+/** What `--undo` without a run id undoes: see UndoOptions.runId. */
+export function latestUndoable(runs: readonly RunInfo[]): RunInfo | undefined {
+  const undone = new Set(runs.filter((run) => run.begin.kind === 'undo' && run.committed).map((run) => run.begin.undoOf));
+  return runs.filter((run) => run.begin.kind === 'organize' && run.committed && !undone.has(run.runId) && changedSomething(run)).at(-1);
 }
 
 export async function undoRun(options: UndoOptions): Promise<UndoResult> {
@@ -477,8 +488,8 @@ export async function undoRun(options: UndoOptions): Promise<UndoResult> {
     if (!target.committed) throw new OrganizeError('NO_RUN', `run ${options.runId} did not complete (it was rolled back)`);
     if (undone.has(target.runId)) throw new OrganizeError('UNDONE', `run ${options.runId} was already undone`);
   } else {
-    target = runs.filter((run) => run.begin.kind === 'organize' && run.committed && !undone.has(run.runId)).at(-1);
-    if (!target) throw new OrganizeError('NO_RUN', `no organize run to undo in ${journalDir}`);
+    target = latestUndoable(runs);
+    if (!target) throw new OrganizeError('NO_RUN', noRunToUndo(runs, journalDir));
   }
 
   const problems: string[] = [];
@@ -520,6 +531,13 @@ export async function undoRun(options: UndoOptions): Promise<UndoResult> {
   }
   for (const problem of problems) (options.logger ?? silentLogger).warn(`organize undo: ${problem}`);
   return { runId, undoneRunId: target.runId, reversed, problems };
+}
+
+/** Why there is nothing to undo, for the message. */
+export function noRunToUndo(runs: readonly RunInfo[], journalDir: string): string {
+  const organizeRuns = runs.filter((run) => run.begin.kind === 'organize' && run.committed);
+  if (organizeRuns.length === 0) return `no organize run to undo in ${journalDir}`;
+  return `no organize run to undo in ${journalDir}: every run that changed something is undone already, the others changed nothing (see \`civitscraper organize --list\`)`;
 }
 
 /**

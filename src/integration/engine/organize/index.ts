@@ -10,7 +10,7 @@
  *   }
  *   await undoRun({ journalDir });                      // `organize --undo [RUN]`
  */
-export { renderTemplate, placeholderValues, effectiveTemplate, roundHalfStep, rawRating, weightedRating, weightedThumbsUp, PLACEHOLDERS } from './template.ts';
+export { renderTemplate, placeholderValues, knownPlaceholderValues, effectiveTemplate, roundHalfStep, rawRating, weightedRating, weightedThumbsUp, PLACEHOLDERS } from './template.ts';
 export type { Placeholder, TemplateOptions } from './template.ts';
 export { sanitizeSegment, MAX_SEGMENT_BYTES } from './sanitize.ts';
 export { planOrganization, resolveOutputRoot, COMPANION_SUFFIX } from './plan.ts';
@@ -26,7 +26,7 @@ export type {
   FileRole,
   SkippedRecord,
 } from './plan.ts';
-export { applyPlan, undoRun, recoverIncompleteRuns, relocateRecord } from './apply.ts';
+export { applyPlan, undoRun, latestUndoable, noRunToUndo, recoverIncompleteRuns, relocateRecord } from './apply.ts';
 export type {
   ApplyOptions,
   UndoOptions,
@@ -41,5 +41,5 @@ export type {
 } from './apply.ts';
 export { formatPlanTable, planToJson, writePlanJson, readPlanJson } from './report.ts';
 export { OrganizeError } from './fsops.ts';
-export { listRuns } from './journal.ts';
-export type { RunInfo } from './journal.ts';
+export { listRuns, summarizeRuns, changedSomething } from './journal.ts';
+export type { RunInfo, RunSummary } from './journal.ts';

@@ -46,7 +46,8 @@ export type JournalEntry =
   | { type: 'done'; seq: number; result?: OpResult }
   | { type: 'failed'; seq: number; error: string }
   | { type: 'reverted'; seq: number }
-  | { type: 'commit'; at: string }
+  /** `counts`: the organize run's unit outcomes (absent in journals written before it was added). */
+  | { type: 'commit'; at: string; counts?: Partial<Record<'done' | 'in-place' | 'skipped' | 'failed', number>> }
   | { type: 'purged'; at: string }
   | { type: 'rolled-back'; at: string };
 
@@ -66,6 +67,8 @@ export interface RunInfo {
   begin: BeginEntry;
   ops: OpState[];
   committed: boolean;
+  /** What the commit line says the run did per model (organize runs that recorded it). */
+  commitCounts?: Partial<Record<'done' | 'in-place' | 'skipped' | 'failed', number>>;
   purged: boolean;
   rolledBack: boolean;
   /** The last line was cut short by a crash (ignored). */
@@ -181,6 +184,7 @@ export async function readRun(file: string): Promise<RunInfo> {
       }
       case 'commit':
         info.committed = true;
+        if (entry.counts) info.commitCounts = entry.counts;
         break;
       case 'purged':
         info.purged = true;
@@ -214,6 +218,70 @@ export async function listRuns(journalDir: string): Promise<RunInfo[]> {
 
 export function isSettled(run: RunInfo): boolean {
   return run.committed || run.rolledBack;
+}
+
+/** True when some operation of the run completed and was not reversed: it changed the disk. */
+export function changedSomething(run: RunInfo): boolean {
+  return run.ops.some((state) => state.done && !state.reverted);
+}
+
+export interface RunSummary {
+  runId: string;
+  kind: RunKind;
+  startedAt: string;
+  /** organize runs: the operation mode. */
+  mode?: string;
+  state: 'committed' | 'rolled-back' | 'incomplete';
+  /**
+   * Models (a model and its sidecars count once) by what happened to them. `failed` also counts
+   * models refused at planning (target taken under `on_collision: fail`), when the journal says.
+   */
+  counts: { moved: number; copied: number; linked: number; failed: number };
+  /** undo runs: the run they reversed, and how many operations they reversed. */
+  undoOf?: string;
+  reversed?: number;
+  /** organize runs: a committed undo run reversed it. */
+  undone: boolean;
+  undoneBy?: string;
+}
+
+const VERB: Partial<Record<Op['kind'], keyof RunSummary['counts']>> = { move: 'moved', copy: 'copied', symlink: 'linked', hardlink: 'linked' };
+
+export function summarizeRun(run: RunInfo, undoneBy?: string): RunSummary {
+  const counts = { moved: 0, copied: 0, linked: 0, failed: 0 };
+  const units = new Map<number, OpState[]>();
+  for (const state of run.ops) units.set(state.unit, [...(units.get(state.unit) ?? []), state]);
+  let failedUnits = 0;
+  if (run.begin.kind === 'organize') {
+    for (const states of units.values()) {
+      // The operation that placed the model's file (the first file operation that is not a trash move).
+      const placed = states.find((state) => VERB[state.op.kind] && !(state.op.kind === 'move' && state.op.trash));
+      if (placed && placed.done && !placed.reverted) counts[VERB[placed.op.kind] as keyof typeof counts] += 1;
+      else if (states.some((state) => state.reverted || state.failed !== undefined)) failedUnits += 1;
+    }
+  }
+  counts.failed = run.commitCounts?.failed ?? failedUnits;
+  return {
+    runId: run.runId,
+    kind: run.begin.kind,
+    startedAt: run.begin.startedAt,
+    ...(run.begin.mode ? { mode: run.begin.mode } : {}),
+    state: run.committed ? 'committed' : run.rolledBack ? 'rolled-back' : 'incomplete',
+    counts,
+    ...(run.begin.kind === 'undo'
+      ? { undoOf: run.begin.undoOf, reversed: run.ops.filter((state) => state.done).length }
+      : {}),
+    undone: undoneBy !== undefined,
+    ...(undoneBy ? { undoneBy } : {}),
+  };
+}
+
+/** Every run in the journal folder, newest first, with what it did and whether it was undone. */
+export async function summarizeRuns(journalDir: string): Promise<RunSummary[]> {
+  const runs = await listRuns(journalDir);
+  const undoneBy = new Map<string, string>();
+  for (const run of runs) if (run.begin.kind === 'undo' && run.committed && run.begin.undoOf) undoneBy.set(run.begin.undoOf, run.runId);
+  return runs.map((run) => summarizeRun(run, undoneBy.get(run.runId))).reverse();
 }
 
 interface LockBody {

@@ -11,6 +11,7 @@
  * The rating formulas are the seed's, including Python's round-half-to-even (see `roundHalfStep`).
  */
 import { ORGANIZATION_TEMPLATES, type OrganizationConfig } from '../config/schema.ts';
+import { ORGANIZATION_PLACEHOLDERS } from '../config/templates.ts';
 import type { ModelRecord } from '../records/schema.ts';
 import { sanitizeSegment } from './sanitize.ts';
 
@@ -21,23 +22,8 @@ export interface TemplateOptions {
 
 export const DEFAULT_NSFW_THRESHOLD = 4;
 
-export const PLACEHOLDERS = [
-  'model_name',
-  'model_type',
-  'type',
-  'creator',
-  'base_model',
-  'nsfw',
-  'year',
-  'month',
-  'day',
-  'rating',
-  'weighted_rating',
-  'weighted_thumbsup',
-  'version_name',
-  'model_id',
-  'version_id',
-] as const;
+/** Every placeholder of organization templates (the list the config loader checks against). */
+export const PLACEHOLDERS = ORGANIZATION_PLACEHOLDERS;
 export type Placeholder = (typeof PLACEHOLDERS)[number];
 
 const UNKNOWN = 'Unknown';
@@ -115,47 +101,70 @@ function isNsfw(record: ModelRecord, threshold: number): boolean {
 
 const text = (value: unknown) => (typeof value === 'string' && value.trim() !== '' ? value : undefined);
 
-/** Every placeholder's raw (unsanitized) value for one record. */
-export function placeholderValues(record: ModelRecord, options: TemplateOptions = {}): Record<Placeholder, string> {
+const count = (value: unknown) => (typeof value === 'number' && Number.isFinite(value) ? String(Math.trunc(value)) : undefined);
+
+/**
+ * Every placeholder's raw (unsanitized) value for one record; undefined where CivitAI gave
+ * nothing (`{name|default}` then gives the default, a plain `{name}` gives `Unknown`).
+ */
+export function knownPlaceholderValues(record: ModelRecord, options: TemplateOptions = {}): Record<Placeholder, string | undefined> {
   const { version, model } = record;
   const created = text(version?.createdAt) ?? text(version?.publishedAt) ?? '';
-  const type = text(model?.type) ?? text(version?.model?.type) ?? UNKNOWN;
+  const type = text(model?.type) ?? text(version?.model?.type);
   const stats = statsOf(record);
+  const id = (value: unknown) => (typeof value === 'number' || (typeof value === 'string' && value !== '') ? String(value) : undefined);
   return {
     model_name: text(model?.name) ?? text(version?.model?.name) ?? text(version?.name) ?? record.file.stem,
     model_type: type,
     type,
-    creator: text(model?.creator?.username) ?? UNKNOWN,
-    base_model: text(version?.baseModel) ?? UNKNOWN,
+    creator: text(model?.creator?.username),
+    base_model: text(version?.baseModel),
     nsfw: isNsfw(record, options.nsfwThreshold ?? DEFAULT_NSFW_THRESHOLD) ? 'nsfw' : 'sfw',
-    year: text(created.slice(0, 4)) ?? UNKNOWN,
-    month: text(created.slice(5, 7)) ?? UNKNOWN,
-    day: text(created.slice(8, 10)) ?? UNKNOWN,
+    year: text(created.slice(0, 4)),
+    month: text(created.slice(5, 7)),
+    day: text(created.slice(8, 10)),
     rating: `rating_${rawRating(stats).toFixed(1)}`,
     weighted_rating: `rating_${weightedRating(stats).toFixed(1)}`,
     weighted_thumbsup: `thumbs_${weightedThumbsUp(stats).toFixed(1)}`,
-    version_name: text(version?.name) ?? UNKNOWN,
-    model_id: String(version?.modelId ?? model?.id ?? UNKNOWN),
-    version_id: String(version?.id ?? UNKNOWN),
+    // The seed documented these three (CONFIGURATION.md) but never implemented them.
+    rating_count: count(stats?.ratingCount),
+    download_count: count(stats?.downloadCount),
+    thumbs_up_count: count(stats?.thumbsUpCount),
+    version_name: text(version?.name),
+    model_id: id(version?.modelId ?? model?.id),
+    version_id: id(version?.id),
   };
 }
 
-/** Placeholders in a template that we do not know (they stay in the path verbatim, as in the seed). */
-export function unknownPlaceholders(template: string): string[] {
-  const known = new Set<string>(PLACEHOLDERS);
-  return [...template.matchAll(/\{([^{}]*)\}/g)].map((match) => match[1] ?? '').filter((name) => !known.has(name));
+/** Every placeholder's raw (unsanitized) value for one record, `Unknown` where CivitAI gave nothing. */
+export function placeholderValues(record: ModelRecord, options: TemplateOptions = {}): Record<Placeholder, string> {
+  const values = knownPlaceholderValues(record, options);
+  return Object.fromEntries(Object.entries(values).map(([name, value]) => [name, value ?? UNKNOWN])) as Record<Placeholder, string>;
 }
 
 /**
- * The folders (sanitized path segments, outermost first) a template gives for a record. Empty
- * segments and `.`/`..` written in the template are dropped; values are sanitized before they are
- * inserted, so they can never add a level or climb out of the organized tree.
+ * Placeholders in a template that we do not know. The config loader refuses them; a template
+ * given to the engine directly keeps them in the path verbatim, as the seed did.
+ */
+export function unknownPlaceholders(template: string): string[] {
+  const known = new Set<string>(PLACEHOLDERS);
+  return [...template.matchAll(/\{([^{}|]*)(?:\|[^{}]*)?\}/g)].map((match) => match[1] ?? '').filter((name) => !known.has(name));
+}
+
+/**
+ * The folders (sanitized path segments, outermost first) a template gives for a record.
+ * `{name|default}` gives the default when CivitAI has no value (an empty default drops the
+ * level). Empty segments and `.`/`..` written in the template are dropped; values and defaults
+ * are sanitized before they are inserted, so they can never add a level or climb out of the
+ * organized tree.
  */
 export function renderTemplate(template: string, record: ModelRecord, options: TemplateOptions = {}): string[] {
-  const values = placeholderValues(record, options);
-  const rendered = template.replace(/\{([a-z_]+)\}/g, (match, name: string) =>
-    Object.hasOwn(values, name) ? sanitizeSegment(values[name as Placeholder]) : match,
-  );
+  const values = knownPlaceholderValues(record, options);
+  const rendered = template.replace(/\{([a-z_]+)(?:\|([^{}]*))?\}/g, (match, name: string, fallback: string | undefined) => {
+    if (!Object.hasOwn(values, name)) return match;
+    const value = values[name as Placeholder] ?? fallback ?? UNKNOWN;
+    return value === '' ? '' : sanitizeSegment(value);
+  });
   return rendered
     .split(/[/\\]+/)
     .filter((segment) => segment.trim() !== '' && segment !== '.' && segment !== '..')

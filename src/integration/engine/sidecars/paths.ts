@@ -21,14 +21,19 @@ export interface SidecarLayout {
 
 export function resolveSidecarLayout(file: LocalFile, output: OutputConfig): SidecarLayout {
   const modelDir = path.dirname(file.path);
+  // The templates were checked when the config was loaded (config/templates.ts): only these
+  // placeholders, nothing that climbs out. `{model_type}` is a label from the config (the input
+  // path's `type`), so it is made one plain folder name: `LORA/XL` cannot add a level.
   const fill = (template: string) =>
     template
       .replaceAll('{model_dir}', modelDir)
       .replaceAll('{model_name}', file.stem)
-      .replaceAll('{model_type}', file.inputType);
+      .replaceAll('{model_type}', safeSegment(file.inputType));
 
   // With base_dir, mirror the input path id and the folder below it, so two `foo.safetensors`
-  // in different folders never share a sidecar.
+  // in different folders never share a sidecar. Without it, the folder templates must start
+  // with `{model_dir}`: the loader refuses a folder outside the model's (where same-named
+  // models would overwrite each other's files) and says to set base_dir instead.
   const centralDir = output.base_dir
     ? path.join(output.base_dir, safeSegment(file.inputPathId), ...file.folder.split('/').filter(Boolean))
     : undefined;

@@ -5,6 +5,10 @@ import type { RunContext } from '../run.ts';
 /**
  * The seed's organization phase, after sidecars exist so they move with their model. A crash
  * in an earlier run is rolled back first; in move mode the records follow their files.
+ *
+ * Only planned (nothing moved, copied or linked, no journal, no recovery) in a dry run, when the
+ * job's `organization.dry_run` is set, and when the caller asked for `organize: 'plan'` (the
+ * Astro integration: building or serving the site never changes the library).
  */
 export async function organize(ctx: RunContext): Promise<void> {
   const { config, job, dryRun, report, log } = ctx;
@@ -16,9 +20,18 @@ export async function organize(ctx: RunContext): Promise<void> {
   );
   ctx.organizePlan = plan;
   for (const warning of plan.warnings) report.warn(plan.outputDir, 'organize', warning);
-  if (dryRun) {
-    log.info(`organize (dry run):\n${formatPlanTable(plan)}`);
+  if (dryRun || job.organization.dry_run || ctx.organize === 'plan') {
     report.organize = { mode: plan.mode, planned: plan.units.length, done: 0, skipped: 0, failed: 0 };
+    if (dryRun) {
+      log.info(`organize (dry run):\n${formatPlanTable(plan)}`);
+    } else if (job.organization.dry_run) {
+      // A warning, so that a front end drawing progress (which turns our info lines into debug) shows it.
+      const why = 'organization.dry_run is true for this job: nothing was moved, copied or linked; set it to false to organize';
+      report.warn(plan.outputDir, 'organize', why);
+      log.warn(`organize: ${why}. The plan:\n${formatPlanTable(plan)}`);
+    } else {
+      log.info(`organize: ${plan.units.length} planned, not applied (run \`civitscraper organize\` to apply the plan)`);
+    }
     return;
   }
   const journalDir = path.join(path.resolve(config.scanner.cache_dir), 'organize-journal');
