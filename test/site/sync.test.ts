@@ -82,4 +82,24 @@ describe('syncSite', () => {
     expect(text).toMatch(/ - civitscraper - INFO - discover: \d+ model files/);
     expect(text).not.toContain(TEST_API_KEY);
   });
+
+  it('a site run only plans an enabled organization: nothing is moved, the plan is named', async () => {
+    const { dir, config } = await setupLibrary(workspace, 'organized', {
+      job: { organization: { enabled: true, operation_mode: 'move', output_dir: path.join('sorted') } },
+    });
+    const before = await listFiles(dir);
+    const lines: string[] = [];
+    const logger = { ...silentLogger, info: (message: string) => lines.push(message) };
+    await syncSite({ config, configFile: path.join(dir, 'civitscraper.yaml'), logger });
+    const after = await listFiles(dir);
+    // Sidecars and previews appear beside the models; no model file moved and no tree was made.
+    for (const file of before.filter((name) => /\.(safetensors|pt)$/.test(name))) expect(after).toContain(file);
+    expect(after.some((name) => name.startsWith('sorted/'))).toBe(false);
+    expect(lines.find((line) => line.startsWith('organize (move):'))).toMatch(/none applied here; run `civitscraper organize -j main`/);
+  });
 });
+
+async function listFiles(dir: string): Promise<string[]> {
+  const { readdir } = await import('node:fs/promises');
+  return (await readdir(dir, { recursive: true })).map((name) => name.split(path.sep).join('/'));
+}
