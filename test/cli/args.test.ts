@@ -49,8 +49,24 @@ describe('parseCliArgs', () => {
     refuse(['scan', 'x'], /Unexpected argument: x/);
     refuse(['organize', 'x'], /Unexpected argument: x/);
     refuse(['organize', '--undo', 'a', 'b'], /one run id/);
-    refuse(['-c'], /argument missing|requires/i);
+    refuse(['-c'], /^option --config needs a value/);
     refuse(['--report', ''], /--report needs a value/);
+  });
+
+  it('names a mistyped flag and the closest real one, never parseArgs\' own text', () => {
+    const message = (args: string[]) => {
+      try {
+        parseCliArgs(args);
+      } catch (error) {
+        return (error as Error).message;
+      }
+      return '';
+    };
+    expect(message(['--dryrun'])).toBe('unknown option --dryrun, did you mean --dry-run? (civitscraper --help lists the options)');
+    expect(message(['organize', '--lsit'])).toMatch(/^unknown option --lsit, did you mean --list\?/);
+    expect(message(['--frobnicate'])).toBe('unknown option --frobnicate (civitscraper --help lists the options)');
+    expect(message(['--config'])).toBe('option --config needs a value (civitscraper --help lists the options)');
+    for (const args of [['--dryrun'], ['-z'], ['--config']]) expect(message(args)).not.toMatch(/positional argument/);
   });
 });
 

@@ -49,8 +49,10 @@ describe('civitscraper organize', () => {
     const before = await treeDigest(dir);
     const result = await cli(ws, ['organize', '-c', file, '--dry-run', '--report', path.join(ws.root, 'org-dry.json')]);
     expect(result.code).toBe(0);
-    expect(result.stderr).toMatch(/ACTION\s+VERDICT\s+COLLISION\s+SOURCE/);
-    expect(result.stderr).toContain(`${model(dir)}  →  ${organized(dir)}`);
+    // The plan is the result (stdout, so `> plan.txt` keeps it); the logs stay on stderr.
+    expect(result.stdout).toMatch(/ACTION\s+VERDICT\s+COLLISION\s+SOURCE/);
+    expect(result.stdout).toContain(`${model(dir)}  →  ${organized(dir)}`);
+    expect(result.stderr).not.toMatch(/ACTION\s+VERDICT/);
     expect(await treeDigest(dir)).toEqual(before);
     const report = await readJson(path.join(ws.root, 'org-dry.json'));
     expect(report.dryRun).toBe(true);
@@ -115,7 +117,8 @@ describe('civitscraper sync-krita', () => {
 
     const dry = await cli(ws, ['sync-krita', '-c', file, '--loras-file', loras, '--dry-run']);
     expect(dry.code).toBe(0);
-    expect(dry.stderr).toMatch(/^\+.*lora_triggers/m);
+    expect(dry.stdout).toMatch(/^\+.*lora_triggers/m);
+    expect(dry.stderr).not.toMatch(/^\+.*lora_triggers/m);
     expect(await readFile(loras, 'utf8')).toBe(original);
 
     const report = path.join(dir, 'krita-report.json');

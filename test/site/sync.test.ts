@@ -95,7 +95,7 @@ describe('syncSite', () => {
     // Sidecars and previews appear beside the models; no model file moved and no tree was made.
     for (const file of before.filter((name) => /\.(safetensors|pt)$/.test(name))) expect(after).toContain(file);
     expect(after.some((name) => name.startsWith('sorted/'))).toBe(false);
-    expect(lines.find((line) => line.startsWith('organize (move):'))).toMatch(/none applied here; run `civitscraper organize -j main`/);
+    expect(lines.find((line) => line.startsWith('organize:'))).toMatch(/planned, not applied \(run `civitscraper organize` to apply the plan\)/);
   });
 });
 

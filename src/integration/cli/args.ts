@@ -3,6 +3,7 @@
  * a few belong to one command only (`--undo` to organize, `--loras-file` to sync-krita, `--out`
  * to build) and are refused elsewhere, so a typo never silently does something else.
  */
+import { suggest } from '../engine/config/errors.ts';
 import { parseArgs } from 'node:util';
 import { UsageError } from './exit.ts';
 
@@ -68,6 +69,26 @@ const COMMAND_OPTIONS: Record<string, Command> = {
   'astro-cache': 'build',
 };
 
+/**
+ * parseArgs' own text ("To specify a positional argument starting with a '-'…") helps nobody who
+ * mistyped a flag: name the flag and the closest real one.
+ */
+function explainParseError(error: Error & { code?: string }, args: readonly string[]): string {
+  if (error.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+    const flag = /'(-{1,2}[^']+)'/.exec(error.message)?.[1] ?? args.find((arg) => arg.startsWith('-')) ?? '';
+    const name = flag.replace(/^-+/, '').split('=')[0] ?? '';
+    const match = suggest(name, Object.keys(OPTIONS));
+    return `unknown option ${flag}${match ? `, did you mean --${match}?` : ''} (civitscraper --help lists the options)`;
+  }
+  if (error.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
+    // Node says "Option '-c, --config <value>' argument missing": the long name is the clear one.
+    const quoted = /'([^']*)'/.exec(error.message)?.[1] ?? '';
+    const flag = /--[\w-]+/.exec(quoted)?.[0] ?? /-\w/.exec(quoted)?.[0];
+    return flag ? `option ${flag} needs a value (civitscraper --help lists the options)` : error.message;
+  }
+  return error.message;
+}
+
 export function isCommand(value: string): value is Command {
   return (COMMANDS as readonly string[]).includes(value);
 }
@@ -99,7 +120,7 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
   try {
     parsed = parseArgs({ args, options: OPTIONS, allowPositionals: true, strict: true });
   } catch (error) {
-    throw new UsageError((error as Error).message);
+    throw new UsageError(explainParseError(error as Error & { code?: string }, args));
   }
   const { values, positionals } = parsed;
   const [first, ...rest] = positionals;

@@ -113,7 +113,9 @@ export async function runScanStep(ctx: CliContext, name: string, configured: Sca
   const runId = outcome.report?.organize?.runId;
   if (runId) logger.info(`organize: run ${runId}; undo it with \`civitscraper organize --undo ${runId}\``);
   if (plan && dryRun && !outcome.interrupted) {
-    ctx.logger.info(`organize (dry run):\n${formatPlanTable(plan)}`);
+    // The plan is the command's result: on stdout, so `> plan.txt` keeps it (logs go to stderr).
+    if (ctx.args.json) ctx.logger.info(`organize (dry run):\n${formatPlanTable(plan)}`);
+    else ctx.out(`organize (dry run):\n${formatPlanTable(plan)}\n`);
     await writeOrganizePlan(ctx, outcome, plan);
   }
   return outcome;
@@ -152,7 +154,8 @@ export async function runSyncStep(ctx: CliContext, name: string, job: SyncLoraTr
       force: ctx.args.force,
     });
     outcome.krita = report;
-    // The sync logs its own summary, diff (dry run) and backup; only the failure needs a word here.
+    // The diff of a dry run is the command's result: on stdout (the sync logs its summary).
+    if (report.outcome === 'dry-run' && report.diff && !ctx.args.json) ctx.out(report.diff.endsWith('\n') ? report.diff : `${report.diff}\n`);
     if (report.outcome === 'changed-on-disk') {
       logger.error(`krita: ${report.lorasFile} was not written (Krita changed it while we worked); close Krita and rerun, or add --force`);
     }

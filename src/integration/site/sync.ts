@@ -119,13 +119,10 @@ async function scanForSite(config: Config, job: string | undefined, logger: Logg
   const byId = new Map<string, ModelRecord>();
   const reports: ScanJobResult['report'][] = [];
   for (const selected of siteScanJobs(config, job)) {
-    // A site build reads the library; moving, copying or linking files is `civitscraper organize`'s.
-    const { records, report, organizePlan } = await runScanJob({ config, jobName: selected.name, job: selected.job, logger, organize: 'plan' });
+    // A site build reads the library; moving, copying or linking files is `civitscraper organize`'s
+    // (the organize stage says so when it has a plan).
+    const { records, report } = await runScanJob({ config, jobName: selected.name, job: selected.job, logger, organize: 'plan' });
     reports.push(report);
-    const planned = organizePlan?.units.length ?? 0;
-    if (planned > 0) {
-      logger.info(`organize (${organizePlan?.mode}): ${planned} model file(s) planned for job "${selected.name}", none applied here; run \`civitscraper organize -j ${selected.name}\` to apply the plan`);
-    }
     for (const entry of report.errors) logger.warn(`${entry.stage}: ${entry.path}: ${entry.message}`);
     for (const record of records) if (!byId.has(record.id)) byId.set(record.id, record);
   }

@@ -343,7 +343,8 @@ export async function applyKritaSyncPlan(initial: KritaSyncPlan): Promise<KritaS
     outcome = 'unchanged';
   } else if (options.dryRun) {
     outcome = 'dry-run';
-    logger.info(`krita: dry run, ${file} is not written. It would change like this:\n${plan.diff}`);
+    // The diff itself is in the result (`diff`): the CLI prints it as its output.
+    logger.info(`krita: dry run, ${file} is not written`);
   } else {
     const now = await readSnapshot(file);
     const changed =
