@@ -18,11 +18,17 @@ export interface RunReport {
   /** `files`/`bytes`: read in this run; the others were known without reading. */
   hash: { files: number; bytes: number; seconds: number; fromLedger: number; fromSidecars: number };
   api: { requests: number; retries: number; identified: number; notFound: number };
-  images: { downloaded: number; reused: number; failed: number };
-  sidecars: { written: number; unchanged: number };
+  /** `repaired`: previews an earlier run saved that were missing or empty (0 bytes), saved again. */
+  images: { downloaded: number; reused: number; failed: number; repaired: number };
+  /**
+   * `repaired`: files we own (metadata sidecar, `.civitai.info`, WebUI preview, A1111 keys) that
+   * were missing or empty and were written again (also counted in `written`);
+   * `tempFilesRemoved`: leftovers of interrupted writes swept from the models' folders.
+   */
+  sidecars: { written: number; unchanged: number; repaired: number; tempFilesRemoved: number };
   /** Present when the job organizes files. */
   organize?: { mode: string; planned: number; done: number; skipped: number; failed: number; runId?: string };
-  /** Files that could not be processed (reported and skipped). */
+  /** Files that could not be processed, or whose sidecars or previews could not be written. */
   errors: ReportEntry[];
   /** Problems that did not stop a file (a preview that failed, a sidecar left alone). */
   warnings: ReportEntry[];
@@ -41,8 +47,8 @@ export function createReport(job: string, dryRun: boolean): RunReport {
     files: { found: 0, failed: 0 },
     hash: { files: 0, bytes: 0, seconds: 0, fromLedger: 0, fromSidecars: 0 },
     api: { requests: 0, retries: 0, identified: 0, notFound: 0 },
-    images: { downloaded: 0, reused: 0, failed: 0 },
-    sidecars: { written: 0, unchanged: 0 },
+    images: { downloaded: 0, reused: 0, failed: 0, repaired: 0 },
+    sidecars: { written: 0, unchanged: 0, repaired: 0, tempFilesRemoved: 0 },
     errors: [],
     warnings: [],
     fail(path, stage, message) {

@@ -51,7 +51,8 @@ export interface StoredSidecar {
 }
 
 export type SidecarRead =
-  | { kind: 'missing' }
+  /** `empty`: a file is there but holds nothing (0 bytes, or only white space): written over like a missing one. */
+  | { kind: 'missing'; empty?: true }
   /** Ours. */
   | { kind: 'own'; stored: StoredSidecar; raw: Record<string, unknown> }
   /** Written by the Python CivitScraper: the raw version body. Upgraded on the next write. */
@@ -72,6 +73,8 @@ export async function readSidecar(sidecarPath: string): Promise<SidecarRead> {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'missing' };
     return { kind: 'unreadable', reason: (error as Error).message };
   }
+  // Nothing to lose: what a copy that died half way or a full disk leaves. Ours to write again.
+  if (text.trim() === '') return { kind: 'missing', empty: true };
   let raw: unknown;
   try {
     raw = JSON.parse(text);

@@ -1,17 +1,30 @@
+import path from 'node:path';
 import type { ModelVersion } from '../civitai/schemas.ts';
 import type { CompatOutputConfig } from '../config/schema.ts';
 import { messageOf } from '../enrich/identify.ts';
 import type { ModelRecord } from '../records/schema.ts';
-import { toJsonText, writeFileAtomic, type WriteOutcome } from '../util/atomic-write.ts';
+import { toJsonText, writeFailureCode, writeFileAtomic, type WriteOutcome } from '../util/atomic-write.ts';
 import { a1111Metadata, mergeA1111, type A1111Metadata } from './a1111.ts';
-import { civitaiInfo, writeCivitaiInfo, writeWebuiPreview } from './compat.ts';
+import { civitaiInfo, webuiPreviewSource, writeCivitaiInfo, writeWebuiPreview } from './compat.ts';
 import { buildSidecar, readSidecar, writeSidecar, type SidecarRead } from './metadata.ts';
 import type { SidecarLayout } from './paths.ts';
 
 export interface SidecarWriteResult {
   written: number;
   unchanged: number;
+  /** The files written (not the unchanged ones). */
+  writtenPaths: string[];
+  /** Problems that did not stop the model (a file of somebody else's left alone). */
   problems: { stage: string; message: string }[];
+  /** Files that could not be written: the model is not done, the run must fail. */
+  failures: SidecarWriteFailure[];
+}
+
+export interface SidecarWriteFailure {
+  path: string;
+  /** `EACCES`, `ENOSPC`, …, when the error had one. */
+  code?: string;
+  message: string;
 }
 
 /**
@@ -29,27 +42,35 @@ export async function writeModelSidecars(options: {
   incomplete?: boolean;
 }): Promise<SidecarWriteResult> {
   const { record, version, layout, existing, compat } = options;
-  const result: SidecarWriteResult = { written: 0, unchanged: 0, problems: [] };
-  const count = (outcome: WriteOutcome) => {
-    if (outcome === 'written') result.written += 1;
-    else result.unchanged += 1;
+  const result: SidecarWriteResult = { written: 0, unchanged: 0, writtenPaths: [], problems: [], failures: [] };
+  const count = (file: string, outcome: WriteOutcome) => {
+    if (outcome === 'written') {
+      result.written += 1;
+      result.writtenPaths.push(file);
+    } else result.unchanged += 1;
   };
-  const attempt = async (what: string, write: () => Promise<void>) => {
+  const attempt = async (file: string, write: () => Promise<void>) => {
     try {
       await write();
     } catch (error) {
-      result.problems.push({ stage: 'sidecars', message: `could not write ${what}: ${messageOf(error)}` });
+      const code = writeFailureCode(error);
+      result.failures.push({ path: file, ...(code ? { code } : {}), message: messageOf(error) });
     }
   };
   const stored = existing.kind === 'own' ? existing.stored : undefined;
 
-  let webuiPreview: string | undefined;
-  if (compat.webui_preview) {
-    await attempt('the WebUI preview', async () => {
+  // What an earlier run owned stays owned when this run cannot write it.
+  let webuiPreview: string | undefined = compat.webui_preview ? stored?.webuiPreview : undefined;
+  const previewSource = webuiPreviewSource(record);
+  if (compat.webui_preview && previewSource) {
+    await attempt(layout.webuiPreviewPath(path.extname(previewSource)), async () => {
       const preview = await writeWebuiPreview(record, layout.webuiPreviewPath, stored?.webuiPreview);
-      if (preview.outcome === 'written' || preview.outcome === 'unchanged') count(preview.outcome);
+      if ((preview.outcome === 'written' || preview.outcome === 'unchanged') && preview.path) count(preview.path, preview.outcome);
       if (preview.outcome === 'kept-user-file') {
         result.problems.push({ stage: 'sidecars', message: `kept your own ${record.file.stem}.preview image (not replaced)` });
+      }
+      if (preview.outcome === 'source-missing') {
+        result.problems.push({ stage: 'sidecars', message: `no WebUI preview: ${previewSource} is missing (the next run downloads it again)` });
       }
       webuiPreview = preview.path ?? stored?.webuiPreview;
     });
@@ -59,20 +80,23 @@ export async function writeModelSidecars(options: {
   const combined = a1111Values !== undefined && layout.a1111Path === layout.metadataPath;
   let a1111Written: A1111Metadata | undefined;
   if (a1111Values && !combined) {
+    // Still ours if this run cannot write the file.
+    a1111Written = stored?.a1111;
     await attempt(layout.a1111Path, async () => {
       const target = await readSidecar(layout.a1111Path);
       if (target.kind !== 'missing' && target.kind !== 'a1111') {
+        a1111Written = undefined;
         result.problems.push({ stage: 'sidecars', message: `${layout.a1111Path} is not an A1111 user-metadata file; left untouched` });
         return;
       }
       const { document, written } = mergeA1111(target.kind === 'a1111' ? target.raw : {}, a1111Values, stored?.a1111);
+      count(layout.a1111Path, await writeFileAtomic(layout.a1111Path, toJsonText(document)));
       a1111Written = written;
-      count(await writeFileAtomic(layout.a1111Path, toJsonText(document)));
     });
   }
 
   if (compat.civitai_info) {
-    await attempt(layout.civitaiInfoPath, async () => count(await writeCivitaiInfo(layout.civitaiInfoPath, civitaiInfo(record, version))));
+    await attempt(layout.civitaiInfoPath, async () => count(layout.civitaiInfoPath, await writeCivitaiInfo(layout.civitaiInfoPath, civitaiInfo(record, version))));
   }
 
   // Our sidecar last: it tells the next run that this file is done, so a run killed before it
@@ -90,7 +114,7 @@ export async function writeModelSidecars(options: {
       },
       existing,
     );
-    count(await writeSidecar(layout.metadataPath, document));
+    count(layout.metadataPath, await writeSidecar(layout.metadataPath, document));
   });
 
   return result;

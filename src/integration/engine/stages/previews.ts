@@ -1,13 +1,22 @@
+import path from 'node:path';
 import type { CivitaiClient } from '../civitai/client.ts';
 import type { ModelVersion, VersionImage } from '../civitai/schemas.ts';
 import type { Config } from '../config/schema.ts';
 import { messageOf } from '../enrich/identify.ts';
 import { NSFW_LEVEL_VALUES, isNsfwVersion } from '../media/nsfw.ts';
-import { downloadPreviews, selectImages } from '../media/previews.ts';
+import { downloadPreviews, selectImages, type PreviewOutcome } from '../media/previews.ts';
+import type { LocalImage } from '../records/schema.ts';
 import type { RunContext, WorkItem } from '../run.ts';
+import { imageIsIntact } from '../sidecars/repair.ts';
+import { describePaths, parseTempName, writeFailureCode, writeFailureHint } from '../util/atomic-write.ts';
 import { mapLimit } from '../util/map-limit.ts';
 
-/** Previews of the versions identified in this run, within the job's count and NSFW limits. */
+/**
+ * Previews of the versions identified in this run, within the job's count and NSFW limits; and
+ * for the models not looked up this time, the previews their sidecar lists that are missing or
+ * empty now, saved again under the same names. A preview that cannot be written (a read-only
+ * folder, a full disk) fails its model; one that cannot be downloaded is a warning.
+ */
 export async function downloadImages(ctx: RunContext): Promise<void> {
   const { config, job, client, report, dryRun } = ctx;
   const imagesConfig = job.output.images;
@@ -18,8 +27,22 @@ export async function downloadImages(ctx: RunContext): Promise<void> {
     width: imagesConfig.width,
     original: imagesConfig.original,
   };
+  const repairedNames: string[] = [];
+  const tally = (item: WorkItem, outcome: PreviewOutcome, broken: readonly LocalImage[]) => {
+    report.images.downloaded += outcome.downloaded;
+    report.images.failed += outcome.problems.length;
+    const writeFailures = outcome.problems.filter((problem) => writeFailureCode(problem.message) !== undefined);
+    item.problems.push(...outcome.problems.filter((problem) => !writeFailures.includes(problem)));
+    if (writeFailures.length > 0) report.fail(item.file.path, 'images', describePreviewWriteFailures(writeFailures, item, job.output.base_dir));
+    for (const image of broken) {
+      const now = outcome.images.find((candidate) => candidate.url === image.url);
+      if (now) repairedNames.push(path.basename(now.path));
+    }
+  };
+  const identified = ctx.items.filter((item) => item.identification?.status === 'identified' && item.version);
+
   await mapLimit(
-    ctx.items.filter((item) => item.fresh && item.identification?.status === 'identified' && item.version),
+    identified.filter((item) => item.fresh),
     config.api.batch.max_concurrent,
     async (item) => {
       const version = item.version as ModelVersion;
@@ -32,11 +55,13 @@ export async function downloadImages(ctx: RunContext): Promise<void> {
         item.images = previous;
         return;
       }
+      // A preview left empty or deleted is downloaded again, not taken as saved.
+      const broken = dryRun ? [] : await brokenImages(previous);
       const outcome = await downloadPreviews({
         client,
         images: selectImages(candidates ?? version.images ?? [], policy),
         layout: item.layout,
-        previous,
+        previous: previous.filter((image) => !broken.includes(image)),
         policy,
         dryRun,
       });
@@ -44,12 +69,85 @@ export async function downloadImages(ctx: RunContext): Promise<void> {
       if (degraded) item.incomplete = true;
       // A failed feed or download never leaves a model with fewer previews than it had.
       item.images = degraded && outcome.images.length < previous.length ? previous : outcome.images;
-      report.images.downloaded += outcome.downloaded;
       report.images.reused += outcome.reused;
-      report.images.failed += outcome.problems.length;
-      item.problems.push(...outcome.problems);
+      tally(item, outcome, broken);
     },
   );
+
+  if (!dryRun) {
+    // Not looked up this time: the previews its sidecar lists, exactly those, where broken.
+    const withStored = identified.filter((item) => !item.fresh && item.sidecar.kind === 'own' && item.stored && item.images.length > 0);
+    await mapLimit(withStored, config.api.batch.max_concurrent, async (item) => {
+      const stored = item.images;
+      const broken = await brokenImages(stored);
+      if (broken.length === 0) return;
+      const outcome = await downloadPreviews({
+        client,
+        images: stored.map(asVersionImage),
+        layout: item.layout,
+        previous: stored.filter((image) => !broken.includes(image)),
+        policy,
+        dryRun,
+      });
+      item.images = stored.map((image) => {
+        if (!broken.includes(image)) return image;
+        const saved = outcome.images.find((candidate) => candidate.url === image.url);
+        if (!saved) return image;
+        const { still: _still, ...rest } = image;
+        void _still;
+        return { ...rest, path: saved.path, type: saved.type, ...(saved.still ? { still: saved.still } : {}) };
+      });
+      tally(item, outcome, broken);
+    });
+  }
+
+  report.images.repaired += repairedNames.length;
+  if (repairedNames.length > 0) {
+    const shown = repairedNames.slice(0, 3).join(', ') + (repairedNames.length > 3 ? ', …' : '');
+    ctx.log.info(`images: repaired ${repairedNames.length} missing/empty preview${repairedNames.length === 1 ? '' : 's'} (${shown})`);
+  }
+}
+
+/** The previews (or their still frames) an earlier run saved that are missing or empty now. */
+async function brokenImages(images: readonly LocalImage[]): Promise<LocalImage[]> {
+  const intact = await Promise.all(images.map((image) => imageIsIntact(image)));
+  return images.filter((_, index) => !intact[index]);
+}
+
+/** A saved preview as the API listed it, to fetch it again (same URL, same place in the list). */
+function asVersionImage(image: LocalImage): VersionImage {
+  return {
+    url: image.url,
+    type: image.type,
+    nsfwLevel: image.nsfwLevel,
+    ...(image.width !== undefined ? { width: image.width } : {}),
+    ...(image.height !== undefined ? { height: image.height } : {}),
+    ...(image.blurhash ? { hash: image.blurhash } : {}),
+    ...(image.meta ? { meta: image.meta } : {}),
+  } as VersionImage;
+}
+
+/** One line for a model's previews that could not be written: the files, the error, what to do. */
+function describePreviewWriteFailures(problems: readonly { message: string }[], item: WorkItem, baseDir: string | undefined): string {
+  const first = problems[0]?.message ?? '';
+  const code = writeFailureCode(first);
+  const reason = first.replace(/^.*?\b(E[A-Z]+: [^,]*).*$/s, '$1');
+  const files = problems.map((problem) => targetOf(problem.message)).filter((file): file is string => file !== undefined);
+  const what =
+    files.length === problems.length
+      ? describePaths(files, 'previews')
+      : `${problems.length === 1 ? 'a preview' : `${problems.length} previews`} in ${item.layout.imagesDir}`;
+  return `could not write ${what} (${reason}); ${writeFailureHint(code, baseDir ? { baseDir } : {})}`;
+}
+
+/** The file a failed write was for, from the path Node's error quotes (the temp file's target). */
+function targetOf(message: string): string | undefined {
+  // `EACCES: permission denied, open '<path>'`, `EISDIR: …, rename '<from>' -> '<to>'` (paths may hold quotes).
+  const quoted = /, [a-z]+ '(.*)'$/s.exec(message)?.[1];
+  const last = quoted?.split("' -> '").at(-1);
+  if (!last || !path.isAbsolute(last)) return undefined;
+  const temp = parseTempName(path.basename(last));
+  return temp ? path.join(path.dirname(last), temp.target) : last;
 }
 
 /**
@@ -72,7 +170,8 @@ async function previewCandidates(
     const feed = await client.getImages({
       modelVersionId: version.id,
       nsfw: config.api.nsfw.browsing_level,
-      limit: Math.max(20, maxCount * 3),
+      // The image feed answers at most 200 a page (and max_count may be "no limit").
+      limit: Math.min(200, Math.max(20, maxCount * 3)),
     });
     return feed.items.length > 0 ? feed.items : inline;
   } catch (error) {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 export type WriteOutcome = 'written' | 'unchanged';
@@ -41,4 +41,121 @@ export async function writeFileAtomic(
 /** JSON the way sidecars are written: 2-space indent, UTF-8 kept as is, trailing newline. */
 export function toJsonText(value: unknown): string {
   return `${JSON.stringify(value, null, 2)}\n`;
+}
+
+/** The temporary name a hard link gets before it is renamed over `target` (the WebUI preview). */
+export function linkTempPath(target: string): string {
+  return join(dirname(target), `.${basename(target)}.${process.pid}.tmp`);
+}
+
+/**
+ * Our temporary names, and only ours: `.<target>.<12 hex>.tmp` (writeFileAtomic) and
+ * `.<target>.<pid>.tmp` (linkTempPath). Returns the target's name (and the pid), else undefined.
+ */
+export function parseTempName(name: string): { target: string; pid?: number } | undefined {
+  const match = /^\.(.+)\.(?:([0-9a-f]{12})|([1-9]\d{0,9}))\.tmp$/.exec(name);
+  if (!match) return undefined;
+  return { target: match[1] as string, ...(match[3] ? { pid: Number(match[3]) } : {}) };
+}
+
+/**
+ * A temp file is stale when its last write is older than this. A write of ours takes
+ * milliseconds to seconds (open, write, fsync, rename); a parallel run's live temp file is
+ * always newer. Deleting a live one would lose nothing anyway: its rename fails and that
+ * write is reported, the target keeps its old content.
+ */
+export const STALE_TEMP_MS = 10 * 60_000;
+
+/**
+ * Removes the leftovers of interrupted writes from `folder`: only names of our pattern whose
+ * target `belongs` to us (e.g. starts with a model's name in that folder), not written in the
+ * last `STALE_TEMP_MS`, and, for hard-link temps (which keep the source's mtime), named after a
+ * process that no longer runs here. Never throws: a folder that cannot be read is skipped.
+ */
+export async function sweepStaleTempFiles(
+  folder: string,
+  belongs: (target: string) => boolean,
+  options: { now?: number; olderThanMs?: number } = {},
+): Promise<string[]> {
+  const now = options.now ?? Date.now();
+  const olderThan = options.olderThanMs ?? STALE_TEMP_MS;
+  let names: string[];
+  try {
+    names = await readdir(folder);
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const name of names) {
+    const parsed = parseTempName(name);
+    if (!parsed || !belongs(parsed.target)) continue;
+    if (parsed.pid !== undefined && processIsAlive(parsed.pid)) continue;
+    const file = join(folder, name);
+    try {
+      const info = await stat(file);
+      if (!info.isFile() || now - info.mtimeMs < olderThan) continue;
+      await rm(file);
+      removed.push(file);
+    } catch {
+      // Gone already (another run swept it), or not ours to remove: leave it.
+    }
+  }
+  return removed;
+}
+
+function processIsAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it runs, as somebody else.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Error codes that mean "this file could not be written here" (as opposed to a download or
+ * a lookup that failed): the run did not do its job for that model and must say so.
+ */
+const WRITE_FAILURE_CODES = ['EACCES', 'EPERM', 'EROFS', 'ENOSPC', 'EDQUOT', 'EFBIG', 'EISDIR', 'ENOTDIR', 'EEXIST', 'ENAMETOOLONG', 'EIO'] as const;
+
+/** The code of a failed write, from the error or from a message that quotes it (`EACCES: …`). */
+export function writeFailureCode(error: unknown): string | undefined {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (typeof code === 'string' && (WRITE_FAILURE_CODES as readonly string[]).includes(code)) return code;
+  const message = typeof error === 'string' ? error : error instanceof Error ? error.message : '';
+  return WRITE_FAILURE_CODES.find((candidate) => new RegExp(`\\b${candidate}: `).test(message));
+}
+
+/** What to do about a failed write, for the console and the report. */
+export function writeFailureHint(code: string | undefined, options: { baseDir?: string } = {}): string {
+  switch (code) {
+    case 'EACCES':
+    case 'EPERM':
+    case 'EROFS':
+      return options.baseDir
+        ? `output.base_dir (${options.baseDir}) must be a folder this user can write to`
+        : 'make that folder writable for this user, or set output.base_dir to a writable folder to keep sidecars elsewhere';
+    case 'ENOSPC':
+    case 'EDQUOT':
+    case 'EFBIG':
+      return 'the disk (or quota) is full: free some space and run again';
+    case 'EISDIR':
+    case 'ENOTDIR':
+    case 'EEXIST':
+      return 'something else is in the way at that path (a folder or a file of that name): move it away and run again';
+    case 'ENAMETOOLONG':
+      return 'the name is too long for this file system: rename the model file or change output.metadata.filename';
+    default:
+      return 'fix the cause and run again (the next run writes what is missing)';
+  }
+}
+
+/** Paths for a message: one as is; several in one folder as `N files in <folder>: a, b`. */
+export function describePaths(paths: readonly string[], noun = 'files'): string {
+  if (paths.length === 1) return paths[0] as string;
+  const folder = dirname(paths[0] as string);
+  if (paths.every((file) => dirname(file) === folder)) return `${paths.length} ${noun} in ${folder}: ${paths.map((file) => basename(file)).join(', ')}`;
+  return `${paths.length} ${noun}: ${paths.join(', ')}`;
 }

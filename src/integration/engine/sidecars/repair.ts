@@ -1,0 +1,106 @@
+/**
+ * Files an earlier run wrote (or should have) that are missing or empty now: deleted by hand,
+ * left at 0 bytes by a copy that died or a full disk, or never written because that write
+ * failed. A normal run (no --force-refresh) writes them again; nothing else is touched.
+ */
+import { readdir, stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { CompatOutputConfig } from '../config/schema.ts';
+import type { LocalImage, ModelRecord } from '../records/schema.ts';
+import { webuiPreviewSource } from './compat.ts';
+import { readSidecar, type SidecarRead } from './metadata.ts';
+import type { SidecarLayout } from './paths.ts';
+
+export type RepairKind = 'metadata sidecar' | '.civitai.info' | 'WebUI preview' | 'A1111 keys';
+
+export interface MissingFile {
+  path: string;
+  kind: RepairKind;
+}
+
+/** Image extensions the WebUIs look for beside a model (`{model_name}.preview.<ext>`). */
+const WEBUI_PREVIEW_EXTENSIONS = ['.png', '.jpg', '.jpeg', '.webp', '.gif', '.avif'];
+
+/**
+ * What of ours is missing or empty for one identified model. Only when an earlier run of ours
+ * finished it (its metadata sidecar is ours), or when that sidecar itself is empty: a model
+ * seen for the first time is written, not repaired.
+ */
+export async function findMissingFiles(options: {
+  record: ModelRecord;
+  layout: SidecarLayout;
+  existing: SidecarRead;
+  compat: CompatOutputConfig;
+  a1111Enabled: boolean;
+}): Promise<MissingFile[]> {
+  const { record, layout, existing, compat } = options;
+  const emptySidecar = existing.kind === 'missing' && existing.empty === true;
+  if (existing.kind !== 'own' && !emptySidecar) return [];
+  const stored = existing.kind === 'own' ? existing.stored : undefined;
+  const missing: MissingFile[] = [];
+  if (emptySidecar) missing.push({ path: layout.metadataPath, kind: 'metadata sidecar' });
+
+  if (compat.civitai_info && !(await hasContent(layout.civitaiInfoPath))) missing.push({ path: layout.civitaiInfoPath, kind: '.civitai.info' });
+
+  const source = compat.webui_preview ? webuiPreviewSource(record) : undefined;
+  if (source) {
+    const target = layout.webuiPreviewPath(path.extname(source));
+    const owned = stored?.webuiPreview;
+    const present =
+      (await hasContent(target)) ||
+      // Ours under another extension, or the user's own preview: the WebUI has one.
+      (owned !== undefined && owned !== target && (await hasContent(owned))) ||
+      (owned === undefined && (await otherWebuiPreview(layout, record.file.stem)));
+    if (!present) missing.push({ path: target, kind: 'WebUI preview' });
+  }
+
+  if (options.a1111Enabled && !emptySidecar) {
+    const ours = Object.keys(stored?.a1111 ?? {});
+    if (layout.a1111Path === layout.metadataPath) {
+      if (existing.kind === 'own' && ours.some((key) => isEmpty(existing.raw[key]))) missing.push({ path: layout.a1111Path, kind: 'A1111 keys' });
+    } else {
+      const target = await readSidecar(layout.a1111Path);
+      if (target.kind === 'missing' || (target.kind === 'a1111' && ours.some((key) => isEmpty(target.raw[key])))) {
+        missing.push({ path: layout.a1111Path, kind: 'A1111 keys' });
+      }
+    }
+  }
+  return missing;
+}
+
+/** A downloaded preview (and a video's still frame) that is still there with content. */
+export async function imageIsIntact(image: LocalImage): Promise<boolean> {
+  return (await hasContent(image.path)) && (!image.still || (await hasContent(image.still)));
+}
+
+/** A regular file with at least one byte. */
+export async function hasContent(file: string): Promise<boolean> {
+  try {
+    const info = await stat(file);
+    return info.isFile() && info.size > 0;
+  } catch {
+    return false;
+  }
+}
+
+async function otherWebuiPreview(layout: SidecarLayout, stem: string): Promise<boolean> {
+  const folder = layout.compatDir;
+  const names = await readdir(folder).catch(() => [] as string[]);
+  const prefix = `${stem}.preview`;
+  for (const name of names) {
+    if (!name.startsWith(prefix) || !WEBUI_PREVIEW_EXTENSIONS.includes(name.slice(prefix.length).toLowerCase())) continue;
+    if (await hasContent(path.join(folder, name))) return true;
+  }
+  return false;
+}
+
+function isEmpty(value: unknown): boolean {
+  return value === undefined || value === null || value === '';
+}
+
+/** "2 WebUI previews, 1 .civitai.info": what a stage repaired, for its summary line. */
+export function describeKinds(kinds: readonly string[]): string {
+  const counts = new Map<string, number>();
+  for (const kind of kinds) counts.set(kind, (counts.get(kind) ?? 0) + 1);
+  return [...counts].map(([kind, count]) => `${count} ${kind}${count > 1 && /preview|sidecar/.test(kind) ? 's' : ''}`).join(', ');
+}
