@@ -13,7 +13,7 @@ import type { Hashes, LocalImage, ModelRecord } from './records/schema.ts';
 import type { TrainingSummary } from './records/training.ts';
 import type { DiscoveredFile } from './scan/discover.ts';
 import { createHashPool, type HashPool } from './scan/hash-pool.ts';
-import { openStateStore, StateStoreUnavailableError, type StateStore } from './state/index.ts';
+import { acquireCacheLock, openStateStore, StateStoreUnavailableError, type StateStore } from './state/index.ts';
 import type { SidecarRead, StoredSidecar } from './sidecars/metadata.ts';
 import type { SidecarLayout } from './sidecars/paths.ts';
 import { silentLogger, type Logger } from './util/logger.ts';
@@ -44,6 +44,12 @@ export interface ScanJobOptions {
   onProgress?: ProgressListener;
   /** Stops the run between files (Ctrl-C); what finished is kept. */
   signal?: AbortSignal;
+  /**
+   * `plan`: an enabled organization is only planned (result.organizePlan); nothing is moved,
+   * copied or linked (the Astro side: `astro dev`/`astro build` never touch the library).
+   * Default `apply`, as in the seed.
+   */
+  organize?: 'apply' | 'plan';
 }
 
 /** Ctrl-C (the abort signal) stopped the run; `report` says what was done by then. */
@@ -95,6 +101,8 @@ export interface RunContext {
   readonly report: RunReport;
   readonly progress: ProgressListener | undefined;
   readonly signal: AbortSignal | undefined;
+  /** ScanJobOptions.organize. */
+  readonly organize: 'apply' | 'plan';
   /** The stages' own summary lines (debug when a front end draws progress itself). */
   readonly log: Logger;
   /** Every model file found. */
@@ -149,20 +157,30 @@ const STAGES: readonly RunStage[] = [
 
 export async function runScanJob(options: ScanJobOptions): Promise<ScanJobResult> {
   const logger = options.logger ?? silentLogger;
-  // One store per run; without node:sqlite (or with a broken disk) the run goes on without it.
-  let state: StateStore | undefined;
+  const cacheDir = path.resolve(options.config.scanner.cache_dir);
+  // One run at a time per cache: a second one waits (CacheLockedError after a bounded wait).
+  const lock = await acquireCacheLock(cacheDir, { logger, signal: options.signal, job: options.jobName });
   try {
-    state = openStateStore(path.resolve(options.config.scanner.cache_dir), { logger });
-  } catch (error) {
-    if (!(error instanceof StateStoreUnavailableError)) throw error;
-    logger.warn(`${error.message}: every file is hashed and looked up again in each run`);
-  }
-  const pool = createHashPool({ threads: options.config.scanner.hash_threads, signal: options.signal, logger });
-  try {
-    return await runStages(createContext(options, logger, state, pool), logger);
+    // One store per run; without node:sqlite (or with a broken disk) the run goes on without it.
+    let state: StateStore | undefined;
+    try {
+      state = openStateStore(cacheDir, { logger });
+    } catch (error) {
+      if (error instanceof StateStoreUnavailableError) {
+        logger.warn(`${error.message}: every file is hashed and looked up again in each run`);
+      } else {
+        logger.warn(`state store in ${cacheDir} cannot be used (${error instanceof Error ? error.message : String(error)}); going on without it`);
+      }
+    }
+    const pool = createHashPool({ threads: options.config.scanner.hash_threads, signal: options.signal, logger });
+    try {
+      return await runStages(createContext(options, logger, state, pool), logger);
+    } finally {
+      await pool.close();
+      state?.close();
+    }
   } finally {
-    await pool.close();
-    state?.close();
+    lock.release();
   }
 }
 
@@ -188,6 +206,7 @@ function createContext(options: ScanJobOptions, logger: Logger, state: StateStor
     report: createReport(options.jobName, dryRun),
     progress,
     signal: options.signal,
+    organize: options.organize ?? 'apply',
     // A front end that draws progress (the CLI) has its own stage lines; Astro's log gets ours.
     log: progress ? { ...logger, info: (message) => logger.debug(message) } : logger,
     files: [],

@@ -3,6 +3,8 @@ import type { Stats } from 'node:fs';
 import path from 'node:path';
 import type { InputPath } from '../config/schema.ts';
 import type { LocalFile } from '../records/schema.ts';
+import { mapLimit } from '../util/map-limit.ts';
+import { OPEN_FILES_LIMIT } from './safetensors.ts';
 
 export interface DiscoveredFile extends LocalFile {
   /** Device and inode: the file's identity across renames (used by the hash ledger). */
@@ -76,15 +78,12 @@ export async function discoverModelFiles(
       }
       // Sorted so runs, reports and page order are reproducible.
       names.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+      const candidates: { name: string; full: string; isDir: boolean; isLink: boolean; matches: boolean }[] = [];
       for (const { name, isDir, isLink } of names) {
         if (name.startsWith('.')) continue;
         const full = path.join(folder, name);
         if (isDir) {
-          if (name.includes('\uFFFD')) {
-            problems.push({ path: full, stage: 'discover', message: 'the folder name is not valid UTF-8; rename the folder to scan it' });
-            continue;
-          }
-          if (recursive && !excluded.has(full)) await walk(full);
+          candidates.push({ name, full, isDir, isLink, matches: false });
           continue;
         }
         const relativePath = toPosix(path.relative(root, full));
@@ -93,8 +92,29 @@ export async function discoverModelFiles(
         const matches = patterns.some((pattern) =>
           path.matchesGlob(pattern.includes('/') ? lowerRelative : lowerName, pattern),
         );
+        if (matches || isLink) candidates.push({ name, full, isDir, isLink, matches });
+      }
+      // A folder of thousands of models is stat'ed a bounded number at a time (stat follows a
+      // symlink, so one call tells both where it leads and what the file is).
+      const stats = new Map<string, Stats | NodeJS.ErrnoException>();
+      await mapLimit(
+        candidates.filter((entry) => !entry.isDir && !(entry.matches && !entry.isLink && entry.name.includes('\uFFFD'))),
+        OPEN_FILES_LIMIT,
+        async (entry) => {
+          stats.set(entry.full, await stat(entry.full).catch((error: NodeJS.ErrnoException) => error));
+        },
+      );
+      for (const { name, full, isDir, isLink, matches } of candidates) {
+        if (isDir) {
+          if (name.includes('\uFFFD')) {
+            problems.push({ path: full, stage: 'discover', message: 'the folder name is not valid UTF-8; rename the folder to scan it' });
+            continue;
+          }
+          if (recursive && !excluded.has(full)) await walk(full);
+          continue;
+        }
         if (isLink) {
-          const target = await stat(full).catch((error: NodeJS.ErrnoException) => error);
+          const target = stats.get(full) as Stats | NodeJS.ErrnoException;
           if (target instanceof Error) {
             if (matches) {
               const message = target.code === 'ELOOP' ? 'symlink loop' : 'broken symlink (its target does not exist)';
@@ -117,7 +137,7 @@ export async function discoverModelFiles(
           problems.push({ path: full, stage: 'discover', message: 'the file name is not valid UTF-8; rename the file to read it' });
           continue;
         }
-        const fileStats = await stat(full).catch((error: NodeJS.ErrnoException) => error);
+        const fileStats = stats.get(full) as Stats | NodeJS.ErrnoException;
         if (fileStats instanceof Error) {
           problems.push({ path: full, stage: 'discover', message: describeFsError(fileStats, 'file') });
           continue;

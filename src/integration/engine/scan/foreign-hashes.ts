@@ -20,6 +20,7 @@ import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { HASH_TYPES, type HashType, type Hashes } from '../records/schema.ts';
+import { createLimiter, OPEN_FILES_LIMIT } from './safetensors.ts';
 
 export type ForeignSource =
   | 'civitscraper'
@@ -230,12 +231,15 @@ function conflicts(a: Hashes, b: Hashes): boolean {
   return HASH_TYPES.some((type) => a[type] !== undefined && b[type] !== undefined && a[type] !== b[type]);
 }
 
+/** Every sidecar read of the process goes through this gate, however many models ask at once. */
+const sidecarReads = createLimiter(OPEN_FILES_LIMIT);
+
 async function readJson(file: string): Promise<unknown> {
   let text: string;
   try {
     // Only regular files: a pipe named like a sidecar would block the read forever.
     if (!(await stat(file)).isFile()) return undefined;
-    text = await readFile(file, 'utf8');
+    text = await sidecarReads(() => readFile(file, 'utf8'));
   } catch {
     return undefined;
   }

@@ -4,6 +4,37 @@ import { open, type FileHandle } from 'node:fs/promises';
 /** Headers above this are not real safetensors files (the format caps them at 100 MB). */
 export const MAX_HEADER_BYTES = 100 * 1024 * 1024;
 
+/**
+ * How many files bulk work (discovery's stats, header reads, other tools' sidecars) keeps open
+ * at once. A library has tens of thousands of files and a process often may open only 1,024
+ * (`ulimit -n`); 64 in flight is as fast as more on local disks and NAS alike.
+ */
+export const OPEN_FILES_LIMIT = 64;
+
+/**
+ * A gate that lets at most `limit` calls of `run` be in flight at once; the others wait in
+ * order. A call must not wait for another call of the same gate inside it (that can deadlock).
+ */
+export function createLimiter(limit: number): <T>(task: () => Promise<T>) => Promise<T> {
+  let active = 0;
+  const waiting: (() => void)[] = [];
+  return async <T>(task: () => Promise<T>): Promise<T> => {
+    if (active >= limit) await new Promise<void>((resolve) => waiting.push(resolve));
+    else active += 1;
+    try {
+      return await task();
+    } finally {
+      // The slot passes straight to the next in line (active stays the same), or is freed.
+      const next = waiting.shift();
+      if (next) next();
+      else active -= 1;
+    }
+  };
+}
+
+/** Every header read of the process goes through this gate, whoever asks for it. */
+const headerReads = createLimiter(OPEN_FILES_LIMIT);
+
 export interface SafetensorsHeader {
   /** Byte length of the JSON header; tensor data starts at `8 + headerLength`. */
   headerLength: number;
@@ -21,7 +52,11 @@ export class ModelFileError extends Error {
  * many bytes of JSON. Throws ModelFileError with a message fit for a report when the file is
  * empty, truncated or not safetensors at all.
  */
-export async function readSafetensorsHeader(file: string): Promise<SafetensorsHeader> {
+export function readSafetensorsHeader(file: string): Promise<SafetensorsHeader> {
+  return headerReads(() => readHeader(file));
+}
+
+async function readHeader(file: string): Promise<SafetensorsHeader> {
   const handle = await openModelFile(file);
   try {
     const { size } = await handle.stat();

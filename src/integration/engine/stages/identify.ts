@@ -2,6 +2,7 @@ import type { ModelVersion } from '../civitai/schemas.ts';
 import { identifyBySha256, type Identification } from '../enrich/identify.ts';
 import type { RunContext, WorkItem } from '../run.ts';
 import type { StateStore } from '../state/index.ts';
+import type { Logger } from '../util/logger.ts';
 
 /** Reuses what sidecars say where allowed, then asks CivitAI by SHA-256 about the rest. */
 export async function identify(ctx: RunContext): Promise<void> {
@@ -25,7 +26,7 @@ export async function identify(ctx: RunContext): Promise<void> {
   progress?.({ stage: 'identify', phase: 'start', done: 0, total: sha256s.length });
   const answers = await identifyBySha256(ctx.client, sha256s.filter((hash) => !knownMissing(hash)));
   for (const hash of sha256s) if (knownMissing(hash)) answers.set(hash, { status: 'not-found' });
-  recordLookups(state, answers, forceRefresh);
+  recordLookups(state, answers, forceRefresh, ctx.log);
   progress?.({ stage: 'identify', phase: 'end', done: sha256s.length, total: sha256s.length });
   const checkedAt = new Date().toISOString();
   for (const item of toLookUp) {
@@ -51,15 +52,22 @@ export async function identify(ctx: RunContext): Promise<void> {
   ctx.log.info(`identify: ${report.api.identified} identified, ${report.api.notFound} not on CivitAI`);
 }
 
-/** 404s are remembered for a week; a hash found after all is forgotten from that list. */
-function recordLookups(state: StateStore | undefined, answers: Map<string, Identification>, forced: boolean): void {
+/**
+ * 404s are remembered for a week; a hash found after all is forgotten from that list. Only
+ * bookkeeping for the next run: a store that cannot take it (the disk failed) never stops this one.
+ */
+function recordLookups(state: StateStore | undefined, answers: Map<string, Identification>, forced: boolean, log: Logger): void {
   if (!state) return;
-  state.transaction(() => {
-    for (const [hash, answer] of answers) {
-      if (answer.status === 'identified') state.notFound.remove(hash);
-      else if (answer.status === 'not-found' && (forced || !state.notFound.isFresh(hash))) state.notFound.add(hash);
-    }
-  });
+  try {
+    state.transaction(() => {
+      for (const [hash, answer] of answers) {
+        if (answer.status === 'identified') state.notFound.remove(hash);
+        else if (answer.status === 'not-found' && (forced || !state.notFound.isFresh(hash))) state.notFound.add(hash);
+      }
+    });
+  } catch (error) {
+    log.warn(`state store ${state.path}: recording the lookups failed (${error instanceof Error ? error.message : String(error)}); the next run asks again`);
+  }
 }
 
 /**

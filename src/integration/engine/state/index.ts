@@ -31,3 +31,14 @@ export {
   type ResolveHashesOptions,
   type ResolveHashesResult,
 } from './resolve-hashes.ts';
+export {
+  acquireCacheLock,
+  CacheLockedError,
+  DEFAULT_LOCK_WAIT_MS,
+  LOCK_FILE_NAME,
+  LOCK_WAIT_ENV,
+  lockWaitMs,
+  type AcquireCacheLockOptions,
+  type CacheLock,
+  type LockHolder,
+} from './lock.ts';

@@ -7,7 +7,7 @@ import type { HashType, Hashes } from '../records/schema.ts';
 import type { DiscoveredFile } from '../scan/discover.ts';
 import { readForeignHashes, type ForeignSource } from '../scan/foreign-hashes.ts';
 import type { HashPool } from '../scan/hash-pool.ts';
-import { ModelFileError, readSafetensorsHeader } from '../scan/safetensors.ts';
+import { createLimiter, ModelFileError, OPEN_FILES_LIMIT, readSafetensorsHeader } from '../scan/safetensors.ts';
 import { mapLimit } from '../util/map-limit.ts';
 import type { FileIdentity } from './ledger.ts';
 import type { StateStore } from './store.ts';
@@ -96,7 +96,7 @@ export async function resolveHashes(files: readonly DiscoveredFile[], options: R
   // 2. Other tools' sidecars.
   if (options.seedFromSidecars ?? true) {
     const unseeded: DiscoveredFile[] = [];
-    await mapLimit(rest, 16, async (file) => {
+    await mapLimit(rest, OPEN_FILES_LIMIT, async (file) => {
       if (options.signal?.aborted) {
         unseeded.push(file);
         return;
@@ -118,13 +118,19 @@ export async function resolveHashes(files: readonly DiscoveredFile[], options: R
     rest = unseeded.sort((a, b) => (order.get(a.path) ?? 0) - (order.get(b.path) ?? 0));
   }
 
-  // 3. Read the rest through the pool.
+  // 3. Read the rest through the pool. Every file goes to the pool at once (it schedules by
+  // size and opens only one file per thread), but the header reads before it are gated: all
+  // of them at once would run out of file descriptors in a large library.
   const tensorOffsetOf = options.tensorOffset ?? defaultTensorOffset;
+  const gate = createLimiter(OPEN_FILES_LIMIT);
   await Promise.all(
     rest.map(async (file) => {
       try {
         options.signal?.throwIfAborted();
-        const tensorOffset = await tensorOffsetOf(file);
+        const tensorOffset = await gate(async () => {
+          options.signal?.throwIfAborted();
+          return tensorOffsetOf(file);
+        });
         const submittedAt = Date.now();
         const hashed = await options.pool.hash(
           { path: file.path, types: options.types, tensorOffset, size: file.size },

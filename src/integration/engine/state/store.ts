@@ -5,11 +5,13 @@
  * explicit `transaction()`), and WAL with `synchronous=NORMAL` keeps the file consistent after a
  * crash (after a power cut, the last few commits may be missing, never half-written).
  *
- * The store never takes the engine down: a file that is not a database or fails its integrity
- * check is moved aside and rebuilt with a warning; a store that cannot be opened at all (read-only
- * folder, another program holding a lock, a store written by a newer CivitScraper) is replaced by
- * an in-memory one for this run, also with a warning; an error in a later statement is logged and
- * the call answers "nothing known".
+ * The store never takes the engine down: a file that is not a database, fails its integrity
+ * check or has tables of the wrong shape is moved aside and rebuilt with a warning; a store that
+ * cannot be opened at all (read-only or full folder, a file where the folder should be, another
+ * program holding a lock, a store written by a newer CivitScraper) is replaced by an in-memory
+ * one for this run, also with a warning; an error in a later statement is logged and the call
+ * answers "nothing known". When the disk fails under it during a run (full, I/O error, turned
+ * read-only), the store says so once, naming its file, and the run goes on without it.
  */
 import { existsSync, mkdirSync, renameSync } from 'node:fs';
 import path from 'node:path';
@@ -58,6 +60,14 @@ const MIGRATIONS: Record<number, string> = {
     );
     CREATE INDEX IF NOT EXISTS runs_job ON runs (job, started_at);
   `,
+};
+
+/** The columns every table must have (more are fine): a store without them is rebuilt. */
+const EXPECTED_COLUMNS: Record<string, readonly string[]> = {
+  ledger: ['dev', 'ino', 'size', 'mtime_ms', 'path', 'hashes', 'source', 'hashed_at', 'seen_at'],
+  http_cache: ['key', 'status', 'body', 'fetched_at'],
+  not_found: ['sha256', 'checked_at'],
+  runs: ['id', 'job', 'started_at', 'finished_at', 'status', 'summary'],
 };
 
 export interface StateStoreOptions {
@@ -114,53 +124,77 @@ export function openStateStore(dir: string, options: StateStoreOptions = {}): St
     logger.warn(message);
   };
 
+  const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
   let db: DatabaseSync | undefined;
   let kind: 'sqlite' | 'memory' = 'sqlite';
   try {
     mkdirSync(path.dirname(file), { recursive: true });
-    db = openFile(sqlite, file, options.busyTimeoutMs ?? 5000);
+    db = openFile(sqlite, file, busyTimeoutMs);
   } catch (error) {
     if (isCorruption(error)) {
-      try {
-        const aside = moveAside(file, now());
-        warn(
-          `state store ${file} was damaged (${describe(error)}); moved it to ${aside} and started a new one. ` +
-            'Hashes and cached answers will be rebuilt.',
-        );
-        db = openFile(sqlite, file, options.busyTimeoutMs ?? 5000);
-      } catch (retryError) {
-        warn(
-          `state store ${file} is damaged (${describe(error)}) and could not be rebuilt (${describe(retryError)}); ` +
-            'keeping state in memory for this run',
-        );
-      }
+      db = rebuild(sqlite, file, busyTimeoutMs, error, now(), warn);
     } else {
       warn(`state store ${file} cannot be used (${describe(error)}); keeping state in memory for this run`);
     }
   }
-  if (!db) {
+
+  const reported = new Set<string>();
+  /**
+   * Set when the disk failed under the store. `writes`: full or turned read-only, what the store
+   * knows is still read; `all`: I/O errors, damage, every later call answers "nothing known".
+   */
+  let off: 'writes' | 'all' | undefined;
+  const giveUp = (what: string, error: unknown) => {
+    const level = diskFailure(error) ?? 'all';
+    if (off === 'all' || off === level) return;
+    off = level;
+    logger.warn(
+      `state store ${file}: ${what} failed (${describe(error)}${diskHint(error)}); ` +
+        (level === 'writes'
+          ? 'going on without saving to the store for the rest of this run (what it knows is still used; what this run learns is not kept)'
+          : 'going on without the store for the rest of this run (hashes and answers of this run are not kept)'),
+    );
+  };
+  const skipped = (what: string) => off === 'all' || (off === 'writes' && isWrite(what));
+  const guard = <T>(what: string, fallback: T, fn: () => T): T => {
+    if (skipped(what)) return fallback;
+    try {
+      return fn();
+    } catch (error) {
+      if (diskFailure(error)) {
+        giveUp(what, error);
+      } else if (!reported.has(what)) {
+        // One warning per kind of failure, not one per file.
+        reported.add(what);
+        logger.warn(`state store ${file}: ${what} failed (${describe(error)}); going on without it`);
+      }
+      return fallback;
+    }
+  };
+
+  let tables: Tables | undefined;
+  if (db) {
+    try {
+      tables = createTables({ db, now, guard });
+    } catch (error) {
+      // A table of the wrong shape that the check in openFile did not see (a statement fails to prepare).
+      db.close();
+      db = rebuild(sqlite, file, busyTimeoutMs, error, now(), warn);
+      try {
+        if (db) tables = createTables({ db, now, guard });
+      } catch (retryError) {
+        db?.close();
+        db = undefined;
+        warn(`state store ${file} could not be rebuilt (${describe(retryError)}); keeping state in memory for this run`);
+      }
+    }
+  }
+  if (!db || !tables) {
     kind = 'memory';
     db = new sqlite.DatabaseSync(':memory:');
     setUp(db);
+    tables = createTables({ db, now, guard });
   }
-
-  const reported = new Set<string>();
-  const context: StoreContext = {
-    db,
-    now,
-    guard(what, fallback, fn) {
-      try {
-        return fn();
-      } catch (error) {
-        // One warning per kind of failure, not one per file.
-        if (!reported.has(what)) {
-          reported.add(what);
-          logger.warn(`state store: ${what} failed (${describe(error)}); going on without it`);
-        }
-        return fallback;
-      }
-    },
-  };
 
   let depth = 0;
   const database = db;
@@ -168,18 +202,21 @@ export function openStateStore(dir: string, options: StateStoreOptions = {}): St
     kind,
     path: kind === 'sqlite' ? file : ':memory:',
     warnings,
-    ledger: createLedger(context),
-    cache: createHttpCache(context),
-    notFound: createNotFoundCache(context),
-    runs: createRunLog(context),
+    ...tables,
     transaction<T>(fn: () => T): T {
-      if (depth > 0 || !database.isOpen) return fn();
-      database.exec('BEGIN IMMEDIATE');
-      depth += 1;
+      // Without writes, the calls inside answer for themselves (reads run, writes are skipped).
+      if (depth > 0 || off !== undefined || !database.isOpen) return fn();
       try {
-        const result = fn();
-        database.exec('COMMIT');
-        return result;
+        database.exec('BEGIN IMMEDIATE');
+      } catch (error) {
+        if (!diskFailure(error)) throw error;
+        giveUp('starting a transaction', error);
+        return fn();
+      }
+      depth += 1;
+      let result: T;
+      try {
+        result = fn();
       } catch (error) {
         try {
           database.exec('ROLLBACK');
@@ -190,11 +227,60 @@ export function openStateStore(dir: string, options: StateStoreOptions = {}): St
       } finally {
         depth -= 1;
       }
+      try {
+        database.exec('COMMIT');
+      } catch (error) {
+        try {
+          database.exec('ROLLBACK');
+        } catch {
+          // SQLite rolled back already.
+        }
+        if (!diskFailure(error)) throw error;
+        giveUp('a commit', error);
+      }
+      return result;
     },
     close() {
       if (database.isOpen) database.close();
     },
   };
+}
+
+type Tables = Pick<StateStore, 'ledger' | 'cache' | 'notFound' | 'runs'>;
+
+function createTables(context: StoreContext): Tables {
+  return {
+    ledger: createLedger(context),
+    cache: createHttpCache(context),
+    notFound: createNotFoundCache(context),
+    runs: createRunLog(context),
+  };
+}
+
+/** Moves a damaged store aside and opens a new one; undefined (with a warning) when that fails too. */
+function rebuild(
+  sqlite: SqliteModule,
+  file: string,
+  busyTimeoutMs: number,
+  error: unknown,
+  at: number,
+  warn: (message: string) => void,
+): DatabaseSync | undefined {
+  try {
+    const aside = moveAside(file, at);
+    const db = openFile(sqlite, file, busyTimeoutMs);
+    warn(
+      `state store ${file} was damaged (${describe(error)}); moved it to ${aside} and started a new one. ` +
+        'Hashes and cached answers will be rebuilt.',
+    );
+    return db;
+  } catch (retryError) {
+    warn(
+      `state store ${file} is damaged (${describe(error)}) and could not be rebuilt (${describe(retryError)}); ` +
+        'keeping state in memory for this run',
+    );
+    return undefined;
+  }
 }
 
 function loadSqlite(): SqliteModule {
@@ -226,12 +312,34 @@ function openFile(sqlite: SqliteModule, file: string, busyTimeoutMs: number): Da
     if (version > SCHEMA_VERSION) {
       throw new Error(`it was written by a newer CivitScraper (schema ${version}, this one knows ${SCHEMA_VERSION})`);
     }
-    setUp(db, version);
+    try {
+      setUp(db, version);
+    } catch (error) {
+      // SQLITE_ERROR while creating the tables: tables of another shape are in the way.
+      if ((error as { errcode?: number }).errcode !== 1) throw error;
+      throw Object.assign(new Error(`wrong table shape: ${describe(error)}`), { errcode: 11 });
+    }
+    checkShape(db);
     return db;
   } catch (error) {
     db.close();
     throw error;
   }
+}
+
+/** Throws a corruption error (the store is set aside and rebuilt) for a table missing or missing columns. */
+function checkShape(db: DatabaseSync): void {
+  const problems: string[] = [];
+  for (const [table, columns] of Object.entries(EXPECTED_COLUMNS)) {
+    const present = new Set((db.prepare(`PRAGMA table_info(${table})`).all() as { name?: string }[]).map((row) => row.name));
+    if (present.size === 0) {
+      problems.push(`table ${table} is missing`);
+      continue;
+    }
+    const missing = columns.filter((column) => !present.has(column));
+    if (missing.length > 0) problems.push(`table ${table} has no column ${missing.join(', ')}`);
+  }
+  if (problems.length > 0) throw Object.assign(new Error(`wrong table shape: ${problems.join('; ')}`), { errcode: 11 });
 }
 
 function setUp(db: DatabaseSync, fromVersion = 0): void {
@@ -254,6 +362,32 @@ function setUp(db: DatabaseSync, fromVersion = 0): void {
 function isCorruption(error: unknown): boolean {
   const code = (error as { errcode?: number }).errcode;
   return code === 11 || code === 26;
+}
+
+/**
+ * The disk under the store failed. SQLITE_FULL (13) and SQLITE_READONLY (8): writing is over for
+ * this run, reading still works. SQLITE_IOERR (10), SQLITE_CORRUPT (11), SQLITE_CANTOPEN (14),
+ * SQLITE_NOTADB (26): nothing it answers can be trusted any more. Extended codes included.
+ */
+function diskFailure(error: unknown): 'writes' | 'all' | undefined {
+  const code = (error as { errcode?: unknown } | undefined)?.errcode;
+  if (typeof code !== 'number') return undefined;
+  const primary = code & 0xff;
+  if (primary === 13 || primary === 8) return 'writes';
+  if (primary === 10 || primary === 11 || primary === 14 || primary === 26) return 'all';
+  return undefined;
+}
+
+/** The guard labels of the table modules: `… write` changes the store, the rest only reads. */
+function isWrite(what: string): boolean {
+  return / write$/.test(what) || what === 'starting a transaction' || what === 'a commit';
+}
+
+function diskHint(error: unknown): string {
+  const code = ((error as { errcode?: number }).errcode ?? 0) & 0xff;
+  if (code === 13) return '; the disk is full';
+  if (code === 8) return '; the file or its folder became read-only';
+  return '';
 }
 
 function moveAside(file: string, at: number): string {
