@@ -202,8 +202,14 @@ function normalizePattern(pattern: string): string {
 async function publishCopy(outDir: string, loaded: LoadedConfig | undefined, options: CivitscraperOptions, logger: AstroIntegrationLogger): Promise<void> {
   const job = loaded ? siteScanJobs(loaded.config, options.job)[0]?.job : undefined;
   for (const note of inertHtmlKeys(job)) logger.warn(note);
-  const galleryPath = job?.output.metadata.html.gallery_path;
+  const html = job?.output.metadata.html;
+  const galleryPath = html?.gallery_path;
   if (!galleryPath) return;
+  // The seed wrote its gallery there; without a gallery there is nothing to put at that path.
+  if (!html.generate_gallery) {
+    logger.info(`html.generate_gallery is false: nothing is written to ${galleryPath} (the site is in ${outDir})`);
+    return;
+  }
   try {
     const published = await publishSite(outDir, galleryPath);
     logger.info(`site also written to ${published.siteDir} (${published.copied} files updated, ${published.removed} removed); open ${published.entry}`);

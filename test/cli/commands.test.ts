@@ -7,7 +7,8 @@ import { existsSync } from 'node:fs';
 import { copyFile, mkdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cli, createCliWorkspace, libraryCopy, readJson, treeDigest, type CliWorkspace } from './helpers.ts';
+import { sampleInputPaths as libraryPaths } from '../../src/dev/sample-library/index.ts';
+import { cli, createCliWorkspace, libraryCopy, readJson, treeDigest, writeConfig, type CliWorkspace } from './helpers.ts';
 
 let ws: CliWorkspace;
 
@@ -173,6 +174,63 @@ describe('civitscraper build', () => {
     expect(report.api.identified).toBe(1);
     const index = await readFile(path.join(out, 'index.html'), 'utf8');
     expect(index).toContain('verybadimagenegative');
+  });
+});
+
+describe('the default command and the site (the seed wrote its pages and gallery on every scan)', () => {
+  it('builds the site when HTML output is on, copies it to gallery_path, and says where; --no-site and html.enabled: false build none', async () => {
+    const { dir, file } = await libraryCopy(ws, 'scan-site', {
+      inputs: ['embeddings'],
+      extra: { output: { metadata: { html: { gallery_path: 'my-gallery.html' } } } },
+    });
+    const result = await cli(ws, ['-c', file, '--site', '--json'], { cwd: dir });
+    expect(result.code).toBe(0);
+    const report = JSON.parse(result.stdout);
+    const site = path.join(dir, '.cache', 'site');
+    expect(report.site).toEqual({ built: true, outDir: site, galleryPath: path.join(dir, 'my-gallery.html') });
+    expect(await readFile(path.join(site, 'index.html'), 'utf8')).toContain('verybadimagenegative');
+    // The seed user's bookmark opens the copy.
+    expect(await readFile(path.join(dir, 'my-gallery.html'), 'utf8')).toContain('my-gallery-site/index.html');
+    expect(existsSync(path.join(dir, 'my-gallery-site', 'index.html'))).toBe(true);
+    expect(result.stderr).toContain(`site built in ${site}; open ${path.join(dir, 'my-gallery.html')}`);
+
+    const noSite = await cli(ws, ['-c', file, '--no-site', '--json'], { cwd: dir });
+    expect(JSON.parse(noSite.stdout).site).toBeUndefined();
+
+    await writeConfig(file, {
+      api: { base_url: ws.fake.apiBaseUrl, max_retries: 1 },
+      input_paths: { embeddings: libraryPaths(dir).embeddings },
+      scanner: { cache_dir: path.join(dir, '.cache-off') },
+      output: { metadata: { html: { enabled: false } } },
+    });
+    const off = await cli(ws, ['-c', file, '--site', '--json'], { cwd: dir });
+    expect(off.code).toBe(0);
+    expect(JSON.parse(off.stdout).site).toBeUndefined();
+    expect(existsSync(path.join(dir, '.cache-off', 'site'))).toBe(false);
+  });
+
+  it('generate_gallery: false leaves gallery_path alone', async () => {
+    const { dir, file } = await libraryCopy(ws, 'scan-no-gallery', {
+      inputs: ['embeddings'],
+      extra: { output: { metadata: { html: { gallery_path: 'g.html', generate_gallery: false } } } },
+    });
+    const result = await cli(ws, ['-c', file, '--site', '--json'], { cwd: dir });
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout).site).toMatchObject({ built: true });
+    expect(existsSync(path.join(dir, 'g.html'))).toBe(false);
+    expect(existsSync(path.join(dir, 'g-site'))).toBe(false);
+  });
+
+  it('--unreadable warn: a library that merely holds unreadable files exits 0, and still lists them', async () => {
+    const { file } = await libraryCopy(ws, 'unreadable');
+    const strict = await cli(ws, ['-c', file, '--json']);
+    expect(strict.code).toBe(1);
+    const lenient = await cli(ws, ['-c', file, '--json', '--unreadable', 'warn']);
+    expect(lenient.code).toBe(0);
+    const report = JSON.parse(lenient.stdout);
+    expect(report.files.failed).toBe(4);
+    expect(report.errors.map((entry: { stage: string }) => entry.stage).sort()).toEqual(['discover', 'hash', 'hash', 'hash']);
+    expect((await cli(ws, ['-c', file, '--unreadable', 'maybe'])).code).toBe(2);
   });
 });
 

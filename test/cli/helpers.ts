@@ -49,11 +49,25 @@ export function childEnv(workspace: CliWorkspace, extra: Record<string, string> 
   return env;
 }
 
+const COMMANDS = new Set(['scan', 'organize', 'sync-krita', 'build', 'report']);
+
+/**
+ * The arguments as given, plus `--no-site` on a scan: the default command builds the gallery
+ * site when the config's HTML output is on (the default), and these tests are about the engine.
+ * A test of the site step passes `--site` (removed here) to keep it.
+ */
+export function engineArgs(args: readonly string[]): string[] {
+  if (args.includes('--site')) return args.filter((arg) => arg !== '--site');
+  const isScan = !args.some((arg) => COMMANDS.has(arg) && arg !== 'scan');
+  const info = args.some((arg) => ['--help', '-h', '--version', '-v'].includes(arg));
+  return isScan && !info && !args.includes('--no-site') ? [...args, '--no-site'] : [...args];
+}
+
 export function cli(workspace: CliWorkspace, args: string[], options: { env?: Record<string, string>; cwd?: string } = {}): Promise<CliResult> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
-      [BIN, ...args],
+      [BIN, ...engineArgs(args)],
       { env: childEnv(workspace, options.env), cwd: options.cwd ?? workspace.root, maxBuffer: 64 * 1024 * 1024 },
       (error, stdout, stderr) => {
         const code = error ? ((error as { code?: number }).code ?? 1) : 0;
@@ -131,7 +145,7 @@ export async function readJson<T = Record<string, any>>(file: string): Promise<T
 
 /** Starts the command; resolves `lines` as they arrive on stderr. */
 export function startCli(workspace: CliWorkspace, args: string[], env: Record<string, string> = {}) {
-  const child: ChildProcess = spawn(process.execPath, [BIN, ...args], {
+  const child: ChildProcess = spawn(process.execPath, [BIN, ...engineArgs(args)], {
     env: childEnv(workspace, env),
     cwd: workspace.root,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -176,7 +190,7 @@ export function startCli(workspace: CliWorkspace, args: string[], env: Record<st
 /** Runs the command under a pseudo-terminal (util-linux `script`): what a person at a terminal sees. */
 export function cliInPty(workspace: CliWorkspace, args: string[], env: Record<string, string> = {}): Promise<CliResult> {
   const quote = (value: string) => `'${value.replace(/'/g, `'\\''`)}'`;
-  const command = [process.execPath, BIN, ...args].map(quote).join(' ');
+  const command = [process.execPath, BIN, ...engineArgs(args)].map(quote).join(' ');
   return new Promise((resolve) => {
     const child = spawn('script', ['-qfec', command, '/dev/null'], {
       env: childEnv(workspace, { TERM: 'xterm-256color', COLUMNS: '160', LINES: '40', ...env }),

@@ -33,6 +33,10 @@ export interface CliArgs {
   lorasFile?: string;
   /** sync-krita: write even when Krita changed the file after it was read. */
   force: boolean;
+  /** `scan --no-site`: the engine only, even when the config's HTML output is on. */
+  noSite: boolean;
+  /** `--unreadable warn`: files that cannot be read as models are reported but do not fail the run. */
+  unreadable: 'fail' | 'warn';
   /** build: output folder of the site. */
   outDir?: string;
   /** build: Astro's cache folder. */
@@ -52,6 +56,8 @@ const OPTIONS = {
   version: { type: 'boolean', short: 'v' },
   help: { type: 'boolean', short: 'h' },
   undo: { type: 'boolean' },
+  'no-site': { type: 'boolean' },
+  unreadable: { type: 'string' },
   list: { type: 'boolean' },
   'loras-file': { type: 'string' },
   force: { type: 'boolean' },
@@ -63,6 +69,7 @@ const OPTIONS = {
 const COMMAND_OPTIONS: Record<string, Command> = {
   undo: 'organize',
   list: 'organize',
+  'no-site': 'scan',
   'loras-file': 'sync-krita',
   force: 'sync-krita',
   out: 'build',
@@ -145,6 +152,9 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
   }
   if (undoRunId !== undefined && undoRunId.trim() === '') throw new UsageError('--undo= needs a run id (or use --undo alone for the latest run).');
   const undo: CliArgs['undo'] = values.undo ? (undoRunId !== undefined ? { runId: undoRunId } : {}) : undefined;
+  if (values.unreadable !== undefined && values.unreadable !== 'fail' && values.unreadable !== 'warn') {
+    throw new UsageError(`--unreadable takes fail (the default: exit 1) or warn (report them, exit 0), not "${values.unreadable}".`);
+  }
   for (const option of ['config', 'job', 'report', 'loras-file', 'out', 'astro-cache'] as const) {
     const value = values[option];
     if (value !== undefined && value.trim() === '') throw new UsageError(`--${option} needs a value.`);
@@ -167,6 +177,8 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
     list: values.list ?? false,
     ...(values['loras-file'] !== undefined ? { lorasFile: values['loras-file'] } : {}),
     force: values.force ?? false,
+    noSite: values['no-site'] ?? false,
+    unreadable: values.unreadable === 'warn' ? 'warn' : 'fail',
     ...(values.out !== undefined ? { outDir: values.out } : {}),
     ...(values['astro-cache'] !== undefined ? { astroCache: values['astro-cache'] } : {}),
   };

@@ -9,6 +9,8 @@ const COMMON = `Options (every command):
       --dry-run        change nothing on disk (only the state store under scanner.cache_dir);
                        print and report what would be done
       --force-refresh  ignore stored results and ask CivitAI again
+      --unreadable warn  files that are not readable models (empty, corrupt, a broken
+                       link) are reported but do not make the run exit 1 (default: fail)
       --report FILE    write the report as JSON to FILE
       --json           print the report as JSON on stdout (logs stay on stderr)
   -q, --quiet          no progress, only errors on the console
@@ -57,12 +59,17 @@ const COMMAND_HELP: Record<Command, string> = {
 
 Runs the selected job(s) in order: scan-paths jobs find, hash and identify model files and
 write sidecars and previews (and organize them when the job's organization is enabled);
-sync-lora-triggers jobs update Krita's loras.json.
+sync-lora-triggers jobs update Krita's loras.json. When the config's HTML output is on
+(output.metadata.html.enabled, the default), it then builds the gallery site into
+scanner.cache_dir/site, and copies it to html.gallery_path when that is set.
+
+      --no-site        the jobs only, no site
 
 ${COMMON}
 
 Examples:
   civitscraper
+  civitscraper --no-site --unreadable warn      # a nightly cron scan
   civitscraper scan -j loras --dry-run --report plan.json
   civitscraper --all-jobs --quiet
 

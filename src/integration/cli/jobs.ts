@@ -40,12 +40,17 @@ export function planFile(ctx: CliContext, jobName: string): string {
   return path.join(ctx.config.scanner.cache_dir, `organize-plan-${jobName.replace(/[^\w.-]+/g, '_')}.json`);
 }
 
-export function jobFailed(outcome: JobOutcome): boolean {
-  return (
-    outcome.error !== undefined ||
-    (outcome.report?.files.failed ?? 0) > 0 ||
-    outcome.krita?.outcome === 'changed-on-disk'
-  );
+/** Stages whose errors are about a model file itself (empty, unreadable, corrupt, a broken link). */
+const UNREADABLE_STAGES = new Set(['discover', 'hash']);
+
+/**
+ * Whether the job failed. With `unreadable: 'warn'`, a library that merely holds files that are
+ * not readable models (a 0-byte download, a broken link) does not fail every cron run forever.
+ */
+export function jobFailed(outcome: JobOutcome, unreadable: 'fail' | 'warn' = 'fail'): boolean {
+  const errors = outcome.report?.errors ?? [];
+  const failing = unreadable === 'warn' ? errors.filter((entry) => !UNREADABLE_STAGES.has(entry.stage)).length : (outcome.report?.files.failed ?? 0);
+  return outcome.error !== undefined || failing > 0 || outcome.krita?.outcome === 'changed-on-disk';
 }
 
 export interface ScanStepOptions {

@@ -32,7 +32,7 @@ export async function reportCommand(ctx: CliContext): Promise<CommandResult> {
       await runScanStep(ctx, name, offlineJob, { organize: 'never', client, forceDryRun: true, ...(jobs.length > 1 ? { label: name } : {}) }),
     );
   }
-  let exitCode = exitCodeFor(outcomes, ctx.interrupt.interrupted);
+  let exitCode = exitCodeFor(ctx, outcomes);
   const run = runJson(ctx, outcomes, exitCode);
   if (exitCode === 130 || outcomes.some((outcome) => !outcome.records)) return { exitCode, json: { ...run, library: null } };
   try {

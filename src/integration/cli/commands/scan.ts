@@ -2,6 +2,7 @@
 import type { SelectedJob } from '../../engine/config/index.ts';
 import type { CliContext } from '../context.ts';
 import { runScanStep, runSyncStep, type JobOutcome } from '../jobs.ts';
+import { scanBuildsSite, siteStep } from './site-step.ts';
 import { chooseJobs, jobsResult, runEachJob, type CommandResult } from './shared.ts';
 
 export async function runJobs(ctx: CliContext, jobs: readonly SelectedJob[]): Promise<{ outcomes: JobOutcome[]; notRun: string[] }> {
@@ -16,7 +17,11 @@ export async function runJobs(ctx: CliContext, jobs: readonly SelectedJob[]): Pr
 }
 
 export async function scanCommand(ctx: CliContext): Promise<CommandResult> {
-  return jobsResult(ctx, await runJobs(ctx, chooseJobs(ctx)));
+  const ran = await runJobs(ctx, chooseJobs(ctx));
+  const result = jobsResult(ctx, ran);
+  if (!scanBuildsSite(ctx)) return result;
+  const { exitCode, site } = await siteStep(ctx, result.exitCode, {});
+  return { exitCode, json: { ...result.json, exitCode, site } };
 }
 
 /**

@@ -38,14 +38,14 @@ export async function runEachJob<J>(
 
 /** The command's result after `runEachJob`: exit code and report JSON. */
 export function jobsResult(ctx: CliContext, { outcomes, notRun }: { outcomes: JobOutcome[]; notRun: string[] }): CommandResult {
-  const exitCode = exitCodeFor(outcomes, ctx.interrupt.interrupted);
+  const exitCode = exitCodeFor(ctx, outcomes);
   return { exitCode, json: runJson(ctx, outcomes, exitCode, notRun) };
 }
 
-export function exitCodeFor(outcomes: readonly JobOutcome[], interrupted: boolean): number {
-  if (interrupted || outcomes.some((outcome) => outcome.interrupted)) return EXIT.interrupted;
+export function exitCodeFor(ctx: CliContext, outcomes: readonly JobOutcome[]): number {
+  if (ctx.interrupt.interrupted || outcomes.some((outcome) => outcome.interrupted)) return EXIT.interrupted;
   if (outcomes.length > 0 && outcomes.every((outcome) => outcome.usageError)) return EXIT.usage;
-  return outcomes.some(jobFailed) ? EXIT.filesFailed : EXIT.ok;
+  return outcomes.some((outcome) => jobFailed(outcome, ctx.args.unreadable)) ? EXIT.filesFailed : EXIT.ok;
 }
 
 /**
