@@ -34,6 +34,33 @@ import { createPrng, seedFrom, type Prng } from '../src/dev/fake-civitai/prng.ts
 const run = promisify(execFile);
 const ROOT = path.resolve(fileURLToPath(new URL('..', import.meta.url)));
 
+// ---------------------------------------------------------------- child: the baseline
+// A bare Astro 7 site with the same number of pages (one dynamic route, a little text each):
+// what any Astro build of that size costs on this machine, measured in the same run.
+
+if (process.argv.includes('--bare-child')) {
+  const { values } = parseArgs({
+    options: { 'bare-child': { type: 'boolean' }, pages: { type: 'string' }, out: { type: 'string' }, cache: { type: 'string' } },
+  });
+  const { build } = await import('astro');
+  // Under node_modules, like the bundled site: the build's chunks import `astro` by name.
+  const root = path.join(ROOT, 'node_modules', '.cache', 'civitscraper-bench-bare');
+  await mkdir(path.join(root, 'src', 'pages'), { recursive: true });
+  await writeFile(
+    path.join(root, 'src', 'pages', '[id].astro'),
+    `---\nexport function getStaticPaths() {\n  return Array.from({ length: ${Number(values.pages)} }, (_, i) => ({ params: { id: 'model-' + i }, props: { i } }));\n}\nconst { i } = Astro.props;\n---\n<html lang="en"><head><title>Model {i}</title></head><body><h1>Model {i}</h1><p>A page like a model page, without its data.</p><a href="../model-0/">first</a></body></html>\n`,
+  );
+  await writeFile(path.join(root, 'src', 'pages', 'index.astro'), '<html lang="en"><head><title>Bare</title></head><body><h1>Bare</h1></body></html>\n');
+  const cwd = process.cwd();
+  process.chdir(root);
+  const started = performance.now();
+  await build({ root, configFile: false, outDir: values.out as string, cacheDir: values.cache as string, logLevel: 'warn' });
+  const ms = performance.now() - started;
+  process.chdir(cwd);
+  process.stdout.write(`\n@@BENCH ${JSON.stringify({ ms, maxRssKiB: process.resourceUsage().maxRSS })}\n`);
+  process.exit(0);
+}
+
 // ---------------------------------------------------------------- child: one build
 
 if (process.argv.includes('--child')) {
@@ -341,9 +368,28 @@ async function main(): Promise<void> {
       log(`  ${label} build: ${(wall / 1000).toFixed(1)} s wall (${(child.ms / 1000).toFixed(1)} s in build), peak RSS ${(child.maxRssKiB / 1024).toFixed(0)} MiB`);
       return { wallSeconds: round(wall / 1000, 1), buildSeconds: round(child.ms / 1000, 1), peakRssMiB: Math.round(child.maxRssKiB / 1024) };
     };
+    const bare = async (label: string) => {
+      const { stdout } = await run(
+        process.execPath,
+        [fileURLToPath(import.meta.url), '--bare-child', '--pages', String(count), '--out', path.join(dir, 'bare-dist'), '--cache', path.join(dir, 'bare-cache')],
+        { cwd: ROOT, maxBuffer: 256 * 1024 * 1024, env: { ...process.env, NODE_OPTIONS: '' } },
+      );
+      const child = JSON.parse(stdout.split('\n').find((text) => text.startsWith('@@BENCH '))?.slice(8) ?? '{}') as { ms: number; maxRssKiB: number };
+      log(`  bare Astro ${label} build of ${count + 1} pages: ${(child.ms / 1000).toFixed(1)} s, peak RSS ${(child.maxRssKiB / 1024).toFixed(0)} MiB`);
+      return { buildSeconds: round(child.ms / 1000, 1), peakRssMiB: Math.round(child.maxRssKiB / 1024) };
+    };
     t = performance.now();
+    results.bareCold = await bare('cold');
+    results.bareWarm = await bare('warm');
     results.cold = await build('cold');
     if (!values['skip-warm']) results.warm = await build('warm');
+    const ratio = (ours: unknown, base: unknown) => round((ours as { buildSeconds: number }).buildSeconds / (base as { buildSeconds: number }).buildSeconds, 1);
+    results.coldVsBare = ratio(results.cold, results.bareCold);
+    log(`  cold build = ${results.coldVsBare}× a bare Astro build of the same page count`);
+    if (results.warm) {
+      results.warmVsBare = ratio(results.warm, results.bareWarm);
+      log(`  warm build = ${results.warmVsBare}× a bare Astro warm build`);
+    }
     results.pages = await measureBrowser(outDir, log);
     const indexHtml = await stat(path.join(outDir, 'index.html'));
     results.galleryHtmlBytes = indexHtml.size;
