@@ -3,12 +3,14 @@
  *   node src/dev/fake-civitai/cli.ts [--port 4123] [--host 127.0.0.1] [--library <dir>]
  *        [--latency <ms>] [--jitter <ms>] [--rate429 <p>] [--retry-after <s>] [--rate500 <p>]
  *        [--rate503 <p>] [--rate-truncated <p>] [--rate-drop <p>] [--seed <n>] [--fault-paths <substring>]
- *        [--nsfw-in-versions]
+ *        [--body-fault drip|stall|oversize|oversize-chunked|lying-length|gzip-bomb] [--oversize-bytes <n>]
+ *        [--description-chars <n>] [--nsfw-in-versions]
  * `--library` reads the manifest written by `node src/dev/sample-library/cli.ts <dir>`.
  * Prints the origin on the first line, then the API base URL. Ctrl-C stops it.
  */
 import { parseArgs } from 'node:util';
 import { loadSampleLibrary } from '../sample-library/library.ts';
+import { BODY_FAULT_KINDS, type BodyFaultKind } from './faults.ts';
 import { startFakeCivitai } from './server.ts';
 
 const { values } = parseArgs({
@@ -26,6 +28,9 @@ const { values } = parseArgs({
     'rate-drop': { type: 'string' },
     seed: { type: 'string' },
     'fault-paths': { type: 'string', multiple: true },
+    'body-fault': { type: 'string' },
+    'oversize-bytes': { type: 'string' },
+    'description-chars': { type: 'string' },
     'nsfw-in-versions': { type: 'boolean', default: false },
     quiet: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
@@ -38,6 +43,11 @@ if (values.help) {
 }
 
 const num = (v: string | undefined): number | undefined => (v === undefined ? undefined : Number(v));
+const bodyFault = values['body-fault'];
+if (bodyFault !== undefined && !(BODY_FAULT_KINDS as readonly string[]).includes(bodyFault)) {
+  console.error(`--body-fault must be one of ${BODY_FAULT_KINDS.join(', ')}`);
+  process.exit(2);
+}
 let library;
 if (values.library) {
   try {
@@ -63,6 +73,9 @@ const fake = await startFakeCivitai({
     rateTruncated: num(values['rate-truncated']),
     rateDrop: num(values['rate-drop']),
     paths: values['fault-paths'],
+    bodyFault: bodyFault as BodyFaultKind | undefined,
+    oversizeBytes: num(values['oversize-bytes']),
+    descriptionChars: num(values['description-chars']),
   },
 });
 
@@ -78,7 +91,7 @@ if (!values.quiet) {
   setInterval(() => {
     for (; seen < fake.requests.length; seen += 1) {
       const r = fake.requests[seen];
-      if (r) console.log(`${r.status ?? '…'} ${r.method} ${r.path}${r.search}${r.fault ? ` [fault ${r.fault}]` : ''}`);
+      if (r) console.log(`${r.status ?? '…'} ${r.method} ${r.path}${r.search}${r.fault ? ` [fault ${r.fault}]` : ''}${r.bodyFault ? ` [body ${r.bodyFault}]` : ''}`);
     }
   }, 250).unref();
 }

@@ -34,9 +34,36 @@ export interface FaultOptions {
   failNext?: FaultKind[];
   /** Only requests whose path matches (substring or RegExp; any of a list) get faults or latency. */
   paths?: string | RegExp | (string | RegExp)[];
+  /** Every matching answer's body is sent this way (see BODY_FAULT_KINDS). */
+  bodyFault?: BodyFaultKind;
+  dripIntervalMs?: number;
+  oversizeBytes?: number;
+  lyingLength?: number;
+  /**
+   * Every `description` string in matching API (JSON) answers is padded to this many
+   * characters: a hostile or broken API with a 10 MB model description in every body.
+   */
+  descriptionChars?: number;
 }
 
 export type FaultCounts = Record<Exclude<FaultKind, 'none'>, number>;
+
+/**
+ * How the body of every matching answer is sent (whatever its status), for deadlines and
+ * size caps; `paths` applies. Separate from the faults above, which pick one request at a time.
+ *
+ * - `drip`: the real body, one byte every `dripIntervalMs` (default 200), with its real Content-Length.
+ * - `stall`: headers and the first half of the body, then nothing until the client goes away.
+ * - `oversize`: the real body padded with zeros to `oversizeBytes` (default 600 MiB), Content-Length honest.
+ * - `oversize-chunked`: the same without Content-Length (chunked).
+ * - `lying-length`: Content-Length says `lyingLength` (default 1024) and `oversizeBytes` bytes follow anyway.
+ * - `gzip-bomb`: `oversizeBytes` of zeros gzipped: a small honest Content-Length, a huge body once decoded.
+ *
+ * Bytes handed to the socket and whether the client left early are in the request's record
+ * (`bodyBytesSent`, `clientClosedEarly`).
+ */
+export const BODY_FAULT_KINDS = ['drip', 'stall', 'oversize', 'oversize-chunked', 'lying-length', 'gzip-bomb'] as const;
+export type BodyFaultKind = (typeof BODY_FAULT_KINDS)[number];
 
 export interface FaultDecision {
   fault: FaultKind;
@@ -61,6 +88,24 @@ export class FaultInjector {
 
   get retryAfter(): number | string | null | undefined {
     return this.options.retryAfter;
+  }
+
+  /** The body fault and its settings for this path, if any. */
+  bodyFault(path: string): { kind: BodyFaultKind; dripIntervalMs: number; oversizeBytes: number; lyingLength: number } | undefined {
+    const o = this.options;
+    if (o.bodyFault === undefined || !this.matches(path)) return undefined;
+    return {
+      kind: o.bodyFault,
+      dripIntervalMs: o.dripIntervalMs ?? 200,
+      oversizeBytes: o.oversizeBytes ?? 600 * 1024 * 1024,
+      lyingLength: o.lyingLength ?? 1024,
+    };
+  }
+
+  /** The padded length of `description` strings for this path, if any. */
+  descriptionChars(path: string): number | undefined {
+    const chars = this.options.descriptionChars;
+    return chars !== undefined && chars > 0 && this.matches(path) ? chars : undefined;
   }
 
   matches(path: string): boolean {

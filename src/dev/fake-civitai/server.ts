@@ -8,10 +8,11 @@
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { createGzip } from 'node:zlib';
 import { z } from 'zod';
 import type { SampleLibrary } from '../sample-library/library.ts';
 import { Catalog, imageLevel, imageUuid, type CatalogBinding, type RawImage, type RawModel, type RawVersion } from './catalog.ts';
-import { FaultInjector, type FaultCounts, type FaultKind, type FaultOptions } from './faults.ts';
+import { FaultInjector, type BodyFaultKind, type FaultCounts, type FaultKind, type FaultOptions } from './faults.ts';
 import { serveCdn } from './media.ts';
 import { seedFrom } from './prng.ts';
 
@@ -32,6 +33,15 @@ export interface RecordedRequest {
   fault?: FaultKind;
   /** Injected latency. */
   delayMs?: number;
+  /** How the body was sent (`FaultOptions.bodyFault`). */
+  bodyFault?: BodyFaultKind;
+  /** With a body fault: body bytes the socket accepted (the peer may not have read them all). */
+  bodyBytesSent?: number;
+  /**
+   * With a body fault: true when the connection closed before the whole body was sent, false
+   * once it was all sent; unset while it is being sent.
+   */
+  clientClosedEarly?: boolean;
 }
 
 export interface FakeCivitaiOptions {
@@ -184,6 +194,166 @@ function zodMessage(error: z.ZodError): string {
 }
 
 const idSchema = z.coerce.number().int().min(1).max(MAX_INT);
+
+/** Every `description` (string or null) in a JSON body padded to `chars` characters. */
+function padDescriptions(text: string, chars: number): string {
+  const filler = 'A very long description. ';
+  const walk = (value: unknown): void => {
+    if (Array.isArray(value)) value.forEach(walk);
+    else if (value && typeof value === 'object') {
+      const object = value as Record<string, unknown>;
+      for (const [key, inner] of Object.entries(object)) {
+        if (key === 'description' && (typeof inner === 'string' || inner === null)) {
+          const start = inner ?? '';
+          object[key] = start.length >= chars ? start : start + filler.repeat(Math.ceil((chars - start.length) / filler.length)).slice(0, chars - start.length);
+        } else walk(inner);
+      }
+    }
+  };
+  const parsed: unknown = JSON.parse(text);
+  walk(parsed);
+  return JSON.stringify(parsed);
+}
+
+const ZEROS = Buffer.alloc(64 * 1024);
+const gzippedZeros = new Map<number, Promise<Buffer>>();
+
+/** `bytes` zero bytes, gzipped (kept per size: a few hundred KB even for 600 MiB). */
+function gzipZeros(bytes: number): Promise<Buffer> {
+  let cached = gzippedZeros.get(bytes);
+  if (!cached) {
+    cached = new Promise<Buffer>((resolve, reject) => {
+      const gzip = createGzip({ level: 9 });
+      const out: Buffer[] = [];
+      gzip.on('data', (chunk: Buffer) => out.push(chunk));
+      gzip.on('end', () => resolve(Buffer.concat(out)));
+      gzip.on('error', reject);
+      let left = bytes;
+      const feed = () => {
+        while (left > 0) {
+          const chunk = left >= ZEROS.length ? ZEROS : ZEROS.subarray(0, left);
+          left -= chunk.length;
+          if (!gzip.write(chunk)) {
+            gzip.once('drain', feed);
+            return;
+          }
+        }
+        gzip.end();
+      };
+      feed();
+    });
+    gzippedZeros.set(bytes, cached);
+  }
+  return cached;
+}
+
+/**
+ * Sends `body` the way the body fault says (see BODY_FAULT_KINDS in faults.ts), counting the
+ * bytes the socket accepts and stopping as soon as the client goes away.
+ */
+async function sendFaultyBody(
+  res: ServerResponse,
+  record: RecordedRequest,
+  status: number,
+  headers: Record<string, string>,
+  body: Buffer,
+  fault: { kind: BodyFaultKind; dripIntervalMs: number; oversizeBytes: number; lyingLength: number },
+): Promise<void> {
+  const socket = res.socket;
+  record.bodyBytesSent = 0;
+  if (!socket || socket.destroyed) {
+    record.clientClosedEarly = true;
+    return;
+  }
+  const gone = new AbortController();
+  let finished = false;
+  const finish = () => {
+    finished = true;
+    record.clientClosedEarly ??= false;
+  };
+  socket.once('close', () => {
+    if (!finished) record.clientClosedEarly = true;
+    gone.abort();
+  });
+  // Through the response (framing by Node) or, to lie about the length, straight to the socket.
+  const write = (target: 'response' | 'socket', chunk: Buffer): Promise<boolean> =>
+    new Promise((resolve) => {
+      if (gone.signal.aborted || socket.destroyed) return resolve(false);
+      const done = (error?: Error | null) => {
+        if (!error) record.bodyBytesSent = (record.bodyBytesSent ?? 0) + chunk.length;
+      };
+      const ok = target === 'response' ? res.write(chunk, done) : socket.write(chunk, done);
+      if (ok) return resolve(true);
+      const onDrain = () => {
+        gone.signal.removeEventListener('abort', onGone);
+        resolve(true);
+      };
+      const onGone = () => {
+        socket.removeListener('drain', onDrain);
+        resolve(false);
+      };
+      socket.once('drain', onDrain);
+      gone.signal.addEventListener('abort', onGone, { once: true });
+    });
+  /** `first`, then zeros up to `total` bytes. */
+  const stream = async (target: 'response' | 'socket', first: Buffer, total: number): Promise<boolean> => {
+    if (first.length > 0 && !(await write(target, first.subarray(0, total)))) return false;
+    for (let sent = first.length; sent < total; sent += ZEROS.length) {
+      if (!(await write(target, sent + ZEROS.length <= total ? ZEROS : ZEROS.subarray(0, total - sent)))) return false;
+    }
+    return true;
+  };
+  const wait = (ms: number) => sleep(ms, undefined, { signal: gone.signal }).then(
+    () => true,
+    () => false,
+  );
+  const plain = { ...headers };
+  delete plain['content-length'];
+  switch (fault.kind) {
+    case 'drip': {
+      res.writeHead(status, { ...plain, 'content-length': String(body.length) });
+      res.flushHeaders();
+      for (let index = 0; index < body.length; index += 1) {
+        if (!(await wait(fault.dripIntervalMs)) || !(await write('response', body.subarray(index, index + 1)))) return;
+      }
+      finish();
+      res.end();
+      return;
+    }
+    case 'stall': {
+      res.writeHead(status, { ...plain, 'content-length': String(body.length) });
+      await write('response', body.subarray(0, Math.max(1, Math.floor(body.length / 2))));
+      // Nothing more until the client (or close()) ends the connection.
+      await new Promise<void>((resolve) => (gone.signal.aborted ? resolve() : gone.signal.addEventListener('abort', () => resolve(), { once: true })));
+      return;
+    }
+    case 'oversize':
+    case 'oversize-chunked': {
+      const total = Math.max(fault.oversizeBytes, body.length);
+      res.writeHead(status, fault.kind === 'oversize' ? { ...plain, 'content-length': String(total) } : plain);
+      if (!(await stream('response', body, total))) return;
+      finish();
+      res.end();
+      return;
+    }
+    case 'lying-length': {
+      res.writeHead(status, { ...plain, 'content-length': String(fault.lyingLength) });
+      res.flushHeaders();
+      await stream('socket', body, Math.max(fault.oversizeBytes, body.length));
+      finish();
+      socket.destroy();
+      return;
+    }
+    case 'gzip-bomb': {
+      const packed = await gzipZeros(fault.oversizeBytes);
+      res.writeHead(status, { ...plain, 'content-encoding': 'gzip', 'content-length': String(packed.length) });
+      if (!(await write('response', packed))) return;
+      finish();
+      res.end();
+      return;
+    }
+  }
+}
 
 export async function startFakeCivitai(options: FakeCivitaiOptions = {}): Promise<FakeCivitai> {
   const bindings: CatalogBinding[] = [];
@@ -510,7 +680,10 @@ export async function startFakeCivitai(options: FakeCivitaiOptions = {}): Promis
     if (!reply) {
       reply = await route(req, url, text);
       if (reply.headers['content-type']?.startsWith('application/json')) {
-        reply.body = Buffer.from(rewrite(reply.body.toString('utf8')));
+        let bodyText = rewrite(reply.body.toString('utf8'));
+        const descriptionChars = faults.descriptionChars(url.pathname);
+        if (descriptionChars !== undefined) bodyText = padDescriptions(bodyText, descriptionChars);
+        reply.body = Buffer.from(bodyText);
       }
     }
     record.status = decision.fault === 'truncated' ? 200 : reply.status;
@@ -521,6 +694,12 @@ export async function startFakeCivitai(options: FakeCivitaiOptions = {}): Promis
       ...reply.headers,
     };
     const body = reply.body;
+    const bodyFault = faults.bodyFault(url.pathname);
+    if (bodyFault && req.method !== 'HEAD') {
+      record.bodyFault = bodyFault.kind;
+      await sendFaultyBody(res, record, reply.status, headers, body, bodyFault);
+      return;
+    }
     if (decision.fault === 'truncated') {
       const half = body.subarray(0, Math.floor(body.length / 2));
       res.writeHead(200, { ...headers, 'content-length': String(half.length) });

@@ -2,13 +2,15 @@ import { LRUCache } from 'lru-cache';
 import type { z } from 'zod';
 import type { ApiConfig } from '../config/schema.ts';
 import type { Logger } from '../util/logger.ts';
-import { CivitaiRequestError, HttpClient, type HttpStats, type JsonResponse } from './http.ts';
+import { CivitaiRequestError, HttpClient, redactUrl, type HttpStats, type JsonResponse } from './http.ts';
 import {
+  capApiText,
   ErrorBodySchema,
   ImageListSchema,
   ModelListSchema,
   ModelSchema,
   ModelVersionSchema,
+  type ApiBodyKind,
   type ImageList,
   type Model,
   type ModelVersion,
@@ -48,9 +50,24 @@ export interface ClientCacheOptions {
   bypass: boolean;
 }
 
+/** Limits below the config's (tests use small ones); defaults in http.ts. */
+export interface ClientLimits {
+  /** No body byte for this long fails a request (default: derived from `api.timeout`). */
+  idleTimeoutMs?: number;
+  maxDownloadBytes?: number;
+  maxJsonBytes?: number;
+}
+
 export function createCivitaiClient(
   api: ApiConfig,
-  options: { logger?: Logger; sleep?: (ms: number) => Promise<void>; cache?: ClientCacheOptions } = {},
+  options: {
+    logger?: Logger;
+    sleep?: (ms: number) => Promise<void>;
+    cache?: ClientCacheOptions;
+    /** Cancels requests in flight and refuses new ones (see HttpOptions.signal). */
+    signal?: AbortSignal;
+    limits?: ClientLimits;
+  } = {},
 ): CivitaiClient {
   const baseUrl = api.base_url.replace(/\/+$/, '');
   const cache = createTwoLevelCache(options.cache, api.batch.cache_size);
@@ -58,7 +75,10 @@ export function createCivitaiClient(
     apiBaseUrl: baseUrl,
     apiKey: api.key,
     userAgent: api.user_agent,
+    // `api.timeout` bounds the whole exchange, body included.
     timeoutMs: api.timeout * 1000,
+    ...options.limits,
+    ...(options.signal ? { signal: options.signal } : {}),
     maxRetries: api.max_retries,
     retryDelayMs: api.batch.retry_delay,
     requestsPerMinute: api.batch.rate_limit,
@@ -70,12 +90,40 @@ export function createCivitaiClient(
   });
   const url = (path: string) => `${baseUrl}${path}`;
 
-  /** GET through the cache: successful answers and JSON 404s are kept, failures never. */
-  const getJson = async (target: string): Promise<JsonResponse> => {
-    const key = `GET ${target}`;
+  /** Oversize text reported once per owner and field (the same body may come several times). */
+  const warned = new Set<string>();
+  /** Caps the text of a body (in place), says so in one warning per model or version, and tells whether anything was cut. */
+  const capText = (json: unknown, kind: ApiBodyKind, target: string): boolean => {
+    const cut = capApiText(json, kind);
+    const fresh = cut.filter((entry) => !warned.has(`${entry.owner}\0${entry.field}`));
+    for (const [owner, entries] of Map.groupBy(fresh, (entry) => entry.owner)) {
+      for (const entry of entries) warned.add(`${owner}\0${entry.field}`);
+      const fields = entries.slice(0, 5).map((entry) => `${entry.field} (${entry.length} characters, kept ${entry.kept})`);
+      if (entries.length > 5) fields.push(`and ${entries.length - 5} more`);
+      options.logger?.warn(`CivitAI sent oversize text for ${owner}: truncated ${fields.join('; ')} (${redactUrl(target)})`);
+    }
+    return cut.length > 0;
+  };
+  /** Every API answer from the network, capped before anything caches or parses it. */
+  const requestJson = async (method: 'GET' | 'POST', target: string, kind: ApiBodyKind, body?: unknown): Promise<JsonResponse> => {
+    const response = await http.requestJson(method, target, body);
+    if (response.json !== undefined && capText(response.json, kind, target)) response.text = JSON.stringify(response.json);
+    return response;
+  };
+  /** A cached body (an older run may have stored it before text was capped). */
+  const cached = (key: string, kind: ApiBodyKind): { status: number; json: unknown; text: string } | undefined => {
     const hit = cache.get(key);
-    if (hit) return { status: hit.status, json: JSON.parse(hit.body), text: hit.body, contentType: 'application/json' };
-    const response = await http.requestJson('GET', target);
+    if (!hit) return undefined;
+    const json: unknown = JSON.parse(hit.body);
+    return { status: hit.status, json, text: capText(json, kind, key) ? JSON.stringify(json) : hit.body };
+  };
+
+  /** GET through the cache: successful answers and JSON 404s are kept, failures never. */
+  const getJson = async (target: string, kind: ApiBodyKind): Promise<JsonResponse> => {
+    const key = `GET ${target}`;
+    const hit = cached(key, kind);
+    if (hit) return { ...hit, contentType: 'application/json' };
+    const response = await requestJson('GET', target, kind);
     if (response.json !== undefined && ((response.status >= 200 && response.status < 300) || response.status === 404)) {
       cache.set(key, { status: response.status, body: response.text });
     }
@@ -87,7 +135,7 @@ export function createCivitaiClient(
 
     async getVersionByHash(hash) {
       const target = url(`/model-versions/by-hash/${encodeURIComponent(hash)}`);
-      const response = await getJson(target);
+      const response = await getJson(target, 'version');
       return lookup(response, target, ModelVersionSchema);
     },
 
@@ -96,14 +144,13 @@ export function createCivitaiClient(
       // Answers cached per hash, so a batch only asks for what is not known yet.
       const unknown: string[] = [];
       for (const hash of hashes) {
-        const hit = cache.get(`version-by-sha256 ${hash.toUpperCase()}`);
-        if (hit) versions.push(parseOrThrow(ModelVersionSchema, JSON.parse(hit.body), 'cache'));
+        const hit = cached(`version-by-sha256 ${hash.toUpperCase()}`, 'version');
+        if (hit) versions.push(parseOrThrow(ModelVersionSchema, hit.json, 'cache'));
         else unknown.push(hash);
       }
-      for (let start = 0; start < unknown.length; start += BY_HASH_BATCH_SIZE) {
-        const chunk = unknown.slice(start, start + BY_HASH_BATCH_SIZE);
-        const target = url('/model-versions/by-hash');
-        const response = await http.requestJson('POST', target, chunk);
+      const target = url('/model-versions/by-hash');
+      const ask = async (chunk: readonly string[]): Promise<void> => {
+        const response = await requestJson('POST', target, 'version', chunk);
         const body = expectOk(response, target);
         if (!Array.isArray(body)) throw badShape(target, 'expected an array of model versions');
         for (const item of body) {
@@ -118,13 +165,16 @@ export function createCivitaiClient(
             }
           }
         }
+      };
+      for (let start = 0; start < unknown.length; start += BY_HASH_BATCH_SIZE) {
+        await inHalvesWhenTooLarge(unknown.slice(start, start + BY_HASH_BATCH_SIZE), ask);
       }
       return versions;
     },
 
     async getModel(id) {
       const target = url(`/models/${id}`);
-      const response = await getJson(target);
+      const response = await getJson(target, 'model');
       return lookup(response, target, ModelSchema);
     },
 
@@ -132,15 +182,14 @@ export function createCivitaiClient(
       const models: Model[] = [];
       const unknown: number[] = [];
       for (const id of ids) {
-        const hit = cache.get(`GET ${url(`/models/${id}`)}`);
-        if (hit?.status === 200) models.push(parseOrThrow(ModelSchema, JSON.parse(hit.body), 'cache'));
+        const hit = cached(`GET ${url(`/models/${id}`)}`, 'model');
+        if (hit?.status === 200) models.push(parseOrThrow(ModelSchema, hit.json, 'cache'));
         else unknown.push(id);
       }
-      for (let start = 0; start < unknown.length; start += MODELS_BATCH_SIZE) {
-        const chunk = unknown.slice(start, start + MODELS_BATCH_SIZE);
+      const ask = async (chunk: readonly number[]): Promise<void> => {
         const params = new URLSearchParams({ ids: chunk.join(','), limit: String(chunk.length), nsfw: 'true' });
         const target = url(`/models?${params}`);
-        const response = await http.requestJson('GET', target);
+        const response = await requestJson('GET', target, 'model');
         const list = parseOrThrow(ModelListSchema, expectOk(response, target), target);
         const raw = (response.json as { items: unknown[] }).items;
         list.items.forEach((model, index) => {
@@ -148,6 +197,9 @@ export function createCivitaiClient(
           cache.set(`GET ${url(`/models/${model.id}`)}`, { status: 200, body: JSON.stringify(raw[index]) });
           models.push(model);
         });
+      };
+      for (let start = 0; start < unknown.length; start += MODELS_BATCH_SIZE) {
+        await inHalvesWhenTooLarge(unknown.slice(start, start + MODELS_BATCH_SIZE), ask);
       }
       return models;
     },
@@ -157,7 +209,7 @@ export function createCivitaiClient(
       if (query.nsfw !== undefined) params.set('nsfw', query.nsfw);
       if (query.limit !== undefined) params.set('limit', String(query.limit));
       const target = url(`/images?${params}`);
-      const response = await getJson(target);
+      const response = await getJson(target, 'image');
       return parseOrThrow(ImageListSchema, expectOk(response, target), target);
     },
 
@@ -166,6 +218,21 @@ export function createCivitaiClient(
       return { bytes: response.bytes, contentType: response.contentType };
     },
   };
+}
+
+/**
+ * Asks for a batch; an answer past the JSON cap (huge bodies, many of them) is asked again in
+ * halves. A single item still too large fails the batch: leaving it out would read as "not found".
+ */
+async function inHalvesWhenTooLarge<T>(chunk: readonly T[], ask: (part: readonly T[]) => Promise<void>): Promise<void> {
+  try {
+    await ask(chunk);
+  } catch (error) {
+    if (!(error instanceof CivitaiRequestError && error.kind === 'too-large') || chunk.length < 2) throw error;
+    const middle = Math.ceil(chunk.length / 2);
+    await inHalvesWhenTooLarge(chunk.slice(0, middle), ask);
+    await inHalvesWhenTooLarge(chunk.slice(middle), ask);
+  }
 }
 
 /**

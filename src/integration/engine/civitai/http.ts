@@ -2,11 +2,13 @@
  * The one network layer: API calls and image downloads both go through it, so the rate limit,
  * retries, circuit breakers and the rule about where the API key may go hold everywhere.
  */
-import { FetchError, ofetch } from 'ofetch';
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from '../util/logger.ts';
 import { AdaptiveTokenBucket, CircuitBreaker, Semaphore } from './flow-control.ts';
 
-export type RequestFailureKind = 'network' | 'timeout' | 'http' | 'bad-body' | 'too-large' | 'circuit-open';
+/** `aborted`: cancelled by the caller (Ctrl-C); never retried. */
+export type RequestFailureKind = 'network' | 'timeout' | 'http' | 'bad-body' | 'too-large' | 'circuit-open' | 'aborted';
 
 /** A request that failed for good (after retries). Never means "not found". */
 export class CivitaiRequestError extends Error {
@@ -14,6 +16,8 @@ export class CivitaiRequestError extends Error {
   readonly kind: RequestFailureKind;
   readonly status: number | undefined;
   readonly url: string;
+  /** Body bytes received before the request was given up (set for `too-large`). */
+  bytesRead?: number;
   constructor(kind: RequestFailureKind, url: string, message: string, status?: number) {
     super(message);
     this.kind = kind;
@@ -22,12 +26,54 @@ export class CivitaiRequestError extends Error {
   }
 }
 
+/**
+ * Largest body kept in memory: previews and videos (`download`), and API answers
+ * (`requestJson`; real ones are a few MB at most, a batch of 100 versions included).
+ * Past it a request fails with `too-large`, before reading when Content-Length says so,
+ * otherwise as soon as the bytes received pass it.
+ */
+export const MAX_DOWNLOAD_BYTES = 512 * 1024 * 1024;
+export const MAX_JSON_BYTES = 32 * 1024 * 1024;
+
+/**
+ * The idle deadline when none is given: a third of the total deadline (`api.timeout`), at
+ * least 1 s and never more than the total (30 s → 10 s). It runs while the body arrives and
+ * starts again with every chunk: a body that stops arriving fails that long after its last byte
+ * instead of holding its slot until the total deadline. Waiting for the headers is bounded by the
+ * total deadline only, since CivitAI may think for a while before it answers.
+ */
+export function defaultIdleTimeoutMs(timeoutMs: number): number {
+  return Math.min(timeoutMs, Math.max(1000, Math.round(timeoutMs / 3)));
+}
+
+/**
+ * The abort signal of the clients created inside `task` that were given none: how the command
+ * line cancels the requests in flight on a second Ctrl-C (or after the grace period) without
+ * every layer between it and the client passing a signal along.
+ */
+const requestSignalScope = new AsyncLocalStorage<AbortSignal>();
+
+export function withRequestSignal<T>(signal: AbortSignal, task: () => T): T {
+  return requestSignalScope.run(signal, task);
+}
+
 export interface HttpOptions {
   /** Base URL of the API (`https://civitai.com/api/v1`): only URLs below it receive the key. */
   apiBaseUrl: string;
   apiKey?: string;
   userAgent: string;
+  /** Total deadline of one exchange: connecting, the headers and the whole body. */
   timeoutMs: number;
+  /** No body byte for this long fails the request (default: `defaultIdleTimeoutMs(timeoutMs)`). */
+  idleTimeoutMs?: number;
+  /** Body caps (defaults `MAX_DOWNLOAD_BYTES`, `MAX_JSON_BYTES`). */
+  maxDownloadBytes?: number;
+  maxJsonBytes?: number;
+  /**
+   * Cancels the requests in flight and refuses new ones (kind `aborted`, never retried).
+   * Default: the signal of the enclosing `withRequestSignal`, if any.
+   */
+  signal?: AbortSignal;
   maxRetries: number;
   retryDelayMs: number;
   /** Per host: the API and the image CDN each get their own bucket. */
@@ -69,7 +115,6 @@ export interface BinaryResponse {
 
 const MAX_BACKOFF_MS = 30_000;
 const MAX_RETRY_AFTER_MS = 120_000;
-const MAX_DOWNLOAD_BYTES = 512 * 1024 * 1024;
 
 interface Attempt<T> {
   /** A final answer. */
@@ -93,10 +138,17 @@ export class HttpClient {
   private readonly slots: Semaphore;
   private readonly breaker: CircuitBreaker;
   private readonly sleep: (ms: number) => Promise<void>;
+  private readonly signal: AbortSignal | undefined;
+  private readonly idleTimeoutMs: number;
 
   constructor(options: HttpOptions) {
     this.options = options;
-    this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+    this.signal = options.signal ?? requestSignalScope.getStore();
+    this.idleTimeoutMs = options.idleTimeoutMs ?? defaultIdleTimeoutMs(options.timeoutMs);
+    // Waits (backoff, Retry-After, the rate limit) end at once when the signal aborts, and the
+    // timer with them.
+    const sleep = options.sleep ?? ((ms: number) => delay(ms, undefined, this.signal ? { signal: this.signal } : {}));
+    this.sleep = (ms) => this.abortable(sleep(ms));
     this.slots = new Semaphore(options.maxConcurrent);
     this.breaker = new CircuitBreaker(options.breakerThreshold, options.breakerResetMs);
   }
@@ -109,6 +161,7 @@ export class HttpClient {
         body: body === undefined ? undefined : JSON.stringify(body),
         headers: body === undefined ? {} : { 'content-type': 'application/json' },
         accept: 'application/json',
+        maxBytes: this.options.maxJsonBytes ?? MAX_JSON_BYTES,
       });
       const text = response.bytes.toString('utf8');
       const isHtml = /text\/html/i.test(response.contentType) || /^\s*<(!doctype|html)/i.test(text);
@@ -140,7 +193,12 @@ export class HttpClient {
   /** Downloads a file into memory (previews are small); retried like API calls. */
   async download(url: string): Promise<BinaryResponse> {
     return this.withRetries(url, async () => {
-      const response = await this.send(url, { method: 'GET', headers: {}, accept: '*/*' });
+      const response = await this.send(url, {
+        method: 'GET',
+        headers: {},
+        accept: '*/*',
+        maxBytes: this.options.maxDownloadBytes ?? MAX_DOWNLOAD_BYTES,
+      });
       if (response.status === 429 || response.status >= 500) {
         const error = new CivitaiRequestError('http', url, `the image server answered ${response.status}`, response.status);
         return { retry: { error, afterMs: parseRetryAfter(response.retryAfter), throttled: response.status === 429 } };
@@ -181,6 +239,8 @@ export class HttpClient {
         outcome = await attempt();
       } catch (error) {
         const failure = toRequestError(error, url);
+        // Cancelled by us: says nothing about the endpoint.
+        if (failure.kind === 'aborted') throw failure;
         if (failure.kind !== 'network' && failure.kind !== 'timeout') {
           // A definite answer (4xx): the endpoint works, so it does not count against it.
           this.breaker.success(group);
@@ -233,7 +293,7 @@ export class HttpClient {
 
   private async send(
     url: string,
-    init: { method: string; body?: string; headers: Record<string, string>; accept: string },
+    init: { method: string; body?: string; headers: Record<string, string>; accept: string; maxBytes: number },
   ): Promise<RawResponse> {
     const toApi = this.isApi(url);
     const headers: Record<string, string> = {
@@ -245,39 +305,142 @@ export class HttpClient {
     // and a redirect is not followed with it (see `redirect` below).
     if (toApi && this.options.apiKey) headers.authorization = `Bearer ${this.options.apiKey}`;
     return this.slots.run(async () => {
+      if (this.signal?.aborted) throw abortedError(url);
       if (toApi) this.stats.apiRequests += 1;
       else this.stats.downloadRequests += 1;
       this.options.logger?.debug(`${init.method} ${redactUrl(url)}`);
-      const response = await ofetch.raw(url, {
-        method: init.method,
-        body: init.body,
-        headers,
-        timeout: this.options.timeoutMs,
-        retry: 0,
-        ignoreResponseError: true,
-        responseType: 'arrayBuffer',
-        redirect: toApi && this.options.apiKey ? 'manual' : 'follow',
-      });
-      const bytes = Buffer.from(response._data ?? new ArrayBuffer(0));
-      if (bytes.length > MAX_DOWNLOAD_BYTES) {
-        throw new CivitaiRequestError('too-large', url, `response larger than ${MAX_DOWNLOAD_BYTES} bytes`);
+      return this.exchange(
+        url,
+        {
+          method: init.method,
+          ...(init.body !== undefined ? { body: init.body } : {}),
+          headers,
+          redirect: toApi && this.options.apiKey ? 'manual' : 'follow',
+        },
+        init.maxBytes,
+      );
+    });
+  }
+
+  /**
+   * One request and its whole body, within the total deadline, the idle deadline and the size
+   * cap; the caller's signal cancels it. Whichever ends it first closes the connection.
+   */
+  private async exchange(url: string, request: RequestInit, maxBytes: number): Promise<RawResponse> {
+    const { timeoutMs } = this.options;
+    const idleMs = this.idleTimeoutMs;
+    const controller = new AbortController();
+    let stopped: 'deadline' | 'idle' | 'aborted' | 'too-large' | undefined;
+    const stop = (why: NonNullable<typeof stopped>) => {
+      if (stopped) return;
+      stopped = why;
+      controller.abort();
+    };
+    const deadline = setTimeout(() => stop('deadline'), timeoutMs);
+    let idle: NodeJS.Timeout | undefined;
+    const arrived = () => {
+      clearTimeout(idle);
+      idle = setTimeout(() => stop('idle'), idleMs);
+    };
+    const onAbort = () => stop('aborted');
+    this.signal?.addEventListener('abort', onAbort, { once: true });
+    const failure = (error: unknown): CivitaiRequestError => {
+      if (error instanceof CivitaiRequestError) return error;
+      if (stopped === 'deadline') return new CivitaiRequestError('timeout', url, `the request timed out (not complete after ${seconds(timeoutMs)})`);
+      if (stopped === 'idle') return new CivitaiRequestError('timeout', url, `the request timed out (no data for ${seconds(idleMs)})`);
+      if (stopped === 'aborted') return abortedError(url);
+      return toRequestError(error, url);
+    };
+    const tooLarge = (received: number, declared?: number) => {
+      stop('too-large');
+      const error = new CivitaiRequestError(
+        'too-large',
+        url,
+        declared !== undefined
+          ? `response larger than ${maxBytes} bytes (Content-Length: ${declared}); not downloaded`
+          : `response larger than ${maxBytes} bytes; download stopped`,
+      );
+      error.bytesRead = received;
+      return error;
+    };
+    try {
+      let response: Response;
+      try {
+        response = await fetch(url, { ...request, signal: controller.signal });
+      } catch (error) {
+        throw failure(error);
       }
+      const encoded = Boolean(response.headers.get('content-encoding'));
       const lengthHeader = response.headers.get('content-length');
-      const expectedLength = lengthHeader && !response.headers.get('content-encoding') ? Number(lengthHeader) : undefined;
+      const declared = lengthHeader !== null && /^\s*\d+\s*$/.test(lengthHeader) ? Number(lengthHeader) : undefined;
+      // Compressed bodies only grow when decoded: a compressed length past the cap is past it too.
+      if (declared !== undefined && declared > maxBytes) throw tooLarge(0, declared);
+      const chunks: Uint8Array[] = [];
+      let received = 0;
+      if (response.body) {
+        const reader = response.body.getReader();
+        arrived();
+        try {
+          for (;;) {
+            const next = await reader.read();
+            if (next.done) break;
+            received += next.value.byteLength;
+            // Counted as decoded, so a small compressed body that inflates past the cap stops too.
+            if (received > maxBytes) throw tooLarge(received);
+            chunks.push(next.value);
+            arrived();
+          }
+        } catch (error) {
+          throw failure(error);
+        }
+      }
       return {
         status: response.status,
-        bytes,
+        bytes: Buffer.concat(chunks, received),
         contentType: response.headers.get('content-type') ?? '',
         retryAfter: response.headers.get('retry-after'),
-        ...(expectedLength !== undefined && Number.isFinite(expectedLength) ? { expectedLength } : {}),
+        ...(declared !== undefined && !encoded ? { expectedLength: declared } : {}),
       };
+    } finally {
+      clearTimeout(deadline);
+      clearTimeout(idle);
+      this.signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /** `promise`, or an `aborted` failure as soon as the signal aborts. */
+  private abortable<T>(promise: Promise<T>): Promise<T> {
+    const signal = this.signal;
+    if (!signal) return promise;
+    if (signal.aborted) return Promise.reject(abortedError(''));
+    return new Promise<T>((resolve, reject) => {
+      const onAbort = () => reject(abortedError(''));
+      signal.addEventListener('abort', onAbort, { once: true });
+      promise.then(
+        (value) => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(value);
+        },
+        (error: unknown) => {
+          signal.removeEventListener('abort', onAbort);
+          reject(error);
+        },
+      );
     });
   }
 }
 
+function abortedError(url: string): CivitaiRequestError {
+  return new CivitaiRequestError('aborted', url, 'cancelled (interrupted)');
+}
+
+function seconds(ms: number): string {
+  return `${Number((ms / 1000).toFixed(ms < 1000 ? 3 : 1))} s`;
+}
+
 function toRequestError(error: unknown, url: string): CivitaiRequestError {
-  if (error instanceof CivitaiRequestError) return error;
-  if (error instanceof FetchError || error instanceof Error) {
+  if (error instanceof CivitaiRequestError) return error.url || !url ? error : new CivitaiRequestError(error.kind, url, error.message, error.status);
+  if (error instanceof Error) {
     const text = `${error.message} ${String((error as { cause?: unknown }).cause ?? '')}`;
     if (/timeout|aborted/i.test(text)) return new CivitaiRequestError('timeout', url, 'the request timed out');
     return new CivitaiRequestError('network', url, `network error: ${shortCause(error)}`);
