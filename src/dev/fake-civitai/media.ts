@@ -2,10 +2,12 @@
  * The fake image CDN: `/cdn/<key>/<uuid>/<options>/<name>.<ext>` (the path of
  * `https://image.civitai.com/<key>/<uuid>/<options>/<name>.<ext>`).
  *
- * Images are small solid-colour pictures made with sharp, one colour per uuid, sized from
- * `width=`/`height=` (or the recorded size, scaled down, for `original=true`). Videos are a tiny
- * MP4-like blob unless `anim=false` asks for a still. One image answers PNG bytes under its
- * `.jpeg` URL, like the real CDN sometimes does.
+ * Images are small generated landscapes (a sky gradient, a sun or moon, stars at night, layered
+ * hills; palette and shapes drawn from the uuid, so every preview differs and stays the same
+ * between runs), made with sharp from SVG and sized from `width=`/`height=` (or the recorded
+ * size, scaled down, for `original=true`): the demo and the screenshots look like a library, not
+ * like colour swatches. Videos are a tiny MP4-like blob unless `anim=false` asks for a still. One
+ * image answers PNG bytes under its `.jpeg` URL, like the real CDN sometimes does.
  */
 import { createHash } from 'node:crypto';
 import sharp from 'sharp';
@@ -45,6 +47,44 @@ export function colourOf(uuid: string): { r: number; g: number; b: number } {
   const d = createHash('sha256').update(uuid).digest();
   const c = (i: number): number => 32 + ((d[i] ?? 0) % 192);
   return { r: c(0), g: c(1), b: c(2) };
+}
+
+/** The picture of one uuid at one size, as SVG. */
+export function sceneSvg(uuid: string, width: number, height: number): string {
+  const prng = createPrng(seedFrom(`scene:${uuid}`));
+  const pick = (low: number, high: number) => low + prng.next() * (high - low);
+  const hue = Math.round(pick(0, 360));
+  const night = prng.next() < 0.3;
+  const sky = night
+    ? [`hsl(${(hue + 200) % 360} 45% 12%)`, `hsl(${(hue + 230) % 360} 40% 28%)`]
+    : [`hsl(${hue} 70% 78%)`, `hsl(${(hue + 35) % 360} 65% 58%)`];
+  const parts: string[] = [];
+  parts.push(`<defs><linearGradient id="s" x1="0" y1="0" x2="0" y2="1"><stop offset="0" stop-color="${sky[0]}"/><stop offset="1" stop-color="${sky[1]}"/></linearGradient></defs>`);
+  parts.push(`<rect width="${width}" height="${height}" fill="url(#s)"/>`);
+  if (night) {
+    for (let i = 0; i < 40; i += 1) {
+      parts.push(`<circle cx="${(pick(0, 1) * width).toFixed(1)}" cy="${(pick(0, 0.55) * height).toFixed(1)}" r="${pick(0.4, 1.6).toFixed(2)}" fill="#fff" opacity="${pick(0.4, 1).toFixed(2)}"/>`);
+    }
+  }
+  const side = Math.min(width, height);
+  parts.push(
+    `<circle cx="${(pick(0.15, 0.85) * width).toFixed(1)}" cy="${(pick(0.12, 0.4) * height).toFixed(1)}" r="${(pick(0.06, 0.12) * side).toFixed(1)}" fill="${night ? '#f4f1de' : `hsl(${(hue + 20) % 360} 95% 88%)`}" opacity="0.95"/>`,
+  );
+  const layers = 3 + Math.floor(pick(0, 2));
+  for (let layer = 0; layer < layers; layer += 1) {
+    const base = height * (0.5 + (layer / layers) * 0.42);
+    const amplitude = height * pick(0.05, 0.16);
+    const steps = 6 + Math.floor(pick(0, 6));
+    const points: string[] = [`0,${height}`];
+    for (let step = 0; step <= steps; step += 1) {
+      const x = (step / steps) * width;
+      points.push(`${x.toFixed(1)},${(base - amplitude * pick(0.2, 1)).toFixed(1)}`);
+    }
+    points.push(`${width},${height}`);
+    const light = night ? 8 + layer * 5 : 62 - layer * 13;
+    parts.push(`<polygon points="${points.join(' ')}" fill="hsl(${(hue + 140 + layer * 12) % 360} ${night ? 25 : 35}% ${light}%)"/>`);
+  }
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">${parts.join('')}</svg>`;
 }
 
 /** A few hundred bytes shaped like an MP4: `ftyp`, `moov/mvhd`, `mdat`. */
@@ -88,7 +128,7 @@ function render(uuid: string, width: number, height: number, format: 'jpeg' | 'p
   const key = `${uuid}|${width}x${height}|${format}`;
   let pending = cache.get(key);
   if (!pending) {
-    const image = sharp({ create: { width, height, channels: 3, background: colourOf(uuid) } });
+    const image = sharp(Buffer.from(sceneSvg(uuid, width, height))).flatten({ background: colourOf(uuid) });
     pending =
       format === 'png'
         ? image.png().toBuffer()
