@@ -11,12 +11,15 @@ import { publishTargets, redirectPage } from '../../src/integration/site/publish
 import { summarizeTraining, trainingOf } from '../../src/integration/engine/records/training.ts';
 import {
   blurhashColour,
+  duplicatesOf,
   generationParams,
   hasNewerVersion,
   inSite,
+  isDuplicate,
   levelIndex,
   libraryContext,
   modelView,
+  usageLine,
   versionRows,
 } from '../../src/integration/site/view.ts';
 
@@ -243,6 +246,99 @@ describe('the gallery index, read back by the page engine', () => {
   it('leaves NSFW models out of an SFW-only site', () => {
     expect(recs.filter((record) => inSite(record, { ...settings, sfwOnly: true })).map((record) => record.file.stem)).not.toContain('beta-char');
     expect(recs.filter((record) => inSite(record, settings))).toHaveLength(recs.length);
+  });
+});
+
+describe('personal data, duplicates and usage in the page engine', () => {
+  const specs: Spec[] = [
+    // `records` gives every `dup` the bytes (SHA-256) of the first file.
+    { stem: 'dup', name: 'Dup', folder: 'a' },
+    { stem: 'dup', name: 'Dup', folder: 'b' },
+    { stem: 'one', name: 'One', versionId: 71, modelId: 7 },
+    { stem: 'two', name: 'Two', versionId: 71, modelId: 7 },
+    { stem: 'emb', name: 'Emb', type: 'TextualInversion' },
+    { stem: 'ckpt', name: 'Ckpt', type: 'Checkpoint' },
+  ];
+  const recs = records(specs);
+  const index = buildGalleryIndex(recs, { settings: { ...settings, showLocalPaths: true } });
+  const model = core.decodeIndex(JSON.parse(JSON.stringify(index.core)));
+  core.attachExtra(model, JSON.parse(JSON.stringify(index.extra)));
+  const engine = core.createEngine(model);
+  const at = (stem: string, folder = '') =>
+    model.ids.findIndex((id: string) => id === recs.find((record) => record.file.stem === stem && record.file.folder === folder)!.id);
+
+  it('flags byte-identical files and files of one CivitAI version, and counts them in the Duplicates facet', () => {
+    expect(model.sameFile(at('dup', 'a'))).toBe(true);
+    expect(model.sameFile(at('dup', 'b'))).toBe(true);
+    expect(model.sameFile(at('one'))).toBe(false);
+    expect(model.sameVersion(at('one'))).toBe(true);
+    expect(model.sameVersion(at('two'))).toBe(true);
+    expect(model.sameVersion(at('emb'))).toBe(false);
+    const counts = engine.run(core.defaultState()).counts.dupes;
+    expect([...counts]).toEqual([2, 2]);
+    const context = libraryContext(recs);
+    expect(duplicatesOf(recs[1]!, context)).toEqual({ sameFile: [recs[0]!.id], sameVersion: [] });
+    expect(duplicatesOf(recs[2]!, context)).toEqual({ sameFile: [], sameVersion: [recs[3]!.id] });
+    expect(isDuplicate(recs[4]!, context)).toBe(false);
+  });
+
+  it('gives each card its usage line (with a weight), and its file path when paths are shown', () => {
+    expect(model.usage(at('one'))).toBe('<lora:one:1>');
+    expect(model.usage(at('one'), 0.65)).toBe('<lora:one:0.65>');
+    expect(model.usage(at('emb'))).toBe('emb');
+    expect(model.usage(at('ckpt'))).toBe('');
+    expect(model.path(at('dup', 'b'))).toBe('/lib/loras/b/dup.safetensors');
+    expect(usageLine('LoCon', 'x', 0.5)).toBe('<lora:x:0.5>');
+    expect(usageLine('TextualInversion', 'neg')).toBe('neg');
+    expect(usageLine('Checkpoint', 'x')).toBeUndefined();
+    // Without show_local_paths the index has no paths at all.
+    const bare = buildGalleryIndex(recs, { settings });
+    expect(bare.extra.pd).toBeUndefined();
+  });
+
+  it('filters by favourites, notes and your tags; leaves hidden models out unless asked', () => {
+    const fav = new Uint8Array(model.n);
+    const hidden = new Uint8Array(model.n);
+    const noted = new Uint8Array(model.n);
+    const tags: string[][] = new Array(model.n);
+    fav[at('one')] = 1;
+    fav[at('two')] = 1;
+    noted[at('two')] = 1;
+    hidden[at('ckpt')] = 1;
+    tags[at('emb')] = ['negative', 'mine'];
+    tags[at('one')] = ['mine'];
+    engine.setPersonal({ fav, hidden, noted, tags });
+    const run = (change: (state: ReturnType<typeof core.defaultState>) => void) => {
+      const state = core.defaultState();
+      change(state);
+      return engine.run(state);
+    };
+    const all = run(() => undefined);
+    expect(all.list).toHaveLength(model.n - 1);
+    expect(all.hidden).toBe(1);
+    expect(run((state) => (state.hidden = true)).list).toHaveLength(model.n);
+    expect(run((state) => (state.filters.mine = ['Favourites'])).list.map((i: number) => model.stems[i]).sort()).toEqual(['one', 'two']);
+    expect(run((state) => (state.filters.mine = ['With notes'])).list.map((i: number) => model.stems[i])).toEqual(['two']);
+    const mytag = engine.facets.find((facet: { key: string }) => facet.key === 'mytag');
+    expect(mytag.labels).toEqual(expect.arrayContaining(['negative', 'mine']));
+    expect(run((state) => (state.filters.mytag = ['mine'])).list.map((i: number) => model.stems[i]).sort()).toEqual(['emb', 'one']);
+    expect(all.counts.mine[0]).toBe(2);
+    // `hidden=1` is part of the URL state.
+    expect(core.parseHash('#hidden=1').hidden).toBe(true);
+    expect(core.formatHash({ ...core.defaultState(), hidden: true })).toBe('hidden=1');
+  });
+
+  it('files names under a letter for the A–Z bar', () => {
+    expect(['Alpha', 'béta', '  zed', '1girl', '日本', ''].map(core.initialOf)).toEqual(['A', 'B', 'Z', '#', '#', '#']);
+  });
+});
+
+describe('descriptions', () => {
+  it('demote headings below the page’s own and drop empty ones', async () => {
+    const { sanitizeDescription } = await import('../../src/integration/site/sanitize.ts');
+    expect(sanitizeDescription('<h1>A</h1><h2 class="x">B</h2><h3>C</h3><h6>D</h6><h2> </h2><h4></h4><h3><img src="https://x/y.png" alt="pic"></h3>')).toBe(
+      '<h3>A</h3><h4>B</h4><h5>C</h5><h6>D</h6><h5><img src="https://x/y.png" alt="pic" loading="lazy" referrerpolicy="no-referrer" /></h5>',
+    );
   });
 });
 

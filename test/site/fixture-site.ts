@@ -4,7 +4,9 @@
  * whose names, descriptions, tags, creator, trigger words and image prompts do too.
  *
  * Run as a script (Astro builds in a child process, not inside the test runner):
- *   node test/site/fixture-site.ts --dir <folder> [--sfw-only] [--no-pages] [--no-gallery] [--gallery-path <path>]
+ *   node test/site/fixture-site.ts --dir <folder> [--sfw-only] [--no-pages] [--no-gallery] [--gallery-path <path>] [--duplicates]
+ * `--duplicates` adds a byte-identical copy of the first file and another file of its CivitAI
+ * version (the gallery's duplicate badges and facet).
  * It writes `<dir>/site.json` describing what it built.
  */
 import { createHash } from 'node:crypto';
@@ -94,6 +96,10 @@ function poisonedModel(): Record<string, unknown> {
       `<svg><script>window.__xss='svg-script'</script></svg>`,
       `<form action="javascript:window.__xss='form'"><button>go</button></form>`,
       `<p style="background:url(javascript:window.__xss='style')">styled</p>`,
+      // Headings of every level (demoted below the page's own), an empty one, and enough text
+      // to be folded behind "Show more".
+      `<h1>Usage guide</h1><h2>Settings</h2><h2> </h2><h3></h3>`,
+      ...Array.from({ length: 40 }, (_, n) => `<p>Paragraph ${n + 1} of a long description: weights, samplers, prompts that work and what to pair this model with.</p>`),
       `<math><mtext><table><mglyph><style><img src=x onerror="window.__xss='mxss'">`,
     ].join(''),
     type: `LORA ${PAYLOADS.svg}`,
@@ -115,6 +121,7 @@ export async function buildFixtureSite(options: {
   modelPages?: boolean;
   gallery?: boolean;
   galleryPath?: string;
+  duplicates?: boolean;
 }): Promise<FixtureSite> {
   const { startFakeCivitai } = await import('../../src/dev/fake-civitai/index.ts');
   const { buildSite } = await import('../../src/integration/cli/build-site.ts');
@@ -127,17 +134,24 @@ export async function buildFixtureSite(options: {
 
   // Slashes cannot be in file names; everything else of the payloads can.
   const noSlash = (text: string) => text.replaceAll('/', '');
-  const files = [
+  const files: { relativePath: string; versionId?: number; copyOf?: number }[] = [
     { relativePath: `Lora/${noSlash(PAYLOADS.svg)}/${noSlash(PAYLOADS.img)}.safetensors`, versionId: VERSION_ID },
     { relativePath: `Lora/${noSlash(PAYLOADS.attribute)} old.safetensors`, versionId: OLD_VERSION_ID },
     { relativePath: `Lora/${noSlash(PAYLOADS.script)}.safetensors` },
     { relativePath: `Lora/plain ${noSlash(PAYLOADS.alert)}.safetensors` },
+    ...(options.duplicates
+      ? [
+          { relativePath: 'Lora/copies/identical copy.safetensors', versionId: VERSION_ID, copyOf: 0 },
+          { relativePath: 'Lora/copies/same version fp32.safetensors', versionId: VERSION_ID },
+        ]
+      : []),
   ];
   const bindings = [];
+  const written: Buffer[] = [];
   for (const [index, file] of files.entries()) {
     const target = path.join(library, ...file.relativePath.split('/'));
     await mkdir(path.dirname(target), { recursive: true });
-    const bytes = safetensors(
+    const bytes = file.copyOf !== undefined ? (written[file.copyOf] as Buffer) : safetensors(
       {
         'modelspec.title': `${PAYLOADS.script} title`,
         'modelspec.author': PAYLOADS.img,
@@ -146,6 +160,7 @@ export async function buildFixtureSite(options: {
       },
       `poison-${index}`,
     );
+    written.push(bytes);
     await writeFile(target, bytes);
     if (file.versionId) {
       bindings.push({ sha256: createHash('sha256').update(bytes).digest('hex').toUpperCase(), size: bytes.length, versionId: file.versionId });
@@ -205,6 +220,7 @@ if (import.meta.main) {
       'no-pages': { type: 'boolean', default: false },
       'no-gallery': { type: 'boolean', default: false },
       'gallery-path': { type: 'string' },
+      duplicates: { type: 'boolean', default: false },
     },
   });
   if (!values.dir) throw new Error('--dir is required');
@@ -214,5 +230,6 @@ if (import.meta.main) {
     modelPages: !values['no-pages'],
     gallery: !values['no-gallery'],
     ...(values['gallery-path'] ? { galleryPath: values['gallery-path'] } : {}),
+    duplicates: values.duplicates,
   });
 }

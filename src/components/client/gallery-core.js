@@ -15,17 +15,29 @@
   var FLAG_VIDEO = 2;
   var FLAG_NEWER = 4;
   var FLAG_NSFW = 8;
+  var FLAG_SAME_FILE = 16;
+  var FLAG_SAME_VERSION = 32;
+  /** Values of the `Personal` facet (from the browser's own store, see curation.js). */
+  var PERSONAL_LABELS = ['Favourites', 'With notes'];
+  var DUPLICATE_LABELS = ['Identical file', 'Same CivitAI version'];
+  /** `u` of the index: how a model is used in a prompt. */
+  var USAGE_NONE = 0;
+  var USAGE_LORA = 1;
+  var USAGE_EMBEDDING = 2;
 
   /** Facets in sidebar order. `hash` is the URL key (type/base/folder/q/sort/dir/view as the seed's gallery). */
   var FACETS = [
+    { key: 'mine', hash: 'mine', label: 'Personal', fixedOrder: true, personal: true },
     { key: 'type', hash: 'type', label: 'Type' },
     { key: 'base', hash: 'base', label: 'Base model' },
     { key: 'folder', hash: 'folder', label: 'Folder', tree: true },
     { key: 'creator', hash: 'creator', label: 'Creator' },
     { key: 'tag', hash: 'tag', label: 'Tags' },
+    { key: 'mytag', hash: 'mytag', label: 'Your tags', personal: true },
     { key: 'rating', hash: 'rating', label: 'Content rating', fixedOrder: true },
     { key: 'status', hash: 'civitai', label: 'CivitAI', fixedOrder: true },
     { key: 'updates', hash: 'updates', label: 'Updates', fixedOrder: true },
+    { key: 'dupes', hash: 'dupes', label: 'Duplicates', fixedOrder: true },
   ];
 
   var SORTS = [
@@ -104,6 +116,17 @@
       isVideo: function (i) { return (c.f[i] & FLAG_VIDEO) !== 0; },
       hasNewer: function (i) { return (c.f[i] & FLAG_NEWER) !== 0; },
       isNsfw: function (i) { return (c.f[i] & FLAG_NSFW) !== 0; },
+      sameFile: function (i) { return (c.f[i] & FLAG_SAME_FILE) !== 0; },
+      sameVersion: function (i) { return (c.f[i] & FLAG_SAME_VERSION) !== 0; },
+      /** `<lora:…:w>`, the embedding name, or '' (needs attachExtra). */
+      usage: function (i, weight) { return usageLine(model.extra ? Number(model.extra.u.charAt(i)) : USAGE_NONE, model.stems ? model.stems[i] : '', weight); },
+      /** The model file's full path ('' when the site does not show local paths). */
+      path: function (i) {
+        var extra = model.extra;
+        if (!extra || !extra.pd) return '';
+        var name = extra.pn[i] !== undefined ? extra.pn[i] : extra.stem[i] + extra.pe[i];
+        return extra.pd[extra.pi[i]] + name;
+      },
     };
     buildHaystack(model);
     return model;
@@ -182,8 +205,48 @@
         for (var j = 0; j < model.n; j++) newer[j] = c.f[j] & FLAG_NEWER ? 0 : -1;
         return { labels: ['Newer version available'], single: newer };
       }
+      case 'dupes': {
+        var kinds = new Array(model.n);
+        for (var m = 0; m < model.n; m++) {
+          var list = [];
+          if (c.f[m] & FLAG_SAME_FILE) list.push(0);
+          if (c.f[m] & FLAG_SAME_VERSION) list.push(1);
+          kinds[m] = list;
+        }
+        return { labels: DUPLICATE_LABELS, multi: kinds };
+      }
+      case 'mine':
+        return { labels: PERSONAL_LABELS, multi: emptyLists(model.n) };
+      case 'mytag':
+        return { labels: [], multi: emptyLists(model.n) };
     }
     throw new Error('unknown facet ' + key);
+  }
+
+  function emptyLists(n) {
+    var lists = new Array(n);
+    for (var i = 0; i < n; i++) lists[i] = [];
+    return lists;
+  }
+
+  /** `1` → `1`, `0.75` → `0.75`, `0.7000001` → `0.7`. */
+  function formatWeight(weight) {
+    var value = typeof weight === 'number' && isFinite(weight) ? weight : 1;
+    return String(Math.round(value * 100) / 100);
+  }
+
+  /** The prompt text of a model: `<lora:stem:weight>` for LoRA-like models, the name for embeddings. */
+  function usageLine(kind, stem, weight) {
+    if (!stem) return '';
+    if (kind === USAGE_LORA) return '<lora:' + stem + ':' + formatWeight(weight) + '>';
+    if (kind === USAGE_EMBEDDING) return stem;
+    return '';
+  }
+
+  /** The letter a name files under in the A–Z bar: A…Z, or # for anything else. */
+  function initialOf(name) {
+    var first = fold(String(name).trim()).charAt(0).toUpperCase();
+    return first >= 'A' && first <= 'Z' ? first : '#';
   }
 
   // ---------------------------------------------------------------- URL state
@@ -191,7 +254,7 @@
   function defaultState() {
     var filters = {};
     FACETS.forEach(function (facet) { filters[facet.key] = []; });
-    return { q: '', filters: filters, sort: 'name', dir: 'asc', view: 'grid', group: false };
+    return { q: '', filters: filters, sort: 'name', dir: 'asc', view: 'grid', group: false, hidden: false };
   }
 
   function splitList(value) {
@@ -232,6 +295,7 @@
         view = VIEW_ALIASES[view] || view;
         if (VIEWS.indexOf(view) >= 0) state.view = view;
       } else if (key === 'group') state.group = value === '1' || value === 'true';
+      else if (key === 'hidden') state.hidden = value === '1' || value === 'true';
       else {
         var facet = FACETS.filter(function (f) { return f.hash === key; })[0];
         if (facet) state.filters[facet.key] = splitList(value);
@@ -262,6 +326,7 @@
     if (state.dir !== sortDefaultDir(state.sort)) parts.push('dir=' + state.dir);
     if (state.view !== 'grid') parts.push('view=' + state.view);
     if (state.group) parts.push('group=1');
+    if (state.hidden) parts.push('hidden=1');
     return parts.join('&');
   }
 
@@ -291,6 +356,48 @@
     groupOrder = Int32Array.from(sortedGroupOrder);
     var orders = {};
     var search = { q: null, tokens: [], mask: null, version: model.hayVersion };
+    /** Models the user hid (1), left out of every result unless `state.hidden`. */
+    var hiddenMask = new Uint8Array(n);
+    var hiddenCount = 0;
+
+    /**
+     * The browser's own data about the models (favourites, notes, hidden, the user's tags), by
+     * position: `{ fav, noted, hidden: Uint8Array, tags: string[][] }`.
+     */
+    function setPersonal(personal) {
+      var mine = facets.filter(function (f) { return f.key === 'mine'; })[0];
+      var mytag = facets.filter(function (f) { return f.key === 'mytag'; })[0];
+      var lists = new Array(n);
+      var tagIds = new Map();
+      var tagLabels = [];
+      var tagLists = new Array(n);
+      hiddenCount = 0;
+      for (var k = 0; k < n; k++) {
+        var list = [];
+        if (personal.fav && personal.fav[k]) list.push(0);
+        if (personal.noted && personal.noted[k]) list.push(1);
+        lists[k] = list;
+        hiddenMask[k] = personal.hidden && personal.hidden[k] ? 1 : 0;
+        hiddenCount += hiddenMask[k];
+        var tags = (personal.tags && personal.tags[k]) || [];
+        var ids = [];
+        for (var t = 0; t < tags.length; t++) {
+          var id = tagIds.get(tags[t]);
+          if (id === undefined) {
+            id = tagLabels.length;
+            tagLabels.push(tags[t]);
+            tagIds.set(tags[t], id);
+          }
+          if (ids.indexOf(id) < 0) ids.push(id);
+        }
+        tagLists[k] = ids;
+      }
+      mine.multi = lists;
+      mytag.labels = tagLabels;
+      mytag.multi = tagLists;
+      mytag.byLabel = indexLabels(tagLabels);
+    }
+
     var totals = { files: n, groups: countGroups() };
 
     function countGroups() {
@@ -462,9 +569,16 @@
       // For each model: how many facets reject it, and which one when it is exactly one.
       var fails = new Uint8Array(n);
       var failedFacet = new Int8Array(n);
+      var showHidden = Boolean(state.hidden);
+      var leftOut = 0;
       for (var k = 0; k < n; k++) {
         if (!mask[k]) {
           fails[k] = 255;
+          continue;
+        }
+        if (hiddenMask[k] && !showHidden) {
+          fails[k] = 255;
+          leftOut++;
           continue;
         }
         for (var a = 0; a < active.length; a++) {
@@ -537,10 +651,13 @@
         counts: counts,
         total: grouped ? totals.groups : totals.files,
         files: totals.files,
+        /** Matching files left out because the user hid them. */
+        hidden: leftOut,
+        hiddenTotal: hiddenCount,
       };
     }
 
-    return { run: run, facets: facets, order: order, totals: totals };
+    return { run: run, facets: facets, order: order, totals: totals, setPersonal: setPersonal };
   }
 
   /** Local date of a day number (`YYYY-MM-DD`). */
@@ -565,6 +682,11 @@
   root.CSCore = {
     FACETS: FACETS,
     SORTS: SORTS,
+    PERSONAL_LABELS: PERSONAL_LABELS,
+    DUPLICATE_LABELS: DUPLICATE_LABELS,
+    usageLine: usageLine,
+    formatWeight: formatWeight,
+    initialOf: initialOf,
     VIEWS: VIEWS,
     LEVELS: LEVELS,
     STATUS_LABELS: STATUS_LABELS,

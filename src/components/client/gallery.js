@@ -9,9 +9,11 @@
 (function () {
   'use strict';
   var core = window.CSCore;
+  var common = window.CSCommon;
   var root = document.getElementById('gallery');
   var data = document.getElementById('cs-index');
-  if (!core || !root || !data) return;
+  if (!core || !common || !root || !data) return;
+  var personal = common.personal;
 
   var PAGE = 24;
   var FACETS_AFTER_TYPING_MS = 150;
@@ -35,6 +37,11 @@
   var facetsBox = $('facets');
   var filtersPanel = $('filters');
   var filtersToggle = $('filters-toggle');
+  var backdrop = $('filters-backdrop');
+  var hiddenToggle = $('show-hidden');
+  var jumpBar = $('jump');
+  var personalStatus = $('personal-status');
+  var phone = window.matchMedia ? window.matchMedia('(max-width: 860px)') : { matches: false };
 
   var state = core.parseHash(location.hash);
   var current = null;
@@ -50,6 +57,13 @@
   var serverCards = true;
   var timings = [];
   var gallery = (window.__csGallery = { timings: timings, state: function () { return state; }, model: model });
+  /** Page id → position, once the ids have arrived. */
+  var positionOf = new Map();
+  /** Favourite (1) per position, for drawing cards. */
+  var favourites = new Uint8Array(model.n);
+  var hiddenByUser = new Uint8Array(model.n);
+  var userTags = new Array(model.n);
+  var initials = model.c.name.map(core.initialOf);
 
   // ------------------------------------------------------------ helpers
 
@@ -60,13 +74,7 @@
     return node;
   }
 
-  function storage(kind) {
-    try {
-      return window[kind];
-    } catch (error) {
-      return null;
-    }
-  }
+  var storage = common.storage;
 
   var numberFormat = new Intl.NumberFormat('en');
   function num(value) {
@@ -89,7 +97,7 @@
 
   function fact(list, label, value) {
     if (value === '' || value === null || value === undefined) return;
-    var row = el('div', 'fact fact-' + label.toLowerCase().replace(/[^a-z]+/g, '-'));
+    var row = el('div', 'fact fact-' + label.toLowerCase().replace(/[^a-z]+/g, '-').replace(/-+$/, ''));
     row.appendChild(el('dt', '', label));
     row.appendChild(el('dd', '', value));
     list.appendChild(row);
@@ -100,10 +108,61 @@
     return (model.urls && model.urls[i]) || '';
   }
 
+  function markButton(kind, label, title) {
+    var button = el('button', 'mark-button mark-' + (kind === 'favourite' ? 'favourite' : 'hide'));
+    button.type = 'button';
+    button.setAttribute('data-personal', kind);
+    button.setAttribute('aria-label', label);
+    button.title = title;
+    button.appendChild(el('span', 'mark-icon')).setAttribute('aria-hidden', 'true');
+    return button;
+  }
+
+  function actionButton(what, label, text, title) {
+    var button = el('button', 'card-action', text);
+    button.type = 'button';
+    button.setAttribute('data-copy-what', what);
+    button.setAttribute('aria-label', label);
+    button.title = title;
+    return button;
+  }
+
+  /** Favourite / hidden state and your tags on a card (drawn or server-rendered). */
+  function paintPersonal(item, i) {
+    var fav = favourites[i] === 1;
+    var hid = hiddenByUser[i] === 1;
+    item.classList.toggle('is-favourite', fav);
+    item.classList.toggle('is-hidden', hid);
+    var favButton = item.querySelector('[data-personal="favourite"]');
+    if (favButton) favButton.setAttribute('aria-pressed', fav ? 'true' : 'false');
+    var hideButton = item.querySelector('[data-personal="hidden"]');
+    if (hideButton) hideButton.setAttribute('aria-pressed', hid ? 'true' : 'false');
+    var usage = item.querySelector('[data-copy-what="usage"]');
+    if (usage && model.extra) usage.title = 'Copy ' + usageOf(i);
+    var tags = userTags[i] || [];
+    var line = item.querySelector('.card-mytags');
+    if (!tags.length) {
+      if (line) line.remove();
+      return;
+    }
+    if (!line) {
+      line = el('p', 'card-mytags');
+      var facts = item.querySelector('.card-facts');
+      item.querySelector('.card-body').insertBefore(line, facts ? facts.nextSibling : null);
+    }
+    setText(line, 'Your tags: ' + tags.join(', '));
+  }
+
+  function usageOf(i) {
+    var entry = model.ids[i] ? personal.get(model.ids[i]) : {};
+    return model.usage(i, entry.weight);
+  }
+
   function card(i, files) {
     var c = model.c;
     var item = el('li', 'card');
     item.setAttribute('data-i', String(i));
+    if (model.ids[i]) item.setAttribute('data-id', model.ids[i]);
     var media = el('div', 'card-media');
     if (model.colours[i]) media.style.setProperty('--ph', model.colours[i]);
     if (model.hasThumb(i) && model.ids[i]) {
@@ -133,7 +192,7 @@
       });
       reveal.appendChild(box);
       reveal.appendChild(el('span', 'reveal-show', 'NSFW · show'));
-      reveal.appendChild(el('span', 'reveal-hide', 'Hide'));
+      reveal.appendChild(el('span', 'reveal-hide', 'Blur'));
       media.appendChild(reveal);
     }
     item.appendChild(media);
@@ -160,6 +219,13 @@
     if (c.s[i] === 1) meta.appendChild(badge('not on CivitAI', 'warn'));
     else if (c.s[i] === 2) meta.appendChild(badge('lookup failed', 'warn'));
     if (model.hasNewer(i)) meta.appendChild(badge('update', 'new'));
+    if (model.sameFile(i) || model.sameVersion(i)) {
+      var dup = badge('duplicate', 'dup');
+      dup.title = model.sameFile(i)
+        ? 'Another file of the library has the same bytes (SHA-256)'
+        : 'Another file of the library is the same CivitAI version';
+      meta.appendChild(dup);
+    }
     body.appendChild(meta);
     if (c.creator[i] >= 0) body.appendChild(el('p', 'card-creator', 'by ' + model.d.creator[c.creator[i]]));
 
@@ -170,6 +236,9 @@
     fact(facts, 'Versions', num.vc[i] > 1 ? String(num.vc[i]) : '');
     fact(facts, 'Size', core.formatKiB(num.sz[i]));
     fact(facts, 'Updated', core.dayToDate(num.up[i]));
+    fact(facts, 'Created', core.dayToDate(num.cr[i]));
+    fact(facts, 'Rating', num.ra[i] === null || num.ra[i] === undefined ? '' : (num.ra[i] / 10).toFixed(1));
+    fact(facts, 'Added', core.dayToDate(num.ad[i]));
     fact(facts, 'Folder', model.d.folder[c.folder[i]]);
     body.appendChild(facts);
 
@@ -192,7 +261,18 @@
       versions.appendChild(listNode);
       body.appendChild(versions);
     }
+    var actions = el('div', 'card-actions');
+    var usage = model.usage(i);
+    if (usage) actions.appendChild(actionButton('usage', 'Copy usage', 'Usage', 'Copy ' + usage));
+    if (model.triggers && model.triggers[i]) actions.appendChild(actionButton('triggers', 'Copy trigger words', 'Trigger words', 'Copy the trigger words'));
+    if (model.path(i)) actions.appendChild(actionButton('path', 'Copy path', 'Path', "Copy the file's path"));
+    if (actions.firstChild) body.appendChild(actions);
     item.appendChild(body);
+    var marks = el('div', 'card-marks');
+    marks.appendChild(markButton('favourite', 'Favourite', 'Favourite'));
+    marks.appendChild(markButton('hidden', 'Hide', 'Hide from the gallery'));
+    item.appendChild(marks);
+    paintPersonal(item, i);
     return item;
   }
 
@@ -259,20 +339,58 @@
   // ------------------------------------------------------------ facets
 
   var facetNodes = {};
+  /** Per facet: whether each value occurs in the library at all, and how often. */
   var present = {};
+  var libraryCounts = {};
+
+  var COLLAPSED_KEY = 'cs.gallery.collapsed';
+  var collapsed = (function () {
+    var local = storage('localStorage');
+    try {
+      var list = JSON.parse((local && local.getItem(COLLAPSED_KEY)) || '[]');
+      return Array.isArray(list) ? list : [];
+    } catch (error) {
+      return [];
+    }
+  })();
+
+  function engineFacet(key) {
+    return engine.facets.filter(function (f) { return f.key === key; })[0];
+  }
+
+  function setCollapsed(key, isCollapsed) {
+    var nodes = facetNodes[key];
+    nodes.button.setAttribute('aria-expanded', isCollapsed ? 'false' : 'true');
+    nodes.body.hidden = isCollapsed;
+    nodes.section.classList.toggle('collapsed', isCollapsed);
+    collapsed = collapsed.filter(function (k) { return k !== key; });
+    if (isCollapsed) collapsed.push(key);
+    var local = storage('localStorage');
+    if (local) local.setItem(COLLAPSED_KEY, JSON.stringify(collapsed));
+  }
 
   function buildFacetSections() {
     core.FACETS.forEach(function (facet) {
-      var labels = engine.facets.filter(function (f) { return f.key === facet.key; })[0].labels;
+      var labels = engineFacet(facet.key).labels;
       var section = el('section', 'facet');
       section.setAttribute('data-facet', facet.key);
-      var details = el('details');
-      details.open = true;
-      var summary = el('summary');
-      summary.appendChild(el('h3', '', facet.label));
+      var heading = el('h3', 'facet-head');
+      var button = el('button', 'facet-toggle');
+      button.type = 'button';
+      button.id = 'facet-toggle-' + facet.key;
+      button.setAttribute('aria-controls', 'facet-body-' + facet.key);
+      button.setAttribute('aria-expanded', 'true');
+      button.appendChild(el('span', 'facet-label', facet.label));
       var selectedCount = el('span', 'facet-selected');
-      summary.appendChild(selectedCount);
-      details.appendChild(summary);
+      button.appendChild(selectedCount);
+      button.appendChild(el('span', 'facet-chevron')).setAttribute('aria-hidden', 'true');
+      heading.appendChild(button);
+      section.appendChild(heading);
+      var details = el('div', 'facet-body');
+      details.id = 'facet-body-' + facet.key;
+      button.addEventListener('click', function () {
+        setCollapsed(facet.key, button.getAttribute('aria-expanded') === 'true');
+      });
       if (labels.length > 12 && !facet.fixedOrder) {
         var filter = el('input', 'facet-filter');
         filter.type = 'search';
@@ -298,8 +416,25 @@
       details.appendChild(toggle);
       section.appendChild(details);
       facetsBox.appendChild(section);
-      facetNodes[facet.key] = { section: section, values: values, toggle: toggle, selectedCount: selectedCount, labels: labels, rows: new Map(), order: '' };
+      facetNodes[facet.key] = {
+        section: section, button: button, body: details, values: values, toggle: toggle, selectedCount: selectedCount,
+        labels: labels, rows: new Map(), order: '',
+      };
+      if (collapsed.indexOf(facet.key) >= 0) setCollapsed(facet.key, true);
     });
+  }
+
+  /** The labels of a facet made from personal data changed: its rows start over. */
+  function resetFacet(key) {
+    var nodes = facetNodes[key];
+    var facet = engineFacet(key);
+    nodes.labels = facet.labels;
+    nodes.rows = new Map();
+    nodes.order = '';
+    nodes.values.replaceChildren();
+    present[key] = facet.labels.map(function () { return true; });
+    libraryCounts[key] = null;
+    nodes.any = key === 'mine' || facet.labels.length > 0;
   }
 
   function facetRow(facet, nodes, id) {
@@ -338,15 +473,21 @@
     var query = facetQuery[facet.key] || '';
     var isPresent = present[facet.key];
     var ids = [];
+    // Values of this library stay listed when the other filters leave them no model: greyed, so
+    // the list does not jump about as you filter.
     for (var v = 0; v < labels.length; v++) {
       var selected = chosen.has(labels[v]);
       if (!isPresent[v] && !selected) continue;
       if (query && !selected && core.fold(labels[v]).indexOf(query) < 0) continue;
-      if (counts[v] === 0 && !selected && !facet.fixedOrder) continue;
       ids.push(v);
     }
     if (facet.tree) ids.sort(function (a, b) { return compareLabels(labels[a], labels[b]); });
-    else if (!facet.fixedOrder) ids.sort(function (a, b) { return counts[b] - counts[a] || compareLabels(labels[a], labels[b]); });
+    else if (!facet.fixedOrder) {
+      ids.sort(function (a, b) {
+        var totals = libraryCounts[facet.key] || counts;
+        return (counts[b] > 0) - (counts[a] > 0) || (totals[b] || 0) - (totals[a] || 0) || compareLabels(labels[a], labels[b]);
+      });
+    }
     var limit = expanded[facet.key] || query ? Infinity : facet.tree ? 30 : 10;
     var shown = [];
     for (var k = 0; k < ids.length; k++) if (k < limit || chosen.has(labels[ids[k]])) shown.push(ids[k]);
@@ -372,7 +513,8 @@
       if (row.__box.checked !== checked) row.__box.checked = checked;
       var disabled = counts[id] === 0 && !checked;
       if (row.__box.disabled !== disabled) row.__box.disabled = disabled;
-      setText(row.__count, num(counts[id]));
+      row.classList.toggle('empty-value', counts[id] === 0);
+      setText(row.__count, num(counts[id] || 0));
     });
     var hidden = ids.length - shown.length;
     nodes.toggle.hidden = !expanded[facet.key] && hidden <= 0;
@@ -438,8 +580,9 @@
   }
 
   function clearAll() {
-    var kept = { view: state.view, group: state.group, sort: state.sort, dir: state.dir };
+    var kept = { view: state.view, group: state.group, sort: state.sort, dir: state.dir, hidden: state.hidden };
     state = core.defaultState();
+    state.hidden = kept.hidden;
     state.view = kept.view;
     state.group = kept.group;
     state.sort = kept.sort;
@@ -455,8 +598,87 @@
       current.list.length === current.total
         ? plural(current.total, unit[0], unit[1])
         : 'Showing ' + num(current.list.length) + ' of ' + plural(current.total, unit[0], unit[1]);
+    if (current.hidden > 0) text += ' · ' + num(current.hidden) + ' hidden';
     setText(status, text);
+    setText($('hidden-count'), current.hiddenTotal ? '(' + num(current.hiddenTotal) + ')' : '');
   }
+
+  // ------------------------------------------------------------ A–Z
+
+  var jumpKey = null;
+
+  /** Letters of the current result (sorted by name): a letter jumps to its first card. */
+  function renderJump() {
+    var show = state.sort === 'name' && extraReady && current.list.length > 0;
+    jumpBar.hidden = !show;
+    if (!show) return;
+    var first = {};
+    for (var k = 0; k < current.list.length; k++) {
+      var letter = initials[current.list[k]];
+      if (first[letter] === undefined) first[letter] = k;
+    }
+    var key = state.dir + JSON.stringify(first);
+    if (key === jumpKey) return;
+    jumpKey = key;
+    var letters = '#ABCDEFGHIJKLMNOPQRSTUVWXYZ'.split('');
+    if (state.dir === 'desc') letters.reverse();
+    var focused = jumpBar.contains(document.activeElement) ? document.activeElement.getAttribute('data-letter') : null;
+    var fragment = document.createDocumentFragment();
+    var tabbable = null;
+    letters.forEach(function (letter) {
+      var button = el('button', 'jump-letter', letter);
+      button.type = 'button';
+      button.setAttribute('data-letter', letter);
+      button.tabIndex = -1;
+      if (first[letter] === undefined) {
+        button.disabled = true;
+        button.setAttribute('aria-label', letter === '#' ? 'Other characters: no model' : letter + ': no model');
+      } else {
+        button.setAttribute('data-at', String(first[letter]));
+        button.setAttribute('aria-label', letter === '#' ? 'Names starting with other characters' : 'Names starting with ' + letter);
+        if (!tabbable || letter === focused) tabbable = button;
+      }
+      fragment.appendChild(button);
+    });
+    if (tabbable) tabbable.tabIndex = 0;
+    jumpBar.replaceChildren(fragment);
+    if (focused && tabbable) tabbable.focus();
+  }
+
+  /** Draws cards down to position `at` of the result and focuses that card. */
+  function focusResult(at) {
+    while (rendered <= at && rendered < current.list.length) renderMore();
+    var node = results.children[at];
+    var link = node && node.querySelector('.card-link, .mark-button');
+    if (link) {
+      link.focus();
+      return true;
+    }
+    return false;
+  }
+
+  jumpBar.addEventListener('click', function (event) {
+    var button = event.target.closest ? event.target.closest('[data-at]') : null;
+    if (!button) return;
+    Array.prototype.forEach.call(jumpBar.querySelectorAll('button'), function (other) { other.tabIndex = other === button ? 0 : -1; });
+    focusResult(Number(button.getAttribute('data-at')));
+  });
+  // One tab stop: the arrow keys move between the letters (a toolbar).
+  jumpBar.addEventListener('keydown', function (event) {
+    var buttons = Array.prototype.filter.call(jumpBar.querySelectorAll('button'), function (button) { return !button.disabled; });
+    var at = buttons.indexOf(document.activeElement);
+    if (at < 0) return;
+    var next = -1;
+    if (event.key === 'ArrowRight' || event.key === 'ArrowDown') next = Math.min(buttons.length - 1, at + 1);
+    else if (event.key === 'ArrowLeft' || event.key === 'ArrowUp') next = Math.max(0, at - 1);
+    else if (event.key === 'Home') next = 0;
+    else if (event.key === 'End') next = buttons.length - 1;
+    if (next < 0) return;
+    event.preventDefault();
+    buttons[at].tabIndex = -1;
+    buttons[next].tabIndex = 0;
+    buttons[next].focus();
+  });
 
   // ------------------------------------------------------------ state
 
@@ -464,14 +686,16 @@
     search.value = state.q;
     sortSelect.value = state.sort;
     var descending = state.dir === 'desc';
-    dirButton.setAttribute('aria-label', descending ? 'Sort descending (click for ascending)' : 'Sort ascending (click for descending)');
+    dirButton.title = descending ? 'Descending: click for ascending' : 'Ascending: click for descending';
     dirButton.setAttribute('data-dir', state.dir);
-    setText(dirButton.querySelector('.dir-text'), descending ? 'Desc' : 'Asc');
+    setText(dirButton.querySelector('.dir-text'), descending ? 'Descending' : 'Ascending');
     groupToggle.checked = state.group;
+    hiddenToggle.checked = state.hidden;
     Array.prototype.forEach.call(document.querySelectorAll('[data-view]'), function (button) {
       button.setAttribute('aria-pressed', button.getAttribute('data-view') === state.view ? 'true' : 'false');
     });
     results.className = 'results view-' + state.view;
+    results.setAttribute('data-sort', state.sort);
   }
 
   var facetsTimer = null;
@@ -493,7 +717,9 @@
     renderStatus();
     var drawn = performance.now();
     results.className = 'results view-' + state.view;
+    results.setAttribute('data-sort', state.sort);
     renderResults();
+    renderJump();
     var hash = core.formatHash(state);
     if (history !== 'none' && hash !== lastHash) {
       // Clicks get a new history entry at once; typing updates the URL when it pauses (browsers
@@ -533,6 +759,123 @@
     apply('none');
   }
 
+  // ------------------------------------------------------------ personal data
+
+  /** Reads the browser's store into the engine (by position) and repaints what shows it. */
+  function refreshPersonal() {
+    if (!extraReady) return;
+    var noted = new Uint8Array(model.n);
+    favourites = new Uint8Array(model.n);
+    hiddenByUser = new Uint8Array(model.n);
+    userTags = new Array(model.n);
+    personal.ids().forEach(function (id) {
+      var i = positionOf.get(id);
+      if (i === undefined) return;
+      var entry = personal.get(id);
+      if (entry.favourite) favourites[i] = 1;
+      if (entry.hidden) hiddenByUser[i] = 1;
+      if (entry.note) noted[i] = 1;
+      if (entry.tags) userTags[i] = entry.tags;
+    });
+    engine.setPersonal({ fav: favourites, hidden: hiddenByUser, noted: noted, tags: userTags });
+    resetFacet('mine');
+    resetFacet('mytag');
+    Array.prototype.forEach.call(results.children, function (item) {
+      var i = item.getAttribute('data-i');
+      if (i !== null) paintPersonal(item, Number(i));
+    });
+  }
+
+  function say(text) {
+    personalStatus.textContent = '';
+    personalStatus.textContent = text;
+  }
+
+  function togglePersonal(button) {
+    var item = button.closest('.card');
+    if (!item) return;
+    var drawn = item.getAttribute('data-i') !== null;
+    var i = drawn ? Number(item.getAttribute('data-i')) : -1;
+    // A server-rendered card (before the page ids have arrived) carries its id itself.
+    var id = drawn ? model.ids[i] : item.getAttribute('data-id');
+    if (!id) return;
+    var kind = button.getAttribute('data-personal');
+    var on = button.getAttribute('aria-pressed') !== 'true';
+    var position = Array.prototype.indexOf.call(results.children, item);
+    personal.update(id, function (entry) {
+      if (on) entry[kind] = true;
+      else delete entry[kind];
+    });
+    if (!drawn) {
+      button.setAttribute('aria-pressed', on ? 'true' : 'false');
+      return;
+    }
+    if (kind === 'hidden' && on && !state.hidden) {
+      // The card leaves the result: focus moves on to the card that takes its place.
+      setText(status, status.textContent + ' · “' + model.c.name[i] + '” is hidden (Show hidden brings it back)');
+      var next = results.children[position] || results.children[position - 1];
+      var target = next && next.querySelector('.card-link');
+      if (target) target.focus();
+      else search.focus();
+    }
+  }
+
+  results.addEventListener('click', function (event) {
+    var target = event.target;
+    if (!target || !target.closest) return;
+    var mark = target.closest('[data-personal]');
+    if (mark) {
+      event.preventDefault();
+      togglePersonal(mark);
+      return;
+    }
+    var action = target.closest('[data-copy-what]');
+    if (!action) return;
+    event.preventDefault();
+    var item = action.closest('.card');
+    var i = item && item.getAttribute('data-i') !== null ? Number(item.getAttribute('data-i')) : -1;
+    var what = action.getAttribute('data-copy-what');
+    var text = action.getAttribute('data-copy') || '';
+    if (i >= 0) {
+      if (what === 'usage') text = usageOf(i);
+      else if (what === 'triggers') text = (model.triggers && model.triggers[i]) || '';
+      else if (what === 'path') text = model.path(i);
+    }
+    if (text) common.copyWithFeedback(text, action, status);
+  });
+
+  personal.onChange(function () {
+    refreshPersonal();
+    if (current) apply('none');
+  });
+
+  $('personal-export').addEventListener('click', function () {
+    var text = personal.exportText(function (id) {
+      var i = positionOf.get(id);
+      return i === undefined ? '' : model.c.name[i];
+    });
+    common.download('civitscraper-personal-' + new Date().toISOString().slice(0, 10) + '.json', text);
+    say('Exported ' + plural(personal.count(), 'model', 'models') + '.');
+  });
+  $('personal-import').addEventListener('click', function () { $('personal-file').click(); });
+  $('personal-file').addEventListener('change', function () {
+    var input = $('personal-file');
+    var file = input.files && input.files[0];
+    if (!file) return;
+    var reader = new FileReader();
+    reader.addEventListener('load', function () {
+      try {
+        var count = personal.importText(String(reader.result || ''));
+        say('Imported ' + plural(count, 'model', 'models') + '.');
+      } catch (error) {
+        say('Nothing imported: ' + error.message);
+      }
+      input.value = '';
+    });
+    reader.readAsText(file);
+  });
+  if (!personal.persistent) say('This browser does not keep data for this page: favourites last until it is closed.');
+
   // ------------------------------------------------------------ events
 
   search.addEventListener('input', function () {
@@ -565,6 +908,10 @@
     state.group = groupToggle.checked;
     apply('push');
   });
+  hiddenToggle.addEventListener('change', function () {
+    state.hidden = hiddenToggle.checked;
+    apply('push');
+  });
   Array.prototype.forEach.call(document.querySelectorAll('[data-view]'), function (button) {
     button.addEventListener('click', function () {
       state.view = button.getAttribute('data-view');
@@ -595,29 +942,152 @@
   document.addEventListener('keydown', function (event) {
     var target = event.target;
     var inField = target && (target.tagName === 'INPUT' || target.tagName === 'SELECT' || target.tagName === 'TEXTAREA');
-    if (event.key === '/' && !inField && !event.ctrlKey && !event.metaKey && !event.altKey) {
+    if (event.key === '/' && !inField && !event.ctrlKey && !event.metaKey && !event.altKey && !drawerOpen()) {
       event.preventDefault();
       search.focus();
       search.select();
     }
   });
-  filtersToggle.addEventListener('click', function () {
-    var open = filtersToggle.getAttribute('aria-expanded') !== 'true';
-    filtersToggle.setAttribute('aria-expanded', open ? 'true' : 'false');
+
+  // "Skip to results": straight to the first card (the filters come first in the page).
+  Array.prototype.forEach.call(document.querySelectorAll('[data-skip-results]'), function (link) {
+    link.addEventListener('click', function (event) {
+      event.preventDefault();
+      if (!current || !current.list.length || !focusResult(0)) {
+        ($('empty').hidden ? results : $('empty')).focus();
+      }
+    });
+  });
+
+  // ------------------------------------------------------------ the filters: sidebar or drawer
+
+  var SIDEBAR_KEY = 'cs.gallery.filters';
+  var opener = null;
+
+  function drawerOpen() {
+    return filtersPanel.classList.contains('open');
+  }
+
+  /** What is outside the drawer while it is open: inert, so focus and clicks stay in it. */
+  function outside() {
+    var nodes = [];
+    Array.prototype.forEach.call(document.body.children, function (node) {
+      if (!node.contains(filtersPanel) && node.tagName !== 'SCRIPT') nodes.push(node);
+    });
+    Array.prototype.forEach.call(document.querySelectorAll('.site-header, .gallery-main, .skip-link'), function (node) {
+      if (nodes.indexOf(node) < 0) nodes.push(node);
+    });
+    return nodes;
+  }
+
+  function setDrawer(open) {
+    if (open === drawerOpen()) return;
+    if (open) opener = document.activeElement;
     filtersPanel.classList.toggle('open', open);
+    backdrop.hidden = !open;
+    filtersToggle.setAttribute('aria-expanded', open ? 'true' : 'false');
     if (open) {
-      var first = filtersPanel.querySelector('input, button, summary');
+      filtersPanel.setAttribute('role', 'dialog');
+      filtersPanel.setAttribute('aria-modal', 'true');
+    } else {
+      filtersPanel.removeAttribute('role');
+      filtersPanel.removeAttribute('aria-modal');
+    }
+    outside().forEach(function (node) {
+      if (open) node.setAttribute('inert', '');
+      else node.removeAttribute('inert');
+    });
+    document.documentElement.classList.toggle('drawer-open', open);
+    if (open) {
+      var first = focusables()[0];
+      if (first) first.focus();
+    } else if (opener && opener.focus) {
+      opener.focus();
+      opener = null;
+    }
+  }
+
+  function focusables() {
+    return Array.prototype.filter.call(
+      filtersPanel.querySelectorAll('button, input, select, textarea, a[href], [tabindex]:not([tabindex="-1"])'),
+      function (node) { return !node.disabled && !node.hidden && node.getClientRects().length > 0; },
+    );
+  }
+
+  function sidebarShown() {
+    return !root.classList.contains('filters-collapsed');
+  }
+
+  function setSidebar(shown, remember) {
+    root.classList.toggle('filters-collapsed', !shown);
+    if (!phone.matches) filtersToggle.setAttribute('aria-expanded', shown ? 'true' : 'false');
+    if (remember) {
+      var local = storage('localStorage');
+      if (local) local.setItem(SIDEBAR_KEY, shown ? 'shown' : 'collapsed');
+    }
+  }
+
+  function syncFiltersMode() {
+    if (phone.matches) filtersToggle.setAttribute('aria-expanded', drawerOpen() ? 'true' : 'false');
+    else {
+      setDrawer(false);
+      filtersToggle.setAttribute('aria-expanded', sidebarShown() ? 'true' : 'false');
+    }
+  }
+
+  filtersToggle.addEventListener('click', function () {
+    if (phone.matches) setDrawer(!drawerOpen());
+    else setSidebar(!sidebarShown(), true);
+  });
+  $('filters-close').addEventListener('click', function () {
+    if (phone.matches) setDrawer(false);
+    else {
+      setSidebar(false, true);
+      filtersToggle.focus();
+    }
+  });
+  // A tap beside the drawer closes it and goes no further (the card under it stays shut).
+  backdrop.addEventListener('click', function (event) {
+    event.preventDefault();
+    event.stopPropagation();
+    setDrawer(false);
+  });
+  filtersPanel.addEventListener('keydown', function (event) {
+    if (!drawerOpen()) return;
+    if (event.key === 'Escape') {
+      event.preventDefault();
+      setDrawer(false);
+      return;
+    }
+    if (event.key !== 'Tab') return;
+    var nodes = focusables();
+    if (!nodes.length) return;
+    var first = nodes[0];
+    var last = nodes[nodes.length - 1];
+    if (event.shiftKey && document.activeElement === first) {
+      event.preventDefault();
+      last.focus();
+    } else if (!event.shiftKey && document.activeElement === last) {
+      event.preventDefault();
+      first.focus();
+    }
+  });
+  document.addEventListener('keydown', function (event) {
+    if (event.key === 'Escape' && drawerOpen()) setDrawer(false);
+  });
+  // Focus that lands outside the open drawer (a click on the page edge) comes back into it.
+  document.addEventListener('focusin', function (event) {
+    if (drawerOpen() && !filtersPanel.contains(event.target)) {
+      var first = focusables()[0];
       if (first) first.focus();
     }
   });
-  $('filters-close').addEventListener('click', function () {
-    filtersToggle.setAttribute('aria-expanded', 'false');
-    filtersPanel.classList.remove('open');
-    filtersToggle.focus();
-  });
-  document.addEventListener('keydown', function (event) {
-    if (event.key === 'Escape' && filtersPanel.classList.contains('open')) $('filters-close').click();
-  });
+  if (phone.addEventListener) phone.addEventListener('change', syncFiltersMode);
+  (function () {
+    var local = storage('localStorage');
+    setSidebar(!(local && local.getItem(SIDEBAR_KEY) === 'collapsed'), false);
+    syncFiltersMode();
+  })();
 
   var local = storage('localStorage');
   function setNsfw(show) {
@@ -658,6 +1128,8 @@
     if (extraReady || !window.__csExtra) return;
     if (!core.attachExtra(model, window.__csExtra)) return;
     extraReady = true;
+    for (var i = 0; i < model.n; i++) positionOf.set(model.ids[i], i);
+    refreshPersonal();
     gallery.extraMs = performance.now();
     apply('none');
     restoreScroll();
@@ -668,11 +1140,14 @@
     core.FACETS.forEach(function (facet) {
       var values = counts[facet.key];
       present[facet.key] = Array.prototype.map.call(values, function (count) { return count > 0; });
+      libraryCounts[facet.key] = values;
     });
     buildFacetSections();
     core.FACETS.forEach(function (facet) {
-      facetNodes[facet.key].any = present[facet.key].some(Boolean);
+      facetNodes[facet.key].any = facet.key === 'mine' || present[facet.key].some(Boolean);
     });
+    present.mine = core.PERSONAL_LABELS.map(function () { return true; });
+    libraryCounts.mine = null;
     root.classList.add('js');
     Array.prototype.forEach.call(document.querySelectorAll('[data-js-only]'), function (node) { node.hidden = false; });
     syncControls();

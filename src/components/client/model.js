@@ -1,23 +1,21 @@
 /*
- * Model pages: copy buttons, the way back to the gallery as it was left, and the image viewer
- * (keyboard, swipe, generation parameters with copy). Library text is never parsed as HTML: the
- * viewer shows clones of the page's own parameter blocks.
- * A classic script (pages opened from file:// cannot load module scripts).
+ * Model pages: copy buttons, the way back to the gallery as it was left, your favourite, tags,
+ * notes and preferred weight (kept in this browser, see common.js), long descriptions folded,
+ * and the image viewer (keyboard, swipe, a strip of every image, full screen, generation
+ * parameters with copy). Library text is never parsed as HTML: the viewer shows clones of the
+ * page's own parameter blocks, and what you type is only ever set as text.
+ * A classic script after common.js (pages opened from file:// cannot load module scripts).
  */
 (function () {
   'use strict';
   var $ = function (id) { return document.getElementById(id); };
+  var common = window.CSCommon;
+  if (!common) return;
 
   Array.prototype.forEach.call(document.querySelectorAll('[data-js-only]'), function (node) { node.hidden = false; });
   document.documentElement.classList.add('js');
 
-  function storage(kind) {
-    try {
-      return window[kind];
-    } catch (error) {
-      return null;
-    }
-  }
+  var storage = common.storage;
 
   // ------------------------------------------------------------ back to the gallery
 
@@ -33,50 +31,151 @@
 
   var status = $('copy-status');
 
-  function fallbackCopy(text) {
-    var area = document.createElement('textarea');
-    area.value = text;
-    area.setAttribute('readonly', '');
-    area.style.position = 'fixed';
-    area.style.opacity = '0';
-    document.body.appendChild(area);
-    area.select();
-    var ok = false;
-    try {
-      ok = document.execCommand('copy');
-    } catch (error) {
-      ok = false;
-    }
-    area.remove();
-    return ok ? Promise.resolve() : Promise.reject(new Error('copy refused'));
-  }
-
-  function copy(text) {
-    if (navigator.clipboard && window.isSecureContext) {
-      return navigator.clipboard.writeText(text).catch(function () { return fallbackCopy(text); });
-    }
-    return fallbackCopy(text);
-  }
-
   document.addEventListener('click', function (event) {
     var button = event.target && event.target.closest ? event.target.closest('[data-copy]') : null;
     if (!button) return;
     event.preventDefault();
-    var text = button.getAttribute('data-copy') || '';
-    copy(text).then(
-      function () { feedback(button, true); },
-      function () { feedback(button, false); },
-    );
+    common.copyWithFeedback(button.getAttribute('data-copy') || '', button, status);
   });
 
-  function feedback(button, ok) {
-    button.classList.remove('copied', 'copy-failed');
-    button.classList.add(ok ? 'copied' : 'copy-failed');
-    if (status) status.textContent = ok ? 'Copied to the clipboard' : 'Copy failed: select the text instead';
-    clearTimeout(button.__copyTimer);
-    button.__copyTimer = setTimeout(function () {
-      button.classList.remove('copied', 'copy-failed');
-    }, 1600);
+  // ------------------------------------------------------------ yours: favourite, tags, notes, weight
+
+  var personal = common.personal;
+  var favourite = $('favourite');
+  var modelId = favourite ? favourite.getAttribute('data-model-id') : '';
+  var usageLine = $('usage-line');
+  var usageCopy = $('usage-copy');
+  var weightInput = $('weight-input');
+  var noteInput = $('note-input');
+  var tagList = $('my-tags');
+  var saved = $('personal-saved');
+
+  function formatWeight(weight) {
+    var value = typeof weight === 'number' && isFinite(weight) ? weight : 1;
+    return String(Math.round(value * 100) / 100);
+  }
+
+  function usageText(entry) {
+    if (!usageLine) return '';
+    var stem = usageLine.getAttribute('data-usage-stem') || '';
+    return usageLine.getAttribute('data-usage-kind') === 'lora' ? '<lora:' + stem + ':' + formatWeight(entry.weight) + '>' : usageLine.textContent;
+  }
+
+  function paintPersonal() {
+    if (!modelId) return;
+    var entry = personal.get(modelId);
+    favourite.setAttribute('aria-pressed', entry.favourite ? 'true' : 'false');
+    if (usageLine && usageLine.getAttribute('data-usage-kind') === 'lora') {
+      var text = usageText(entry);
+      usageLine.textContent = text;
+      if (usageCopy) usageCopy.setAttribute('data-copy', text);
+    }
+    if (weightInput && document.activeElement !== weightInput) weightInput.value = formatWeight(entry.weight);
+    if (noteInput && document.activeElement !== noteInput) noteInput.value = entry.note || '';
+    if (tagList) {
+      var fragment = document.createDocumentFragment();
+      (entry.tags || []).forEach(function (tag) {
+        var item = document.createElement('li');
+        item.className = 'chip';
+        var label = document.createElement('span');
+        label.textContent = tag;
+        item.appendChild(label);
+        var remove = document.createElement('button');
+        remove.type = 'button';
+        remove.textContent = '×';
+        remove.setAttribute('aria-label', 'Remove tag ' + tag);
+        remove.addEventListener('click', function () {
+          personal.update(modelId, function (next) {
+            next.tags = (next.tags || []).filter(function (other) { return other !== tag; });
+          });
+          var input = $('tag-input');
+          if (input) input.focus();
+        });
+        item.appendChild(remove);
+        fragment.appendChild(item);
+      });
+      tagList.replaceChildren(fragment);
+    }
+  }
+
+  function note(text) {
+    if (!saved) return;
+    saved.textContent = text;
+  }
+
+  if (modelId) {
+    favourite.addEventListener('click', function () {
+      var on = favourite.getAttribute('aria-pressed') !== 'true';
+      personal.update(modelId, function (entry) {
+        if (on) entry.favourite = true;
+        else delete entry.favourite;
+      });
+    });
+    var tagForm = $('tag-form');
+    if (tagForm) {
+      tagForm.addEventListener('submit', function (event) {
+        event.preventDefault();
+        var input = $('tag-input');
+        var tags = common.cleanTags(input.value.split(','));
+        if (!tags.length) return;
+        personal.update(modelId, function (entry) { entry.tags = common.cleanTags((entry.tags || []).concat(tags)); });
+        input.value = '';
+        note('Tag saved');
+      });
+    }
+    if (noteInput) {
+      var noteTimer = null;
+      var saveNote = function () {
+        clearTimeout(noteTimer);
+        noteTimer = null;
+        var text = noteInput.value;
+        personal.update(modelId, function (entry) {
+          if (text.trim()) entry.note = text;
+          else delete entry.note;
+        });
+        note(personal.persistent ? 'Notes saved in this browser' : 'This browser keeps nothing for this page: the notes last until it is closed');
+      };
+      noteInput.addEventListener('input', function () {
+        clearTimeout(noteTimer);
+        noteTimer = setTimeout(saveNote, 400);
+      });
+      noteInput.addEventListener('blur', function () { if (noteTimer) saveNote(); });
+      window.addEventListener('pagehide', function () { if (noteTimer) saveNote(); });
+    }
+    if (weightInput) {
+      weightInput.addEventListener('change', function () {
+        var value = Number(weightInput.value);
+        if (!isFinite(value) || weightInput.value === '') return;
+        personal.update(modelId, function (entry) {
+          if (value === 1) delete entry.weight;
+          else entry.weight = value;
+        });
+      });
+    }
+    personal.onChange(paintPersonal);
+    paintPersonal();
+  }
+
+  // ------------------------------------------------------------ long descriptions
+
+  var box = $('description-box');
+  var body = $('description-body');
+  if (box && body && body.scrollHeight > 560) {
+    box.classList.add('collapsible');
+    var toggle = document.createElement('button');
+    toggle.type = 'button';
+    toggle.className = 'button description-more';
+    toggle.setAttribute('aria-controls', 'description-body');
+    toggle.setAttribute('aria-expanded', 'false');
+    toggle.textContent = 'Show more';
+    toggle.addEventListener('click', function () {
+      var open = !box.classList.contains('expanded');
+      box.classList.toggle('expanded', open);
+      toggle.setAttribute('aria-expanded', open ? 'true' : 'false');
+      toggle.textContent = open ? 'Show less' : 'Show more';
+      if (!open) box.scrollIntoView({ block: 'nearest' });
+    });
+    box.appendChild(toggle);
   }
 
   // ------------------------------------------------------------ image viewer
@@ -87,8 +186,56 @@
   var stage = $('lb-stage');
   var info = $('lb-info');
   var counter = $('lb-counter');
+  var strip = $('lb-strip');
+  var fullscreenButton = $('lb-fullscreen');
   var current = 0;
   var opener = null;
+
+  // The strip: every image as a small button; the current one is marked.
+  var thumbs = shots.map(function (shot, i) {
+    var link = shotLink(i);
+    var button = document.createElement('button');
+    button.type = 'button';
+    button.className = 'lb-thumb';
+    var isVideo = link && link.getAttribute('data-type') === 'video';
+    button.setAttribute('aria-label', (isVideo ? 'Video ' : 'Image ') + (i + 1) + ' of ' + shots.length);
+    var picture = shot.querySelector('.shot-link img');
+    if (picture) {
+      var img = document.createElement('img');
+      img.alt = '';
+      img.loading = 'lazy';
+      img.decoding = 'async';
+      img.src = picture.getAttribute('src');
+      button.appendChild(img);
+    } else {
+      button.appendChild(document.createTextNode(String(i + 1)));
+    }
+    if (isVideo) {
+      var play = document.createElement('span');
+      play.className = 'lb-thumb-play';
+      play.setAttribute('aria-hidden', 'true');
+      play.textContent = '▶';
+      button.appendChild(play);
+    }
+    button.addEventListener('click', function () { show(i); });
+    if (strip) strip.appendChild(button);
+    return button;
+  });
+  if (strip && shots.length < 2) strip.hidden = true;
+
+  function unplayable(link) {
+    var box = document.createElement('div');
+    box.className = 'lb-unplayable';
+    var text = document.createElement('p');
+    text.textContent = 'This video cannot be played in this browser (its format or codec is not supported, or the file is missing).';
+    box.appendChild(text);
+    var open = document.createElement('a');
+    open.href = link.getAttribute('href');
+    open.textContent = 'Open the video file';
+    open.setAttribute('download', '');
+    box.appendChild(open);
+    return box;
+  }
 
   function shotLink(i) {
     return shots[i].querySelector('.shot-link');
@@ -115,7 +262,17 @@
       media.playsInline = true;
       var poster = link.getAttribute('data-poster');
       if (poster) media.poster = poster;
+      var videoLink = link;
+      media.addEventListener('error', function () {
+        var video = stage.querySelector('video');
+        if (video) video.replaceWith(unplayable(videoLink));
+      });
       media.src = link.getAttribute('href');
+      if (typeof media.canPlayType === 'function') {
+        var ext = (link.getAttribute('href').match(/\.([a-z0-9]+)$/i) || [])[1] || '';
+        var types = { mp4: 'video/mp4', webm: 'video/webm', mov: 'video/quicktime', m4v: 'video/mp4', mkv: 'video/x-matroska' };
+        if (types[ext.toLowerCase()] && media.canPlayType(types[ext.toLowerCase()]) === '') media = unplayable(link);
+      }
     } else if (link) {
       media = document.createElement('img');
       // A dragged image would cancel the swipe.
@@ -154,6 +311,12 @@
       info.replaceChildren(none);
     }
     counter.textContent = current + 1 + ' / ' + shots.length;
+    thumbs.forEach(function (thumb, k) {
+      if (k === current) thumb.setAttribute('aria-current', 'true');
+      else thumb.removeAttribute('aria-current');
+      thumb.classList.toggle('blurred', isHidden(k));
+    });
+    if (thumbs[current] && thumbs[current].scrollIntoView) thumbs[current].scrollIntoView({ block: 'nearest', inline: 'nearest' });
     // Neighbours load while this one is looked at.
     [current + 1, current - 1].forEach(function (k) {
       var next = shotLink((k + shots.length) % shots.length);
@@ -170,7 +333,21 @@
   }
 
   function close() {
+    if (document.fullscreenElement) document.exitFullscreen().catch(function () {});
     if (dialog.open) dialog.close();
+  }
+
+  function toggleFullscreen() {
+    if (document.fullscreenElement) document.exitFullscreen().catch(function () {});
+    else if (dialog.requestFullscreen) dialog.requestFullscreen().catch(function () {});
+  }
+  if (fullscreenButton) {
+    if (!dialog.requestFullscreen) fullscreenButton.hidden = true;
+    fullscreenButton.addEventListener('click', toggleFullscreen);
+    document.addEventListener('fullscreenchange', function () {
+      fullscreenButton.setAttribute('aria-pressed', document.fullscreenElement ? 'true' : 'false');
+      fullscreenButton.setAttribute('aria-label', document.fullscreenElement ? 'Leave full screen' : 'Full screen');
+    });
   }
 
   dialog.addEventListener('close', function () {
@@ -215,8 +392,7 @@
       show(shots.length - 1);
     } else if ((event.key === 'f' || event.key === 'F') && !event.ctrlKey && !event.metaKey) {
       event.preventDefault();
-      if (document.fullscreenElement) document.exitFullscreen();
-      else if (dialog.requestFullscreen) dialog.requestFullscreen().catch(function () {});
+      toggleFullscreen();
     }
   });
 

@@ -30,3 +30,13 @@ export function galleryData(records: readonly ModelRecord[], settings: IndexOpti
   last = { key, data };
   return data;
 }
+
+/**
+ * The URL of a browser script imported with `?worker&url`: in a build, Vite has bundled and
+ * minified it as a classic script of its own (the `iife` worker format; the scripts import
+ * nothing, so any format gives the same code). `astro dev` serves worker code with a loader
+ * prepended that only works in a worker: the page then gets the source file as it is.
+ */
+export function classicScriptUrl(workerUrl: string): string {
+  return workerUrl.includes('worker_file') ? (workerUrl.split('?')[0] ?? workerUrl) : workerUrl;
+}

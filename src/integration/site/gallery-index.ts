@@ -26,16 +26,18 @@ import type { SiteSettings } from './settings.ts';
 import {
   blurhashColour,
   coverImage,
+  duplicatesOf,
   hasNewerVersion,
   levelIndex,
   libraryContext,
   modelView,
   parseDate,
+  usageKind,
   type LibraryContext,
   type ModelView,
 } from './view.ts';
 
-export const INDEX_FORMAT = 2;
+export const INDEX_FORMAT = 3;
 
 /** Bits of the `f` column. */
 export const FLAG = {
@@ -47,7 +49,14 @@ export const FLAG = {
   newer: 4,
   /** Flagged NSFW (links go to the NSFW domain). */
   nsfw: 8,
+  /** Another file of the library has the same bytes (SHA-256). */
+  sameFile: 16,
+  /** Another file of the library is the same CivitAI version. */
+  sameVersion: 32,
 } as const;
+
+/** Characters of the `u` string: how a model goes into a prompt (see view.ts `usageKind`). */
+export const USAGE = { none: '0', lora: '1', embedding: '2' } as const;
 
 /** `s` column values. */
 export const STATUSES = ['identified', 'not-found', 'unknown', 'not-checked'] as const;
@@ -124,6 +133,16 @@ export interface GalleryIndexExtra {
   ph: string;
   /** Only without model pages (`html.enabled: false`): where a card links ('' for none). */
   url?: string[];
+  /** One USAGE character per model, concatenated. */
+  u: string;
+  /** Only with `html.show_local_paths`: folders of the model files (with the trailing separator). */
+  pd?: string[];
+  /** Position in `pd` of each model's folder. */
+  pi?: number[];
+  /** File name after the stem (the extension). */
+  pe?: string[];
+  /** Position → file name, for names that are not `stem + pe`. */
+  pn?: Record<string, string>;
 }
 
 export interface GalleryIndex {
@@ -132,7 +151,7 @@ export interface GalleryIndex {
 }
 
 export interface IndexOptions {
-  settings: Pick<SiteSettings, 'domains' | 'nsfwThreshold' | 'sfwOnly' | 'modelPages'>;
+  settings: Pick<SiteSettings, 'domains' | 'nsfwThreshold' | 'sfwOnly' | 'modelPages'> & Partial<Pick<SiteSettings, 'showLocalPaths'>>;
   /** Precomputed context when the caller has one (the same records). */
   context?: LibraryContext;
 }
@@ -214,13 +233,16 @@ export function buildGalleryIndex(records: readonly ModelRecord[], options: Inde
   const extra: GalleryIndexExtra = {
     v: INDEX_FORMAT,
     n: rows.length,
-    stem: [], h: '', x: {}, ver: [], trig: [], vc: [], cr: [], up: [], dl: [], tu: [], ra: [], sz: [], ad: [], ph: '',
+    stem: [], h: '', x: {}, ver: [], trig: [], vc: [], cr: [], up: [], dl: [], tu: [], ra: [], sz: [], ad: [], ph: '', u: '',
   };
   const c = core.c;
   const hashes: string[] = [];
   const colours: string[] = [];
+  const usage: string[] = [];
+  const paths = settings.showLocalPaths ? { folders: new Map<string, number>(), pd: [] as string[], pi: [] as number[], pe: [] as string[], pn: {} as Record<string, string> } : undefined;
   raw.forEach((row, position) => {
     const { record, view, cover } = row;
+    const duplicates = duplicatesOf(record, context);
     c.name.push(view.name);
     c.type.push(types.map(row.type));
     c.base.push(bases.map(row.base));
@@ -232,7 +254,9 @@ export function buildGalleryIndex(records: readonly ModelRecord[], options: Inde
       (cover ? FLAG.thumb : 0) |
         (cover?.type === 'video' ? FLAG.video : 0) |
         (hasNewerVersion(record, context, settings) ? FLAG.newer : 0) |
-        (view.nsfw ? FLAG.nsfw : 0),
+        (view.nsfw ? FLAG.nsfw : 0) |
+        (duplicates.sameFile.length ? FLAG.sameFile : 0) |
+        (duplicates.sameVersion.length ? FLAG.sameVersion : 0),
     );
     c.s.push(STATUSES.indexOf(record.civitai.status));
     c.g.push(row.group);
@@ -253,9 +277,27 @@ export function buildGalleryIndex(records: readonly ModelRecord[], options: Inde
     extra.trig.push(view.triggerWords.join(', '));
     colours.push(blurhashColour(cover?.blurhash)?.slice(1) ?? '------');
     if (!settings.modelPages) (extra.url ??= []).push(view.civitaiUrl ?? '');
+    const kind = usageKind(view.type);
+    usage.push(kind ? USAGE[kind] : USAGE.none);
+    if (paths) {
+      const { path: full, name, stem } = record.file;
+      const folder = full.slice(0, full.length - name.length);
+      let at = paths.folders.get(folder);
+      if (at === undefined) {
+        at = paths.pd.length;
+        paths.pd.push(folder);
+        paths.folders.set(folder, at);
+      }
+      paths.pi.push(at);
+      const rest = name.startsWith(stem) ? name.slice(stem.length) : '';
+      paths.pe.push(rest);
+      if (stem + rest !== name) paths.pn[position] = name;
+    }
   });
   extra.h = hashes.join('');
   extra.ph = colours.join('');
+  extra.u = usage.join('');
+  if (paths) Object.assign(extra, { pd: paths.pd, pi: paths.pi, pe: paths.pe, pn: paths.pn });
   return { core, extra };
 }
 

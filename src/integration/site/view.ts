@@ -142,32 +142,77 @@ export function folderKey(record: Pick<ModelRecord, 'file'>): string {
   return record.file.folder ? `${record.file.inputPathId}/${record.file.folder}` : record.file.inputPathId;
 }
 
+/** How a model of `type` goes into a prompt: as a LoRA tag, by its name (embeddings), or not at all. */
+export function usageKind(type: string): 'lora' | 'embedding' | undefined {
+  if (LORA_TYPES.has(type.toUpperCase())) return 'lora';
+  if (type.toUpperCase() === 'TEXTUALINVERSION') return 'embedding';
+  return undefined;
+}
+
+/**
+ * The usage line with a weight (LoRA-like models; the user's preferred weight, 1 by default).
+ * The gallery's script has the same rule (`usageLine` in client/gallery-core.js).
+ */
+export function usageLine(type: string, stem: string, weight = 1): string | undefined {
+  const kind = usageKind(type);
+  if (kind === 'lora') return `<lora:${stem}:${Math.round(weight * 100) / 100}>`;
+  if (kind === 'embedding') return stem;
+  return undefined;
+}
+
 function usageFor(type: string, stem: string): { usage?: string } {
-  if (LORA_TYPES.has(type.toUpperCase())) return { usage: `<lora:${stem}:1>` };
-  if (type.toUpperCase() === 'TEXTUALINVERSION') return { usage: stem };
-  return {};
+  const usage = usageLine(type, stem);
+  return usage ? { usage } : {};
 }
 
 function unique(values: string[]): string[] {
   return [...new Set(values)];
 }
 
-/** What one record needs to know about the others (local versions of the same model). */
+/** What one record needs to know about the others (local versions of the same model, copies). */
 export interface LibraryContext {
   /** CivitAI version id → ids of the local files of that version. */
   localByVersion: Map<number, string[]>;
+  /** SHA-256 (upper case) → ids of the local files with those bytes. */
+  localBySha?: Map<string, string[]>;
 }
 
 export function libraryContext(records: Iterable<ModelRecord>): LibraryContext {
   const localByVersion = new Map<number, string[]>();
+  const localBySha = new Map<string, string[]>();
   for (const record of records) {
+    const sha = record.hashes.SHA256?.toUpperCase();
+    if (sha) {
+      const same = localBySha.get(sha) ?? [];
+      same.push(record.id);
+      localBySha.set(sha, same);
+    }
     const versionId = record.version?.id;
     if (versionId === undefined) continue;
     const list = localByVersion.get(versionId) ?? [];
     list.push(record.id);
     localByVersion.set(versionId, list);
   }
-  return { localByVersion };
+  return { localByVersion, localBySha };
+}
+
+/**
+ * The other local files that duplicate this one: byte for byte (same SHA-256), and as the same
+ * CivitAI version (a re-download, a renamed copy, another precision of one release).
+ */
+export function duplicatesOf(record: ModelRecord, context: LibraryContext): { sameFile: string[]; sameVersion: string[] } {
+  const sha = record.hashes.SHA256?.toUpperCase();
+  const others = (ids: string[] | undefined) => (ids ?? []).filter((id) => id !== record.id);
+  return {
+    sameFile: sha ? others(context.localBySha?.get(sha)) : [],
+    sameVersion: record.version ? others(context.localByVersion.get(record.version.id)) : [],
+  };
+}
+
+/** Whether a record has any duplicate in the library. */
+export function isDuplicate(record: ModelRecord, context: LibraryContext): boolean {
+  const { sameFile, sameVersion } = duplicatesOf(record, context);
+  return sameFile.length > 0 || sameVersion.length > 0;
 }
 
 export interface VersionRow {
