@@ -8,4 +8,6 @@ export default defineConfig({
   // `npm run demo` builds here; `npm run preview` serves it.
   outDir: './demo/site',
   integrations: [civitscraper({ lowMemoryBuild: true })],
+  // Model pages whose cacheKey is unchanged are not rendered again (see the README).
+  experimental: { incrementalBuild: true },
 });

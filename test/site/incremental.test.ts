@@ -1,0 +1,73 @@
+/**
+ * Incremental builds (this repository's site sets experimental.incrementalBuild): a warm build
+ * renders no model page again when nothing changed, and only the new one when a model file is
+ * added. Counted from Astro's own log, which marks a page it did not render as "(restored)".
+ */
+import { execFile } from 'node:child_process';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { startFakeCivitai, type FakeCivitai } from '../../src/dev/fake-civitai/index.ts';
+import { buildSafetensors, tensorData, tensorsFor } from '../../src/dev/sample-library/formats.ts';
+import { generateSampleLibrary, sampleInputPaths } from '../../src/dev/sample-library/index.ts';
+
+const run = promisify(execFile);
+const repo = path.resolve(import.meta.dirname, '..', '..');
+let work: string;
+let fake: FakeCivitai;
+let configPath: string;
+
+beforeAll(async () => {
+  work = await mkdtemp(path.join(tmpdir(), 'cs-incremental-'));
+  const library = await generateSampleLibrary(path.join(work, 'library'));
+  fake = await startFakeCivitai({ library });
+  configPath = path.join(work, 'civitscraper.yaml');
+  await writeFile(
+    configPath,
+    stringify({
+      api: { base_url: fake.apiBaseUrl, timeout: 10, max_retries: 1 },
+      input_paths: sampleInputPaths(path.join(work, 'library')),
+      scanner: { cache_dir: path.join(work, 'cache') },
+    }),
+  );
+});
+
+afterAll(async () => {
+  await fake?.close();
+});
+
+/** One build of this repository's site in a child; what Astro said about each model page. */
+async function build(): Promise<{ rendered: string[]; restored: string[] }> {
+  const script = `
+    const { buildSite } = await import(${JSON.stringify(path.join(repo, 'src/integration/cli/build-site.ts'))});
+    await buildSite({ configPath: ${JSON.stringify(configPath)}, projectRoot: ${JSON.stringify(repo)}, outDir: ${JSON.stringify(path.join(work, 'dist'))}, cacheDir: ${JSON.stringify(path.join(work, 'astro-cache'))}, logLevel: 'info' });
+  `;
+  const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: repo, maxBuffer: 64 * 1024 * 1024 });
+  const pages = [...stdout.matchAll(/\/models\/([^/\s]+)\/index\.html( \(restored\))?/g)];
+  return {
+    rendered: pages.filter((match) => !match[2]).map((match) => match[1] as string),
+    restored: pages.filter((match) => match[2]).map((match) => match[1] as string),
+  };
+}
+
+describe('incremental builds', () => {
+  it('renders 0 model pages again when nothing changed, and only the new one when a file is added', async () => {
+    const cold = await build();
+    expect(cold.rendered.length).toBeGreaterThan(5);
+    expect(cold.restored).toEqual([]);
+
+    const warm = await build();
+    expect(warm.rendered).toEqual([]);
+    expect(warm.restored.sort()).toEqual(cold.rendered.sort());
+
+    const tensors = tensorsFor('lora-sd15', 4096);
+    await writeFile(path.join(work, 'library', 'Lora', 'brand new.safetensors'), buildSafetensors(tensors, tensorData(tensors, 'brand new'), undefined));
+    const added = await build();
+    expect(added.rendered).toHaveLength(1);
+    expect(added.rendered[0]).toMatch(/^brand-new-[0-9a-f]{10}$/);
+    expect(added.restored.sort()).toEqual(cold.rendered.sort());
+  });
+});
