@@ -51,6 +51,7 @@ export default function civitscraper(userOptions: CivitscraperUserOptions = {}):
   let loaded: LoadedConfig | undefined;
   let astroConfig: AstroConfig | undefined;
   let settings: SiteSettings | undefined;
+  let astroCommand: string | undefined;
 
   const engineRun = (logger: AstroIntegrationLogger, changedAt?: number) => {
     if (!loaded) return undefined;
@@ -63,6 +64,7 @@ export default function civitscraper(userOptions: CivitscraperUserOptions = {}):
     hooks: {
       'astro:config:setup': async ({ command, config, injectRoute, updateConfig, addWatchFile, logger }) => {
         rememberAstroCommand(command);
+        astroCommand = command;
         astroConfig = config;
         // `astro preview` serves what was built; nothing of ours runs.
         if (command === 'preview') return;
@@ -103,10 +105,11 @@ export default function civitscraper(userOptions: CivitscraperUserOptions = {}):
         });
       },
       'astro:build:start': async ({ logger }) => {
-        if (options.pages) await engineRun(logger);
+        if (options.pages && astroCommand === 'build') await engineRun(logger);
       },
       'astro:server:setup': async ({ server, logger }) => {
-        if (!options.pages || !loaded || !settings) return;
+        // `astro sync` and `astro check` start a server of their own too: types only, no scan.
+        if (astroCommand !== 'dev' || !options.pages || !loaded || !settings) return;
         const pageSettings = settings;
         let assets = assetMap(await engineRun(logger), pageSettings);
         const prefix = `${(astroConfig?.base ?? '/').replace(/\/+$/, '')}${options.base}`;

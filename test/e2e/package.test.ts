@@ -133,6 +133,22 @@ describe('a host Astro site with civitscraper() in its integrations', () => {
   });
 });
 
+describe('astro sync and astro check in the host site', () => {
+  it('never run the engine: nothing is read, written or moved, even with organize enabled', async () => {
+    await generateSampleLibrary(path.join(work, 'library-sync'));
+    const file = await writeConfig('sync.yaml', 'library-sync', 'cache-sync');
+    const text = await readFile(file, 'utf8');
+    await writeFile(file, `${text}jobs:\n  main:\n    type: scan-paths\n    organization: { enabled: true, operation_mode: move, output_dir: sorted }\n`);
+    const before = (await readdir(path.join(work, 'library-sync'), { recursive: true })).sort();
+    const requests = fake.requests.length;
+    await run(process.execPath, ['node_modules/astro/bin/astro.mjs', 'sync'], site, { CIVITSCRAPER_CONFIG: file });
+    expect((await readdir(path.join(work, 'library-sync'), { recursive: true })).sort()).toEqual(before);
+    expect(existsSync(path.join(work, 'cache-sync'))).toBe(false);
+    expect(existsSync(path.join(work, 'sorted'))).toBe(false);
+    expect(fake.requests.length).toBe(requests);
+  });
+});
+
 describe('the installed civitscraper command', () => {
   it('prints its help', async () => {
     const { code, stdout } = await runCli(['--help'], site);
