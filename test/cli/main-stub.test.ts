@@ -2,6 +2,7 @@
  * The CLI's side of progress and Ctrl-C, in process, with the engine replaced by a stub that
  * hashes "files" one event at a time and stops when its AbortSignal fires: what the command
  * does with the events, the signal and the partial report, whatever the engine's speed.
+ * (`--no-site`: the site step after the jobs has tests of its own.)
  */
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -82,7 +83,7 @@ describe('the CLI with a stub engine', () => {
       if (done === 2) process.emit('SIGINT', 'SIGINT');
     };
     const reportFile = path.join(dir, 'report.json');
-    const code = await main(['-c', file, '--all-jobs', '--debug', '--report', reportFile]);
+    const code = await main(['-c', file, '--all-jobs', '--no-site', '--debug', '--report', reportFile]);
     expect(code).toBe(130);
     // The first job stopped after two files; the second never started.
     expect(calls).toHaveLength(1);
@@ -101,7 +102,7 @@ describe('the CLI with a stub engine', () => {
 
   it('without Ctrl-C: every job runs in order with its own label, exit 0', async () => {
     const file = await config({ jobs: { a: { type: 'scan-paths' }, b: { type: 'scan-paths' } } });
-    const code = await main(['-c', file, '--all-jobs', '--json']);
+    const code = await main(['-c', file, '--all-jobs', '--no-site', '--json']);
     expect(code).toBe(0);
     expect(calls.map((call) => call.jobName)).toEqual(['a', 'b']);
     expect(stderr).toContain('[a] hash: done, 5/5 files');
@@ -115,7 +116,7 @@ describe('the CLI with a stub engine', () => {
     expect(await main(['-c', file, '--dry-run', '--force-refresh', '-q'])).toBe(0);
     expect(calls[0]).toMatchObject({ dryRun: true, forceRefresh: true });
     await config({ dry_run: true });
-    expect(await main(['-c', file, '-q'])).toBe(0);
+    expect(await main(['-c', file, '--no-site', '-q'])).toBe(0);
     expect(calls[1]).toMatchObject({ dryRun: true });
     expect(calls[1]?.forceRefresh).toBeUndefined();
   });
