@@ -7,7 +7,7 @@ import { suggest } from '../engine/config/errors.ts';
 import { parseArgs } from 'node:util';
 import { UsageError } from './exit.ts';
 
-export const COMMANDS = ['scan', 'organize', 'sync-krita', 'build', 'report'] as const;
+export const COMMANDS = ['scan', 'organize', 'sync-krita', 'build', 'report', 'link'] as const;
 export type Command = (typeof COMMANDS)[number];
 
 export interface CliArgs {
@@ -41,6 +41,14 @@ export interface CliArgs {
   outDir?: string;
   /** build: Astro's cache folder. */
   astroCache?: string;
+  /** `--offline`: no request at all (the archive of sources.archive_db and local data only). */
+  offline: boolean;
+  /** `--no-remote`: never send a hash anywhere (the archive identifies). */
+  noRemote: boolean;
+  /** link: FILE [VERSION]. */
+  linkArgs: string[];
+  /** link: `--remove FILE`. */
+  remove: boolean;
 }
 
 const OPTIONS = {
@@ -63,6 +71,9 @@ const OPTIONS = {
   force: { type: 'boolean' },
   out: { type: 'string' },
   'astro-cache': { type: 'string' },
+  offline: { type: 'boolean' },
+  'no-remote': { type: 'boolean' },
+  remove: { type: 'boolean' },
 } as const;
 
 /** Options that only one command takes. */
@@ -74,6 +85,7 @@ const COMMAND_OPTIONS: Record<string, Command> = {
   force: 'sync-krita',
   out: 'build',
   'astro-cache': 'build',
+  remove: 'link',
 };
 
 /**
@@ -145,7 +157,14 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
       throw new UsageError(`--${option} belongs to \`civitscraper ${owner}\`, not to \`${command}\`.`);
     }
   }
-  if (rest.length > 0) {
+  if (command === 'link') {
+    const wanted = values.remove ? 1 : 2;
+    if (rest.length !== wanted) {
+      throw new UsageError(
+        values.remove ? 'usage: civitscraper link --remove FILE' : 'usage: civitscraper link FILE VERSION (a version id, a CivitAI URL with modelVersionId=, or an AIR)',
+      );
+    }
+  } else if (rest.length > 0) {
     throw new UsageError(
       values.undo ? `--undo takes one run id at most, got also: ${rest.join(' ')}` : `Unexpected argument${rest.length > 1 ? 's' : ''}: ${rest.join(' ')}`,
     );
@@ -181,5 +200,9 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
     unreadable: values.unreadable === 'warn' ? 'warn' : 'fail',
     ...(values.out !== undefined ? { outDir: values.out } : {}),
     ...(values['astro-cache'] !== undefined ? { astroCache: values['astro-cache'] } : {}),
+    offline: values.offline ?? false,
+    noRemote: values['no-remote'] ?? false,
+    linkArgs: command === 'link' ? rest : [],
+    remove: values.remove ?? false,
   };
 }

@@ -9,6 +9,9 @@ const COMMON = `Options (every command):
       --dry-run        change nothing on disk (only the state store under scanner.cache_dir);
                        print and report what would be done
       --force-refresh  ignore stored results and ask CivitAI again
+      --offline        send no request at all: identify from sources.archive_db and what
+                       earlier runs stored; no previews are downloaded
+      --no-remote      never send a hash anywhere: identify from sources.archive_db only
       --unreadable warn  files that are not readable models (empty, corrupt, a broken
                        link) are reported but do not make the run exit 1 (default: fail)
       --report FILE    write the report as JSON to FILE
@@ -38,6 +41,8 @@ Commands:
   build                scan, then build the gallery site (--out DIR)
   report               library report from the sidecars, offline: duplicates, unidentified
                        files, newer versions, changed files, orphan sidecars
+  link FILE VERSION    tie a file CivitAI cannot find by hash to a version by hand (a
+                       version id, a civitai.com/civitai.red URL, or an AIR); --remove FILE
 
 ${COMMON}
 
@@ -50,6 +55,7 @@ Examples:
   civitscraper sync-krita --loras-file ~/.local/share/krita/ai_diffusion/database/loras.json
   civitscraper build --out /srv/www/models
   civitscraper report --json > library.json
+  civitscraper link ~/models/Lora/merged.safetensors 'https://civitai.com/models/1231067?modelVersionId=1387174'
 
 ${EXIT_CODES}
 `;
@@ -152,6 +158,27 @@ ${COMMON}
 Examples:
   civitscraper report
   civitscraper report --all-jobs --json > library.json
+
+${EXIT_CODES}
+`,
+  link: `Usage: civitscraper link FILE VERSION
+       civitscraper link --remove FILE
+
+Ties a model file CivitAI cannot find by its hash (re-saved, merged, converted) to a model
+version by hand. VERSION is a version id (1387174), a civitai.com or civitai.red URL with
+modelVersionId=, or an AIR (urn:air:sdxl:lora:civitai:MODEL@VERSION). The link is kept under
+scanner.cache_dir (links.json), by the file's SHA-256, so it survives renames and moves; the
+next scan asks CivitAI for that version (GET /model-versions/:id; the archive of
+sources.archive_db with --offline) and marks the record "linked by hand". Another tool may also
+write the link into the metadata sidecar as civitscraper.link.
+  --remove FILE        forget the link; the next scan identifies the file by hash again
+
+${COMMON}
+
+Examples:
+  civitscraper link ~/models/Lora/style.safetensors 1387174
+  civitscraper link style.safetensors urn:air:flux1:lora:civitai:1231067@1387174
+  civitscraper link --remove style.safetensors
 
 ${EXIT_CODES}
 `,

@@ -14,7 +14,7 @@ import type { CommandResult } from './commands/shared.ts';
 import { createContext, type CliContext } from './context.ts';
 import { EXIT, messageOf, UsageError } from './exit.ts';
 import { helpFor } from './help.ts';
-import { handleInterrupts } from './interrupt.ts';
+import { graceFromEnv, handleInterrupts } from './interrupt.ts';
 import { setupLogging } from './logging.ts';
 import { createTerminal } from './terminal.ts';
 
@@ -27,6 +27,7 @@ const COMMAND_RUNNERS: Record<Command, () => Promise<(ctx: CliContext) => Promis
   'sync-krita': async () => (await import('./commands/sync-krita.ts')).syncKritaCommand,
   build: async () => (await import('./commands/build.ts')).buildCommand,
   report: async () => (await import('./commands/report.ts')).reportCommand,
+  link: async () => (await import('./commands/link.ts')).linkCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {
@@ -59,12 +60,30 @@ export async function main(argv: string[]): Promise<number> {
     throw error;
   }
 
+  // --offline wins over --no-remote (it sends nothing at all).
+  if (args.offline) loaded.config.sources.network = 'offline';
+  else if (args.noRemote) loaded.config.sources.network = 'no-remote';
+
   const terminal = createTerminal(process.stderr);
   const logging = setupLogging(loaded.config.logging, args, terminal, [loaded.config.api.key]);
   const { logger } = logging;
-  const interrupt = handleInterrupts((signal) => {
-    logger.warn(`${signal === 'SIGINT' ? 'Ctrl-C' : signal}: stopping after the files in flight and saving what finished (press Ctrl-C again to quit at once)`);
-  });
+  const graceMs = graceFromEnv();
+  const interrupt = handleInterrupts(
+    (signal) => {
+      logger.warn(
+        `${signal === 'SIGINT' ? 'Ctrl-C' : signal}: stopping after the files in flight and saving what finished ` +
+          `(requests still running in ${graceMs / 1000} s are cancelled; press Ctrl-C again to cancel them now)`,
+      );
+    },
+    {
+      graceMs,
+      onCancel: (why) => {
+        logger.warn(
+          `${why === 'grace' ? 'still running' : 'interrupted again'}: cancelling the requests in flight and saving what finished (press Ctrl-C again to quit at once)`,
+        );
+      },
+    },
+  );
   const ctx = createContext({ args, loaded, logging, logger, terminal, interrupt });
   try {
     for (const warning of loaded.warnings) logger.warn(warning);
@@ -81,7 +100,9 @@ export async function main(argv: string[]): Promise<number> {
     process.once('beforeExit', stalled);
     try {
       const run = await COMMAND_RUNNERS[args.command]();
-      result = await run(ctx);
+      // Every CivitAI client the command creates is cancelled by the interrupt's request signal.
+      const { withRequestSignal } = await import('../engine/civitai/http.ts');
+      result = await withRequestSignal(interrupt.requestSignal, () => run(ctx));
     } catch (error) {
       if (error instanceof UsageError || error instanceof ConfigError) {
         terminal.clearLive();

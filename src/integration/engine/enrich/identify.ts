@@ -1,8 +1,20 @@
 import { CivitaiRequestError, type CivitaiClient } from '../civitai/client.ts';
-import type { ModelVersion } from '../civitai/schemas.ts';
+import type { Model, ModelVersion } from '../civitai/schemas.ts';
+import type { SourceName } from '../config/schema.ts';
 
 export type Identification =
-  | { status: 'identified'; version: ModelVersion }
+  | {
+      status: 'identified';
+      version: ModelVersion;
+      /** Which source answered (absent: rebuilt from what an earlier run stored). */
+      source?: SourceName;
+      /** The parent model, when the source has it at hand (the archives). */
+      model?: Model;
+      /** Linked by hand (`civitscraper link`), not found by hash. */
+      linked?: boolean;
+      /** CivitAI answered for it before and now answers 404: kept from the sidecar. */
+      removedFromCivitai?: boolean;
+    }
   | { status: 'not-found' }
   | { status: 'unknown'; error: string };
 

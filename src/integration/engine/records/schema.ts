@@ -86,6 +86,15 @@ export const ModelRecordSchema = z.object({
      * (CivitAI stores a few wrong hashes). The match is kept, but flagged.
      */
     doubtful: z.string().optional(),
+    /** Which source answered: `civitai`, `civitai_red`, `civarchive` or `archive_db` (absent in records of older runs). */
+    source: z.enum(['civitai', 'civitai_red', 'civarchive', 'archive_db']).optional(),
+    /** Linked by hand (`civitscraper link FILE VERSION`), not found by hash. */
+    linked: z.boolean().optional(),
+    /**
+     * CivitAI answered for this file before and now answers 404 (deleted or hidden): what an
+     * earlier run stored is kept, never purged.
+     */
+    removedFromCivitai: z.boolean().optional(),
   }),
   /** The model version the file belongs to, as the API returned it. */
   version: ModelVersionSchema.optional(),
@@ -96,6 +105,8 @@ export const ModelRecordSchema = z.object({
   sidecarPath: z.string().optional(),
   /** From a safetensors header's `__metadata__`: training setup and top dataset tags. */
   training: TrainingSummarySchema.optional(),
+  /** AIR of the version, `urn:air:{ecosystem}:{type}:civitai:{modelId}@{versionId}`. */
+  air: z.string().optional(),
   /** Non-fatal problems met while processing this file (e.g. a preview that failed). */
   problems: z.array(RecordProblemSchema).default([]),
 });

@@ -69,3 +69,83 @@ export async function writeWebuiPreview(
   }
   return { path: target, outcome: 'written' };
 }
+
+/** ComfyUI-Lora-Manager's `metadata_source` for our source names. */
+const LM_SOURCES: Record<string, string> = { civitai: 'civitai_api', civitai_red: 'civitai_api', civarchive: 'civarchive', archive_db: 'archive_db' };
+
+/**
+ * ComfyUI-Lora-Manager's `{model_name}.metadata.json`, merged into what is there: every key we
+ * do not set survives (LM's own flags such as `favorite`, `notes`, `usage_tips`, `exclude`, and
+ * `civitai.customImages`), and keys LM treats as the user's (`model_name`, `modified`, `size`)
+ * are only filled when missing.
+ */
+export function loraManagerMetadata(record: ModelRecord, existing: Record<string, unknown> = {}): Record<string, unknown> {
+  const version = record.version;
+  const model = record.model;
+  const first = record.images[0];
+  const oldCivitai = existing.civitai && typeof existing.civitai === 'object' && !Array.isArray(existing.civitai) ? (existing.civitai as Record<string, unknown>) : {};
+  const tags = (model?.tags ?? []).map((tag) => (typeof tag === 'string' ? tag : tag.name));
+  const civitai = version
+    ? {
+        ...oldCivitai,
+        ...version,
+        model: {
+          ...(version.model ?? {}),
+          ...(model?.name !== undefined ? { name: model.name } : {}),
+          ...(model?.type !== undefined ? { type: model.type } : {}),
+          ...(model?.description ? { description: model.description } : {}),
+          tags,
+          ...(model?.allowNoCredit !== undefined ? { allowNoCredit: model.allowNoCredit } : {}),
+          ...(model?.allowCommercialUse !== undefined ? { allowCommercialUse: model.allowCommercialUse } : {}),
+          ...(model?.allowDerivatives !== undefined ? { allowDerivatives: model.allowDerivatives } : {}),
+          ...(model?.allowDifferentLicense !== undefined ? { allowDifferentLicense: model.allowDifferentLicense } : {}),
+        },
+        ...(model?.creator ? { creator: model.creator } : {}),
+      }
+    : oldCivitai;
+  return {
+    ...existing,
+    file_name: record.file.stem,
+    model_name: existing.model_name ?? model?.name ?? record.file.stem,
+    file_path: record.file.path.split(path.sep).join('/'),
+    size: existing.size ?? record.file.size,
+    modified: existing.modified ?? record.file.mtimeMs / 1000,
+    sha256: (record.hashes.SHA256 ?? '').toLowerCase(),
+    base_model: version?.baseModel ?? existing.base_model ?? '',
+    ...(first ? { preview_url: first.path.split(path.sep).join('/'), preview_nsfw_level: first.nsfwLevel } : {}),
+    from_civitai: Boolean(version),
+    civitai,
+    ...(tags.length > 0 ? { tags: [...new Set([...(Array.isArray(existing.tags) ? (existing.tags as string[]) : []), ...tags])] } : {}),
+    ...(model?.description ? { modelDescription: model.description } : {}),
+    civitai_deleted: record.civitai.removedFromCivitai === true,
+    metadata_source: record.civitai.source ? (LM_SOURCES[record.civitai.source] ?? null) : (existing.metadata_source ?? (version ? 'civitai_api' : null)),
+    ...(record.civitai.checkedAt ? { last_checked_at: Date.parse(record.civitai.checkedAt) / 1000 } : {}),
+    hash_status: 'completed',
+  };
+}
+
+export function loraManagerPath(compatDir: string, stem: string): string {
+  return path.join(compatDir, `${stem}.metadata.json`);
+}
+
+/** Reads the existing `.metadata.json` (undefined when missing; `false` when it is not a JSON object: left alone). */
+export async function readLoraManagerMetadata(file: string): Promise<Record<string, unknown> | undefined | false> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    return false;
+  }
+  if (text.trim() === '') return undefined;
+  try {
+    const parsed: unknown = JSON.parse(text);
+    return parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : false;
+  } catch {
+    return false;
+  }
+}
+
+export async function writeLoraManagerMetadata(file: string, document: Record<string, unknown>): Promise<WriteOutcome> {
+  return writeFileAtomic(file, toJsonText(document));
+}

@@ -1,12 +1,33 @@
 import { fetchParentModels } from '../enrich/parents.ts';
-import type { RunContext } from '../run.ts';
+import type { CivitaiClient } from '../civitai/client.ts';
+import type { RunContext, WorkItem } from '../run.ts';
 import { slimModel } from '../sidecars/metadata.ts';
 
-/** The parent model of each version looked up in this run, asked once per model id. */
+/**
+ * The parent model of each version looked up in this run, asked once per model id. A source
+ * that brought the parent along (the archives) or data kept from an earlier run needs no call.
+ */
 export async function enrichParents(ctx: RunContext): Promise<void> {
-  const needParents = ctx.toLookUp.filter((item) => item.identification?.status === 'identified' && item.version?.modelId);
+  const identified = ctx.toLookUp.filter((item) => item.identification?.status === 'identified' && item.version?.modelId);
+  const needParents = identified.filter((item) => {
+    const identification = item.identification;
+    if (identification?.status !== 'identified' || !identification.model) return true;
+    item.model = slimModel(identification.model);
+    return false;
+  });
+  // A version civitai.red answered for is asked about there (some models answer only there).
+  const onRed = (item: (typeof needParents)[number]) => item.identification?.status === 'identified' && item.identification.source === 'civitai_red' && ctx.sources.redClient;
+  for (const [client, group] of [
+    [ctx.client, needParents.filter((item) => !onRed(item))],
+    [ctx.sources.redClient, needParents.filter(onRed)],
+  ] as const) {
+    if (client && group.length > 0) await enrichGroup(client, group);
+  }
+}
+
+async function enrichGroup(client: CivitaiClient, needParents: WorkItem[]): Promise<void> {
   const parents = await fetchParentModels(
-    ctx.client,
+    client,
     needParents.map((item) => item.version?.modelId as number),
   );
   for (const item of needParents) {
@@ -15,7 +36,10 @@ export async function enrichParents(ctx: RunContext): Promise<void> {
     const stored = item.sidecar.kind === 'own' ? item.sidecar.stored.model : undefined;
     if (model) item.model = slimModel(model);
     // A failed lookup keeps what an earlier run stored (a 404 means deleted: keep that too).
-    else if (stored?.id === modelId) item.model = stored;
+    else if (stored?.id === modelId) {
+      item.model = stored;
+      if (parents.missing.has(modelId) && item.identification?.status === 'identified') item.identification.removedFromCivitai = true;
+    }
     const failure = parents.failed.get(modelId);
     if (failure) {
       item.problems.push({ stage: 'enrich', message: `parent model ${modelId}: ${failure}` });

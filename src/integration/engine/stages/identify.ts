@@ -1,15 +1,26 @@
 import type { ModelVersion } from '../civitai/schemas.ts';
-import { identifyBySha256, type Identification } from '../enrich/identify.ts';
+import { SourceNameSchema, type SourceName } from '../config/schema.ts';
+import type { Identification } from '../enrich/identify.ts';
 import type { RunContext, WorkItem } from '../run.ts';
+import { slimModel, type StoredSidecar } from '../sidecars/metadata.ts';
+import { lookUpInOrder } from '../sources/chain.ts';
+import { fetchLinkedVersions, resolveLinks } from '../sources/links.ts';
 import type { StateStore } from '../state/index.ts';
 import type { Logger } from '../util/logger.ts';
 
-/** Reuses what sidecars say where allowed, then asks CivitAI by SHA-256 about the rest. */
+/**
+ * Reuses what sidecars say where allowed, then asks the sources (in `sources.order`) by SHA-256
+ * about the rest. Data CivitAI gave once is never replaced by archive data, nor dropped when
+ * CivitAI now answers 404 (flagged `removedFromCivitai` instead).
+ */
 export async function identify(ctx: RunContext): Promise<void> {
   const { job, items, forceRefresh, state, report, progress } = ctx;
   const reuse = !forceRefresh && (job.skip_existing || job.use_cached_metadata);
-  // A sidecar written while CivitAI was failing is completed by the next run.
-  const toLookUp = job.use_cached_metadata ? [] : items.filter((item) => !(reuse && item.stored && !item.stored.incomplete));
+  const links = await resolveLinks(ctx);
+  // A sidecar written while CivitAI was failing is completed by the next run; a new manual link too.
+  const toLookUp = job.use_cached_metadata
+    ? []
+    : items.filter((item) => !(reuse && item.stored && !item.stored.incomplete && !linkChanged(item, links.get(item))));
   ctx.toLookUp = toLookUp;
   for (const item of items) {
     if (item.stored && !toLookUp.includes(item)) {
@@ -17,39 +28,101 @@ export async function identify(ctx: RunContext): Promise<void> {
       item.model = item.stored.model;
       item.images = item.stored.images;
       item.checkedAt = item.stored.checkedAt;
-      item.identification = { status: 'identified', version: item.stored.version };
+      item.identification = { status: 'identified', version: item.stored.version, ...storedFlags(item.stored) };
     }
   }
-  // A hash CivitAI answered 404 for within a week is not asked again (unless forced).
+  // A hash every source answered 404 for within a week is not sent again (unless forced).
   const knownMissing = (hash: string) => !forceRefresh && state?.notFound.isFresh(hash) === true;
-  const sha256s = toLookUp.map((item) => item.hashes?.SHA256?.toUpperCase()).filter((hash): hash is string => Boolean(hash));
+  const linked = await fetchLinkedVersions(ctx, toLookUp.flatMap((item) => (links.has(item) ? [links.get(item) as number] : [])));
+  const byHash = toLookUp.filter((item) => !links.has(item));
+  const sha256s = byHash.map((item) => item.hashes?.SHA256?.toUpperCase()).filter((hash): hash is string => Boolean(hash));
   progress?.({ stage: 'identify', phase: 'start', done: 0, total: sha256s.length });
-  const answers = await identifyBySha256(ctx.client, sha256s.filter((hash) => !knownMissing(hash)));
-  for (const hash of sha256s) if (knownMissing(hash)) answers.set(hash, { status: 'not-found' });
+  const { results: answers, saidNo } = await lookUpInOrder(ctx.sources.sources, sha256s, knownMissing);
   recordLookups(state, answers, forceRefresh, ctx.log);
   progress?.({ stage: 'identify', phase: 'end', done: sha256s.length, total: sha256s.length });
   const checkedAt = new Date().toISOString();
+  const nothingToAsk = ctx.sources.sources.length === 0 && ctx.network !== 'online';
+  if (nothingToAsk && sha256s.length > 0) {
+    ctx.log.warn(`identify: --${ctx.network} and no sources.archive_db: ${sha256s.length} file(s) not identified (not checked); run online or set sources.archive_db`);
+  }
   for (const item of toLookUp) {
-    const answer = answers.get(item.hashes?.SHA256?.toUpperCase() ?? '');
-    item.identification = answer ?? { status: 'unknown', error: 'no SHA-256 to look up' };
+    const sha = item.hashes?.SHA256?.toUpperCase() ?? '';
+    const linkId = links.get(item);
+    const answer: Identification | undefined = linkId !== undefined ? linked.get(linkId) : answers.get(sha);
+    // What a removed manual link gave is not kept: the file is identified by hash again.
+    const own = item.sidecar.kind === 'own' ? item.sidecar.stored : undefined;
+    const stored = own && !(own.linked && linkId === undefined) ? own : undefined;
+    const civitaiSaidNo = ['civitai', 'civitai_red'].some((name) => saidNo.get(sha)?.has(name as SourceName));
     item.fresh = true;
-    if (answer?.status === 'identified') {
+    if (answer?.status === 'identified' && !(stored && fromApi(stored) && !answer.linked && isArchive(answer.source))) {
+      item.identification = answer;
       item.version = answer.version;
+      if (answer.model) item.model = slimModel(answer.model);
       item.checkedAt = checkedAt;
       // Hashes seeded from another tool's sidecar may be stale: read the file next time.
-      if (sizeMismatch(answer.version, item)) state?.ledger.forget(item.file.path);
-    } else if (item.sidecar.kind === 'own') {
-      // A failed or negative lookup never replaces what an earlier run stored.
-      item.version = item.sidecar.stored.version;
-      item.model = item.sidecar.stored.model;
-      item.images = item.sidecar.stored.images;
-      item.checkedAt = item.sidecar.stored.checkedAt;
+      if (!answer.linked && sizeMismatch(answer.version, item)) state?.ledger.forget(item.file.path);
+    } else if (stored) {
+      // A failed or negative lookup, or archive data, never replaces what an earlier run stored.
+      item.version = stored.version;
+      item.model = stored.model;
+      item.images = stored.images;
+      item.checkedAt = stored.checkedAt;
+      const removed = fromApi(stored) && (civitaiSaidNo || stored.removedFromCivitai === true) && answer?.status !== 'unknown';
+      item.identification =
+        answer?.status === 'unknown' && !removed
+          ? answer
+          : {
+              status: 'identified',
+              version: stored.version,
+              ...storedFlags(stored),
+              ...(stored.model ? { model: stored.model } : {}),
+              ...(removed ? { removedFromCivitai: true } : {}),
+            };
+    } else if (nothingToAsk && linkId === undefined) {
+      // --offline / --no-remote without an archive: not checked, not a failure.
+      item.identification = undefined;
+      item.fresh = false;
+    } else {
+      item.identification = answer ?? { status: 'unknown', error: 'no SHA-256 to look up' };
     }
-    if (answer?.status === 'unknown') report.fail(item.file.path, 'identify', answer.error);
+    if (item.identification?.status === 'unknown') report.fail(item.file.path, 'identify', item.identification.error);
   }
   report.api.identified = items.filter((item) => item.identification?.status === 'identified').length;
   report.api.notFound = items.filter((item) => item.identification?.status === 'not-found').length;
-  ctx.log.info(`identify: ${report.api.identified} identified, ${report.api.notFound} not on CivitAI`);
+  const bySource = new Map<string, number>();
+  for (const item of toLookUp) {
+    if (item.identification?.status === 'identified' && item.identification.source && item.fresh) {
+      const key = item.identification.linked ? `${item.identification.source}, linked by hand` : item.identification.source;
+      bySource.set(key, (bySource.get(key) ?? 0) + 1);
+    }
+  }
+  const from = [...bySource].map(([name, count]) => `${count} from ${name}`).join(', ');
+  ctx.log.info(`identify: ${report.api.identified} identified${from ? ` (${from})` : ''}, ${report.api.notFound} not found in any source`);
+  const archiveOnly = ctx.sources.sources.length > 0 && ctx.sources.sources.every((source) => source.local);
+  // Said even when a front end draws progress: the data may be older than CivitAI's.
+  if (archiveOnly && ctx.sources.archive && sha256s.length > 0) {
+    ctx.log.warn(`identify: ran from the archive ${ctx.sources.archive.file} (${ctx.network === 'online' ? 'sources.order lists no remote source' : `--${ctx.network}`}: no hash left this machine; its data may be older than CivitAI's)`);
+  }
+  for (const skipped of ctx.sources.skipped) ctx.log.debug(`identify: source ${skipped.name} skipped: ${skipped.reason}`);
+}
+
+const isArchive = (source: SourceName | undefined) => source === 'archive_db' || source === 'civarchive';
+/** Stored data that came from the CivitAI API (older runs recorded no source: only the API existed). */
+const fromApi = (stored: StoredSidecar) => stored.source === undefined || stored.source === 'civitai' || stored.source === 'civitai_red';
+
+function storedFlags(stored: StoredSidecar): Pick<Extract<Identification, { status: 'identified' }>, 'source' | 'linked' | 'removedFromCivitai'> {
+  const source = SourceNameSchema.safeParse(stored.source);
+  return {
+    ...(source.success ? { source: source.data } : {}),
+    ...(stored.linked ? { linked: true } : {}),
+    ...(stored.removedFromCivitai ? { removedFromCivitai: true } : {}),
+  };
+}
+
+/** A link that points elsewhere than what the sidecar holds is looked up again. */
+function linkChanged(item: WorkItem, linkId: number | undefined): boolean {
+  if (linkId === undefined) return Boolean(item.stored?.linked);
+  return linkId !== item.stored?.version.id || !item.stored?.linked;
 }
 
 /**
