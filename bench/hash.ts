@@ -4,7 +4,8 @@
  *
  * - the ceiling: OpenSSL's single-core SHA-256 × cores, OpenSSL on all cores at once (`-multi`;
  *   shared caches and memory bandwidth make it lower), and `b3sum` when installed;
- * - the hash pool (all threads) for SHA-256 alone, BLAKE3 alone and every CivitAI hash type;
+ * - the hash pool (all threads) for SHA-256 alone, the default one-pass set against the seed's
+ *   default (+ AutoV3, CRC32), BLAKE3 alone and every CivitAI hash type;
  * - one thread: `hashFile` SHA-256, native BLAKE3 and hash-wasm BLAKE3;
  * - a second run through the hash ledger, which must read 0 bytes.
  *
@@ -98,6 +99,12 @@ try {
     poolSha.wall,
     `${ratio(poolSha.wall, ceiling, 'of OpenSSL × cores (target ≥ 85 %)')}, ${ratio(poolSha.wall, opensslMulti, 'of OpenSSL at once')}; ${cpuNote(poolSha, opensslCore)}`,
   );
+  // The default first read (scanner.hash_types) against the seed's default, which added AutoV3
+  // (a second full SHA-256) and CRC32 (a third pass) to every read.
+  const poolDefault = await poolRate(['SHA256', 'AutoV2', 'AutoV1']);
+  row('pool, default one-pass types (SHA256, AutoV2, AutoV1)', poolDefault.wall, cpuNote(poolDefault, opensslCore));
+  const poolSeed = await poolRate(['SHA256', 'AutoV2', 'AutoV1', 'AutoV3', 'CRC32']);
+  row("pool, the seed's default (+ AutoV3, CRC32)", poolSeed.wall, `${ratio(poolSeed.wall, poolDefault.wall, 'of the one-pass default')}; ${cpuNote(poolSeed, opensslCore)}`);
   const poolBlake = await poolRate(['BLAKE3']);
   row(`pool BLAKE3 (${ready.blake3})`, poolBlake.wall, `${b3sum ? `${ratio(poolBlake.wall, b3sum, 'of b3sum')}; ` : ''}${cpuNote(poolBlake, undefined)}`);
   const poolAll = await poolRate(HASH_TYPES);

@@ -32,9 +32,9 @@ describe('NSFW levels', () => {
 });
 
 describe('hash types', () => {
-  it('the config accepts every type and computes all but BLAKE3 by default', () => {
+  it('the config accepts every type and reads only the one-pass set by default (the rest is completed from CivitAI)', () => {
     const minimal = 'input_paths:\n  loras: { path: /m, type: LORA }\n';
-    expect(parseConfig(minimal, '/c.yaml', { env: {} }).config.scanner.hash_types).toEqual(HASH_TYPES.filter((type) => type !== 'BLAKE3'));
+    expect(parseConfig(minimal, '/c.yaml', { env: {} }).config.scanner.hash_types).toEqual(['SHA256', 'AutoV2', 'AutoV1']);
     const all = parseConfig(`${minimal}scanner:\n  hash_types: [${HASH_TYPES.join(', ')}]\n`, '/c.yaml', { env: {} });
     expect(all.config.scanner.hash_types).toEqual([...HASH_TYPES]);
   });

@@ -10,7 +10,12 @@ export interface ProgressEvent {
   /** Items finished / to do in this stage (files, hashes, models, previews). */
   done: number;
   total: number;
-  /** Bytes finished / to do, where the stage moves bytes (hashing, downloads). */
+  /**
+   * Bytes finished / to do, where the stage moves bytes (hashing, downloads). While hashing,
+   * `bytes` includes what is read so far of the files being read (updated at least every
+   * 0.25 s and every 64 MiB per file), so one large file moves it before it finishes; `done`
+   * counts whole files only.
+   */
   bytes?: number;
   totalBytes?: number;
   /** The item just finished, for a debug log. */

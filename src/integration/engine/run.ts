@@ -1,10 +1,10 @@
 /**
  * One scan-paths job as a list of stages over one run context: discover → read sidecars → hash
- * → identify → parent models → previews → training metadata → records → sidecars → organize.
+ * → identify → parent models → the other hashes (from CivitAI) → previews → training metadata → records → sidecars → organize.
  * Framework-free: the Astro loader and the CLI both call `runScanJob`.
  */
 import path from 'node:path';
-import { createCivitaiClient, type CivitaiClient } from './civitai/client.ts';
+import { createCivitaiClient, createOfflineClient, type CivitaiClient } from './civitai/client.ts';
 import type { Model, ModelVersion } from './civitai/schemas.ts';
 import type { Config, ScanJob } from './config/schema.ts';
 import type { Identification } from './enrich/identify.ts';
@@ -20,6 +20,7 @@ import { silentLogger, type Logger } from './util/logger.ts';
 import type { ProgressListener } from './progress.ts';
 import { createReport, type RunReport } from './report.ts';
 import { discover } from './stages/discover.ts';
+import { completeHashes } from './stages/complete-hashes.ts';
 import { enrichParents } from './stages/enrich.ts';
 import { hashFiles } from './stages/hash.ts';
 import { identify } from './stages/identify.ts';
@@ -28,6 +29,8 @@ import { downloadImages } from './stages/previews.ts';
 import { readSidecars } from './stages/read-sidecars.ts';
 import { buildRecords } from './stages/records.ts';
 import { writeSidecars } from './stages/sidecars.ts';
+import { writeLoraManagerSidecars } from './stages/lora-manager.ts';
+import { buildSourceChain, type NetworkMode, type SourceChain } from './sources/chain.ts';
 import { readTraining } from './stages/training.ts';
 
 export interface ScanJobOptions {
@@ -50,6 +53,12 @@ export interface ScanJobOptions {
    * Default `apply`, as in the seed.
    */
   organize?: 'apply' | 'plan';
+  /**
+   * `offline`: no request at all (the archive of `sources.archive_db` and local data only; no
+   * previews are downloaded); `no-remote`: no hash is sent anywhere (the archive identifies).
+   * Default `online`.
+   */
+  network?: NetworkMode;
 }
 
 /** Ctrl-C (the abort signal) stopped the run; `report` says what was done by then. */
@@ -103,6 +112,10 @@ export interface RunContext {
   readonly signal: AbortSignal | undefined;
   /** ScanJobOptions.organize. */
   readonly organize: 'apply' | 'plan';
+  /** ScanJobOptions.network. */
+  readonly network: NetworkMode;
+  /** Where identification answers come from, in the user's order. */
+  readonly sources: SourceChain;
   /** The stages' own summary lines (debug when a front end draws progress itself). */
   readonly log: Logger;
   /** Every model file found. */
@@ -126,10 +139,12 @@ type StageName =
   | 'hash'
   | 'identify'
   | 'enrich'
+  | 'complete-hashes'
   | 'images'
   | 'training'
   | 'records'
   | 'sidecars'
+  | 'lora-manager'
   | 'organize';
 
 interface RunStage {
@@ -148,10 +163,12 @@ const STAGES: readonly RunStage[] = [
   { name: 'hash', run: hashFiles, interruptible: true },
   { name: 'identify', run: identify },
   { name: 'enrich', run: enrichParents },
+  { name: 'complete-hashes', run: completeHashes },
   { name: 'images', run: downloadImages },
   { name: 'training', run: readTraining },
   { name: 'records', run: buildRecords },
   { name: 'sidecars', run: writeSidecars },
+  { name: 'lora-manager', run: writeLoraManagerSidecars },
   { name: 'organize', run: organize },
 ];
 
@@ -173,9 +190,14 @@ export async function runScanJob(options: ScanJobOptions): Promise<ScanJobResult
       }
     }
     const pool = createHashPool({ threads: options.config.scanner.hash_threads, signal: options.signal, logger });
+    const network = options.network ?? options.config.sources.network;
+    const client = runClient(options, logger, state, network);
+    let sources: SourceChain | undefined;
     try {
-      return await runStages(createContext(options, logger, state, pool), logger);
+      sources = await buildSourceChain(options.config, { client, mode: network, logger, ...(options.signal ? { signal: options.signal } : {}) });
+      return await runStages(createContext(options, logger, state, pool, client, sources), logger);
     } finally {
+      sources?.close();
       await pool.close();
       state?.close();
     }
@@ -184,17 +206,41 @@ export async function runScanJob(options: ScanJobOptions): Promise<ScanJobResult
   }
 }
 
-function createContext(options: ScanJobOptions, logger: Logger, state: StateStore | undefined, pool: HashPool): RunContext {
-  const { config, job } = options;
-  const progress = options.onProgress;
-  const dryRun = options.dryRun ?? config.dry_run;
-  const forceRefresh = options.forceRefresh ?? (job.force_refresh || config.scanner.force_refresh);
-  const client =
+function forceRefreshOf(options: ScanJobOptions): boolean {
+  return options.forceRefresh ?? (options.job.force_refresh || options.config.scanner.force_refresh);
+}
+
+function runClient(options: ScanJobOptions, logger: Logger, state: StateStore | undefined, network: NetworkMode): CivitaiClient {
+  // --offline: any request is refused, so none can slip out.
+  if (network === 'offline') return createOfflineClient('--offline: no request is sent');
+  const { config } = options;
+  return (
     options.client ??
     createCivitaiClient(config.api, {
       logger,
-      cache: state ? { store: state.cache, maxAgeSeconds: config.scanner.cache_validity, bypass: forceRefresh } : undefined,
-    });
+      cache: state ? { store: state.cache, maxAgeSeconds: config.scanner.cache_validity, bypass: forceRefreshOf(options) } : undefined,
+    })
+  );
+}
+
+function createContext(
+  options: ScanJobOptions,
+  logger: Logger,
+  state: StateStore | undefined,
+  pool: HashPool,
+  client: CivitaiClient,
+  sources: SourceChain,
+): RunContext {
+  const { config } = options;
+  const network = options.network ?? config.sources.network;
+  // Offline, previews cannot be downloaded: the ones on disk are kept, none is asked for.
+  const job =
+    network === 'offline'
+      ? { ...options.job, output: { ...options.job.output, images: { ...options.job.output.images, save: false } } }
+      : options.job;
+  const progress = options.onProgress;
+  const dryRun = options.dryRun ?? config.dry_run;
+  const forceRefresh = forceRefreshOf(options);
   return {
     config,
     job,
@@ -207,6 +253,8 @@ function createContext(options: ScanJobOptions, logger: Logger, state: StateStor
     progress,
     signal: options.signal,
     organize: options.organize ?? 'apply',
+    network,
+    sources,
     // A front end that draws progress (the CLI) has its own stage lines; Astro's log gets ours.
     log: progress ? { ...logger, info: (message) => logger.debug(message) } : logger,
     files: [],

@@ -727,6 +727,7 @@ function resolvePaths(config: Config, baseDir: string, homeDir: string): void {
   for (const input of Object.values(config.input_paths)) input.path = resolve(input.path);
   resolveOutput(config.output);
   config.scanner.cache_dir = resolve(config.scanner.cache_dir);
+  if (config.sources.archive_db.path !== undefined) config.sources.archive_db.path = resolve(config.sources.archive_db.path);
   config.logging.file.directory = resolve(config.logging.file.directory);
   for (const job of Object.values(config.jobs)) {
     if (job.type === 'scan-paths') {

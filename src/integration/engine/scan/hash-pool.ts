@@ -49,8 +49,11 @@ export interface HashPool {
   readonly threads: number;
   /** Starts the threads now (they start on the first job otherwise) and tells how the pool runs. */
   ready(): Promise<{ mode: HashPoolMode; blake3: Blake3Backend }>;
-  /** Hashes one file; rejects with the signal's reason when cancelled. */
-  hash(job: HashJob, options?: { signal?: AbortSignal }): Promise<HashResult>;
+  /**
+   * Hashes one file; rejects with the signal's reason when cancelled. `onProgress` hears the
+   * bytes of this file hashed so far while it is read (hash.ts: PROGRESS_EVERY_MS).
+   */
+  hash(job: HashJob, options?: { signal?: AbortSignal; onProgress?: (bytesDone: number) => void }): Promise<HashResult>;
   /** Files finished and bytes read so far. */
   readonly stats: { files: number; bytesRead: number };
   /** Cancels what is left and stops the threads. */
@@ -63,6 +66,7 @@ export type WorkerRequest =
   | { type: 'cancel'; id: number };
 export type WorkerReply =
   | { type: 'ready'; blake3: Blake3Backend }
+  | { type: 'progress'; id: number; bytes: number }
   | { type: 'done'; id: number; result: HashResult }
   | { type: 'failed'; id: number; error: { name: string; message: string; code?: string } };
 
@@ -84,6 +88,7 @@ interface Task {
   cleanup: () => void;
   /** In-thread mode only. */
   controller?: AbortController;
+  onProgress?: (bytesDone: number) => void;
 }
 
 interface Lane {
@@ -180,6 +185,10 @@ export function createHashPool(options: HashPoolOptions = {}): HashPool {
         }
         const task = lane.busy;
         if (!task || task.id !== message.id) return;
+        if (message.type === 'progress') {
+          if (!task.settled) task.onProgress?.(message.bytes);
+          return;
+        }
         lane.busy = undefined;
         // While closing, terminate() is pending and only a ref'd worker keeps Node waiting for it.
         if (!closed) worker.unref();
@@ -306,7 +315,12 @@ export function createHashPool(options: HashPoolOptions = {}): HashPool {
     }
     const controller = new AbortController();
     task.controller = controller;
-    hashFile(task.job.path, { types: task.job.types, tensorOffset: task.job.tensorOffset, signal: controller.signal }).then(
+    hashFile(task.job.path, {
+      types: task.job.types,
+      tensorOffset: task.job.tensorOffset,
+      signal: controller.signal,
+      ...(task.onProgress ? { onProgress: (bytes: number) => !task.settled && task.onProgress?.(bytes) } : {}),
+    }).then(
       (result) => {
         stats.files += 1;
         stats.bytesRead += result.bytesRead;
@@ -367,6 +381,7 @@ export function createHashPool(options: HashPoolOptions = {}): HashPool {
           reject,
           settled: false,
           cleanup: () => signal?.removeEventListener('abort', onAbort),
+          ...(callOptions.onProgress ? { onProgress: callOptions.onProgress } : {}),
         };
         signal?.addEventListener('abort', onAbort, { once: true });
         incoming.push(task);

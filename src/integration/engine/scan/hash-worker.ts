@@ -19,7 +19,11 @@ port.on('message', (message: WorkerRequest) => {
   const { id } = message;
   const controller = new AbortController();
   running.set(id, controller);
-  hashFile(message.path, { types: message.types, tensorOffset: message.tensorOffset, signal: controller.signal, blockingReads: true })
+  hashFile(message.path, { types: message.types, tensorOffset: message.tensorOffset, signal: controller.signal,
+    blockingReads: true,
+    // Posted from the blocking loop: the pool (on another thread) receives them meanwhile.
+    onProgress: (bytes) => reply({ type: 'progress', id, bytes }),
+  })
     .then((result) => reply({ type: 'done', id, result }))
     .catch((error: unknown) => {
       const { name, message: text, code } = error as { name?: string; message?: string; code?: string };

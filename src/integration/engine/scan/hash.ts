@@ -35,7 +35,17 @@ export interface HashFileOptions {
    * 2 cores, 2.96 GB/s against 2.52 GB/s for double-buffered asynchronous reads.
    */
   blockingReads?: boolean;
+  /**
+   * Bytes of this read hashed so far, while a file is read: at least every PROGRESS_EVERY_MS and
+   * every PROGRESS_EVERY_BYTES, so a 20 GB checkpoint moves the live line, not only its end.
+   */
+  onProgress?: (bytesDone: number) => void;
 }
+
+/** A file being hashed reports its bytes at least this often… */
+export const PROGRESS_EVERY_MS = 250;
+/** …and after this many bytes (whichever comes first). */
+export const PROGRESS_EVERY_BYTES = 64 * 1024 * 1024;
 
 export interface HashResult {
   hashes: Hashes;
@@ -106,6 +116,17 @@ async function hashOnce(
   const wantsCrc = wants.has('CRC32');
   let crc = 0;
   let offset = 0;
+  let reportedAt = performance.now();
+  let reportedBytes = 0;
+  const report = options.onProgress
+    ? (done: number) => {
+        const now = performance.now();
+        if (done - reportedBytes < PROGRESS_EVERY_BYTES && now - reportedAt < PROGRESS_EVERY_MS) return;
+        reportedAt = now;
+        reportedBytes = done;
+        options.onProgress?.(done);
+      }
+    : undefined;
 
   const feed = (chunk: Buffer) => {
     const start = offset;
@@ -138,6 +159,7 @@ async function hashOnce(
         const bytesRead = readSync(opened.fd, buffer, 0, READ_CHUNK_BYTES, offset);
         if (bytesRead === 0) break;
         feed(bytesRead === READ_CHUNK_BYTES ? buffer : buffer.subarray(0, bytesRead));
+        report?.(offset);
         sinceYield += bytesRead;
         if (sinceYield >= YIELD_EVERY_BYTES) {
           sinceYield = 0;
@@ -169,6 +191,7 @@ async function hashOnce(
       current ^= 1;
       pending = handle.read(current === 0 ? buffers[0] : buffers[1], 0, bufferBytes, offset + bytesRead);
       feed(chunk);
+      report?.(offset);
     }
   } finally {
     await pending?.catch(() => undefined);

@@ -36,7 +36,26 @@ const OwnSectionSchema = z.looseObject({
   webuiPreview: z.string().optional(),
   /** Enrichment or previews failed when this was written: the next run completes it. */
   incomplete: z.boolean().optional(),
+  /** Which source answered (see records/schema.ts `civitai.source`). */
+  source: z.string().optional(),
+  linked: z.boolean().optional(),
+  removedFromCivitai: z.boolean().optional(),
+  /** A manual link (see `sidecarLink`). */
+  link: z.union([z.string(), z.number()]).optional(),
 });
+
+/**
+ * `civitscraper.link`: a manual link another tool (or the user) may write: a version id, a
+ * civitai.com/civitai.red URL with `modelVersionId=`, or an AIR. Read from any JSON sidecar.
+ */
+export function sidecarLink(read: SidecarRead): string | number | undefined {
+  if (read.kind === 'own' && read.stored.link !== undefined) return read.stored.link;
+  if (read.kind !== 'own' && read.kind !== 'seed' && read.kind !== 'a1111') return undefined;
+  const section = read.raw.civitscraper;
+  if (!section || typeof section !== 'object') return undefined;
+  const link = (section as Record<string, unknown>).link;
+  return typeof link === 'string' || typeof link === 'number' ? link : undefined;
+}
 
 export interface StoredSidecar {
   version: ModelVersion;
@@ -48,13 +67,20 @@ export interface StoredSidecar {
   a1111?: A1111Metadata;
   webuiPreview?: string;
   incomplete?: boolean;
+  source?: string;
+  linked?: boolean;
+  removedFromCivitai?: boolean;
+  link?: string | number;
 }
 
 export type SidecarRead =
   /** `empty`: a file is there but holds nothing (0 bytes, or only white space): written over like a missing one. */
   | { kind: 'missing'; empty?: true }
-  /** Ours. */
-  | { kind: 'own'; stored: StoredSidecar; raw: Record<string, unknown> }
+  /**
+   * Ours. `partial`: `raw` holds only the top-level A1111 keys (the sidecar was not read, or its
+   * body was not kept); a writer reads the file again before merging into it.
+   */
+  | { kind: 'own'; stored: StoredSidecar; raw: Record<string, unknown>; partial?: true }
   /** Written by the Python CivitScraper: the raw version body. Upgraded on the next write. */
   | { kind: 'seed'; version: ModelVersion; raw: Record<string, unknown> }
   /** An A1111/Forge user-metadata file: merged into, its keys never changed. */
@@ -63,55 +89,108 @@ export type SidecarRead =
   | { kind: 'foreign'; reason: string }
   | { kind: 'unreadable'; reason: string };
 
-export async function readSidecar(sidecarPath: string): Promise<SidecarRead> {
+/** How often `readSidecar` read a file in this process (tests and benches count them). */
+export const sidecarReadStats = { reads: 0 };
+
+export interface ReadSidecarOptions {
+  /**
+   * Keep the whole document of our own sidecar in `raw` (default true). `false` keeps only the
+   * A1111 keys (`partial`), so a run over 50,000 files does not hold every body twice.
+   */
+  keepRaw?: boolean;
+}
+
+/** A sidecar read with what the state store keeps of it (sidecar-stamps.ts). */
+export interface SidecarReadWithStat {
+  read: SidecarRead;
+  /** The file's stat, when it is a regular file. */
+  stat?: { size: number; mtimeMs: number; ctimeMs: number; ino: number };
+  /** Our section as validated, when the sidecar is ours. */
+  section?: Record<string, unknown>;
+}
+
+export async function readSidecar(sidecarPath: string, options: ReadSidecarOptions = {}): Promise<SidecarRead> {
+  return (await readSidecarWithStat(sidecarPath, options)).read;
+}
+
+export async function readSidecarWithStat(sidecarPath: string, options: ReadSidecarOptions = {}): Promise<SidecarReadWithStat> {
   let text: string;
+  let info: SidecarReadWithStat['stat'];
   try {
     // A pipe at this path would block the read forever.
-    if (!(await stat(sidecarPath)).isFile()) return { kind: 'unreadable', reason: 'it is not a regular file' };
+    const stats = await stat(sidecarPath);
+    if (!stats.isFile()) return { read: { kind: 'unreadable', reason: 'it is not a regular file' } };
+    info = { size: stats.size, mtimeMs: stats.mtimeMs, ctimeMs: stats.ctimeMs, ino: stats.ino };
+    sidecarReadStats.reads += 1;
     text = await readFile(sidecarPath, 'utf8');
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'missing' };
-    return { kind: 'unreadable', reason: (error as Error).message };
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { read: { kind: 'missing' } };
+    return { read: { kind: 'unreadable', reason: (error as Error).message } };
   }
   // Nothing to lose: what a copy that died half way or a full disk leaves. Ours to write again.
-  if (text.trim() === '') return { kind: 'missing', empty: true };
+  if (text.trim() === '') return { read: { kind: 'missing', empty: true } };
   let raw: unknown;
   try {
     raw = JSON.parse(text);
   } catch {
-    return { kind: 'foreign', reason: 'it is not valid JSON' };
+    return { read: { kind: 'foreign', reason: 'it is not valid JSON' } };
   }
-  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return { kind: 'foreign', reason: 'it is not a JSON object' };
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return { read: { kind: 'foreign', reason: 'it is not a JSON object' } };
   const record = raw as Record<string, unknown>;
   const own = OwnSectionSchema.safeParse(record.civitscraper);
   if (own.success) {
-    const folder = path.dirname(sidecarPath);
-    return {
-      kind: 'own',
-      raw: record,
-      stored: {
-        version: own.data.version,
-        model: own.data.model,
-        hashes: own.data.hashes,
-        checkedAt: own.data.checkedAt,
-        file: own.data.file,
-        ...(own.data.a1111 ? { a1111: own.data.a1111 as A1111Metadata } : {}),
-        ...(own.data.webuiPreview ? { webuiPreview: path.resolve(folder, own.data.webuiPreview) } : {}),
-        ...(own.data.incomplete ? { incomplete: true } : {}),
-        images: own.data.images.map(({ file, still, ...image }) => ({
-          ...image,
-          path: path.resolve(folder, file),
-          ...(still ? { still: path.resolve(folder, still) } : {}),
-        })),
-      },
-    };
+    const section = own.data as Record<string, unknown>;
+    const stored = storedFromSection(section, path.dirname(sidecarPath));
+    const read: SidecarRead =
+      options.keepRaw === false ? { kind: 'own', stored, raw: a1111Top(record), partial: true } : { kind: 'own', raw: record, stored };
+    return { read, stat: info, section };
   }
   const version = ModelVersionSchema.safeParse(record);
   if (version.success && typeof record.modelId === 'number' && Array.isArray(record.files)) {
-    return { kind: 'seed', version: version.data, raw: record };
+    return { read: { kind: 'seed', version: version.data, raw: record }, stat: info };
   }
-  if (Object.keys(record).length === 0 || A1111_KEYS.some((key) => key in record)) return { kind: 'a1111', raw: record };
-  return { kind: 'foreign', reason: 'it was not written by CivitScraper or an A1111-style WebUI' };
+  if (Object.keys(record).length === 0 || A1111_KEYS.some((key) => key in record)) return { read: { kind: 'a1111', raw: record }, stat: info };
+  return { read: { kind: 'foreign', reason: 'it was not written by CivitScraper or an A1111-style WebUI' }, stat: info };
+}
+
+/** Our section as a read would validate it (what the state store keeps), or undefined. */
+export function validatedSection(section: unknown): Record<string, unknown> | undefined {
+  const own = OwnSectionSchema.safeParse(section);
+  return own.success ? (own.data as Record<string, unknown>) : undefined;
+}
+
+/** The top-level values the repair check looks at (A1111 keys and the ones we merge). */
+export function a1111Top(document: Record<string, unknown>): Record<string, unknown> {
+  const top: Record<string, unknown> = {};
+  for (const key of [...A1111_KEYS, 'sha256', 'modelId', 'modelVersionId']) if (key in document) top[key] = document[key];
+  return top;
+}
+
+/**
+ * Our section (as validated by OwnSectionSchema, or as we wrote it) as stored data, paths made
+ * absolute against the sidecar's folder. No validation: the caller vouches for the section.
+ */
+export function storedFromSection(section: Record<string, unknown>, folder: string): StoredSidecar {
+  const data = section as z.output<typeof OwnSectionSchema>;
+  return {
+    version: data.version,
+    model: data.model,
+    hashes: data.hashes,
+    checkedAt: data.checkedAt,
+    file: data.file,
+    ...(data.a1111 ? { a1111: data.a1111 as A1111Metadata } : {}),
+    ...(data.webuiPreview ? { webuiPreview: path.resolve(folder, data.webuiPreview) } : {}),
+    ...(data.incomplete ? { incomplete: true } : {}),
+    ...(data.source ? { source: data.source } : {}),
+    ...(data.linked ? { linked: true } : {}),
+    ...(data.removedFromCivitai ? { removedFromCivitai: true } : {}),
+    ...(data.link !== undefined ? { link: data.link } : {}),
+    images: (data.images ?? []).map(({ file, still, ...image }) => ({
+      ...image,
+      path: path.resolve(folder, file),
+      ...(still ? { still: path.resolve(folder, still) } : {}),
+    })),
+  };
 }
 
 export interface SidecarContent {
@@ -162,6 +241,10 @@ export function buildSidecar(content: SidecarContent, existing: SidecarRead): Re
     ...(model ? { model } : {}),
     ...(content.webuiPreview ? { webuiPreview: toRelative(folder, content.webuiPreview) } : {}),
     ...(content.incomplete ? { incomplete: true } : {}),
+    ...(record.civitai.source ? { source: record.civitai.source } : {}),
+    ...(record.civitai.linked ? { linked: true } : {}),
+    ...(record.civitai.removedFromCivitai ? { removedFromCivitai: true } : {}),
+    ...(existingLink(existing) !== undefined ? { link: existingLink(existing) } : {}),
     images: record.images.map(({ path: imagePath, still, ...image }) => ({
       ...image,
       file: toRelative(folder, imagePath),
@@ -199,6 +282,10 @@ function inCanonicalOrder(document: Record<string, unknown>, leading: readonly s
   for (const [key, value] of Object.entries(document)) if (!(key in ordered) && key !== 'civitscraper') ordered[key] = value;
   ordered.civitscraper = own;
   return ordered;
+}
+
+function existingLink(existing: SidecarRead): unknown {
+  return sidecarLink(existing);
 }
 
 export async function writeSidecar(sidecarPath: string, document: Record<string, unknown>): Promise<WriteOutcome> {

@@ -6,7 +6,7 @@ import type { ModelRecord } from '../records/schema.ts';
 import { toJsonText, writeFailureCode, writeFileAtomic, type WriteOutcome } from '../util/atomic-write.ts';
 import { a1111Metadata, mergeA1111, type A1111Metadata } from './a1111.ts';
 import { civitaiInfo, webuiPreviewSource, writeCivitaiInfo, writeWebuiPreview } from './compat.ts';
-import { buildSidecar, readSidecar, writeSidecar, type SidecarRead } from './metadata.ts';
+import { a1111Top, buildSidecar, readSidecar, validatedSection, writeSidecar, type SidecarRead } from './metadata.ts';
 import type { SidecarLayout } from './paths.ts';
 
 export interface SidecarWriteResult {
@@ -18,6 +18,11 @@ export interface SidecarWriteResult {
   problems: { stage: string; message: string }[];
   /** Files that could not be written: the model is not done, the run must fail. */
   failures: SidecarWriteFailure[];
+  /**
+   * The metadata sidecar as it now is on disk (written or unchanged): our validated section and
+   * the top-level A1111 values, for the state store's stamp (sidecar-stamps.ts).
+   */
+  metadata?: { section: Record<string, unknown>; top: Record<string, unknown> };
 }
 
 export interface SidecarWriteFailure {
@@ -41,7 +46,10 @@ export async function writeModelSidecars(options: {
   /** Enrichment or previews failed this time (remembered so the next run completes them). */
   incomplete?: boolean;
 }): Promise<SidecarWriteResult> {
-  const { record, version, layout, existing, compat } = options;
+  const { record, version, layout, compat } = options;
+  let existing = options.existing;
+  // Only the A1111 keys of our sidecar were kept: merge into the whole document as it is now.
+  if (existing.kind === 'own' && existing.partial) existing = await readSidecar(layout.metadataPath);
   const result: SidecarWriteResult = { written: 0, unchanged: 0, writtenPaths: [], problems: [], failures: [] };
   const count = (file: string, outcome: WriteOutcome) => {
     if (outcome === 'written') {
@@ -102,6 +110,10 @@ export async function writeModelSidecars(options: {
   // Our sidecar last: it tells the next run that this file is done, so a run killed before it
   // leaves the companion files to be written again rather than missing for good.
   await attempt(layout.metadataPath, async () => {
+    if (existing.kind === 'foreign' || existing.kind === 'unreadable') {
+      result.problems.push({ stage: 'sidecars', message: `${layout.metadataPath} changed during the run and is not ours now (${existing.reason}); left untouched` });
+      return;
+    }
     const document = buildSidecar(
       {
         record,
@@ -115,6 +127,8 @@ export async function writeModelSidecars(options: {
       existing,
     );
     count(layout.metadataPath, await writeSidecar(layout.metadataPath, document));
+    const section = validatedSection(document.civitscraper);
+    if (section) result.metadata = { section, top: a1111Top(document) };
   });
 
   return result;

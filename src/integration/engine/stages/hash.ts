@@ -20,6 +20,12 @@ export async function hashFiles(ctx: RunContext): Promise<void> {
   const started = performance.now();
   let done = 0;
   let bytes = 0;
+  const inFlight = new Map<string, number>();
+  const sumInFlight = () => {
+    let sum = 0;
+    for (const value of inFlight.values()) sum += value;
+    return sum;
+  };
   progress?.({ stage: 'hash', phase: 'start', done, total, bytes, totalBytes });
   const result = await resolveHashes(
     pending.map((item) => item.file),
@@ -29,12 +35,18 @@ export async function hashFiles(ctx: RunContext): Promise<void> {
       store: state,
       ownSidecars: (file) => [byPath.get(file.path)?.layout.metadataPath ?? ''].filter(Boolean),
       signal,
+      // Bytes of the files being read count as they go: a large file moves the line while it is read.
+      onBytes: (file, bytesDone) => {
+        inFlight.set(file.path, bytesDone);
+        progress?.({ stage: 'hash', phase: 'progress', done, total, bytes: bytes + sumInFlight(), totalBytes });
+      },
       onResult: (file, outcome) => {
+        inFlight.delete(file.path);
         // A file cancelled by Ctrl-C is neither done nor failed: the next run hashes it.
         if ('error' in outcome && signal?.aborted) return;
         done += 1;
         if (!('error' in outcome)) bytes += outcome.bytesRead;
-        progress?.({ stage: 'hash', phase: 'progress', done, total, bytes, totalBytes, item: file.path });
+        progress?.({ stage: 'hash', phase: 'progress', done, total, bytes: bytes + sumInFlight(), totalBytes, item: file.path });
         const item = byPath.get(file.path);
         if (!item) return;
         if ('error' in outcome) report.fail(file.path, 'hash', describeFileError(outcome.error));

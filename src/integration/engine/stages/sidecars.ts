@@ -1,11 +1,16 @@
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { ModelVersion } from '../civitai/schemas.ts';
 import type { ModelRecord } from '../records/schema.ts';
 import type { RunContext, WorkItem } from '../run.ts';
 import { describeKinds, findMissingFiles, type MissingFile, type RepairKind } from '../sidecars/repair.ts';
-import { writeModelSidecars, type SidecarWriteFailure } from '../sidecars/write.ts';
-import { describePaths, sweepStaleTempFiles, writeFailureHint } from '../util/atomic-write.ts';
+import { writeModelSidecars, type SidecarWriteFailure, type SidecarWriteResult } from '../sidecars/write.ts';
+import type { SidecarStamp } from '../state/index.ts';
+import { describePaths, sweepStaleTempFiles, withWriteBatch, writeFailureHint } from '../util/atomic-write.ts';
 import { mapLimit } from '../util/map-limit.ts';
+
+/** Models whose files are written at once. */
+const WRITE_CONCURRENCY = 16;
 
 /**
  * Writes the sidecars of what this run looked up, and writes again what an earlier run wrote
@@ -30,22 +35,54 @@ export async function writeSidecars(ctx: RunContext): Promise<void> {
     const compat = job.output.compat;
     missingOf.set(item, await findMissingFiles({ record, layout: item.layout, existing: item.sidecar, compat, a1111Enabled: compat.a1111_user_metadata }));
   });
+  // Written in parallel (a bounded pool: each write is a few small files, and on a network share
+  // or a slow disk the latency adds up), then reported in the items' order.
+  const results = new Map<WorkItem, SidecarWriteResult>();
+  const stamps: { path: string; stamp: Omit<SidecarStamp, 'at'> }[] = [];
+  /** Models looked up in this run: an incomplete one backs off, a complete one is forgotten. */
+  const outcomes: { path: string; model: string; incomplete: boolean }[] = [];
+  const toWrite = [...ctx.items.entries()].filter(([index, item]) => {
+    const missing = missingOf.get(item);
+    // Not looked up this time: written only when something of it is missing, or when its
+    // previews were saved again under other names.
+    return ctx.records[index] !== undefined && missing !== undefined && (item.fresh || missing.length > 0 || imagesMoved(item));
+  });
+  await withWriteBatch(() => mapLimit(toWrite, WRITE_CONCURRENCY, async ([index, item]) => {
+    const record = ctx.records[index] as ModelRecord;
+    const written = await writeModelSidecars({
+      record,
+      version: item.version as ModelVersion,
+      layout: item.layout,
+      existing: item.sidecar,
+      compat: job.output.compat,
+      // Not looked up (or waiting for its retry): what the sidecar said stays.
+      incomplete: item.fresh ? item.incomplete === true : (item.sidecar.kind === 'own' ? item.sidecar.stored.incomplete : item.stored?.incomplete) === true,
+    });
+    results.set(item, written);
+    if (item.fresh && written.metadata) outcomes.push({ path: item.layout.metadataPath, model: item.file.path, incomplete: written.metadata.section.incomplete === true });
+    // Stamp what is on disk now, so the next run does not read it back (sidecar-stamps.ts).
+    if (written.metadata && ctx.state) {
+      const now = await stat(item.layout.metadataPath).catch(() => undefined);
+      if (now?.isFile()) {
+        const { dev, ino, size, mtimeMs } = item.file;
+        stamps.push({
+          path: item.layout.metadataPath,
+          stamp: {
+            model: { dev, ino, size, mtimeMs },
+            sidecar: { size: now.size, mtimeMs: now.mtimeMs, ctimeMs: now.ctimeMs, ino: now.ino },
+            ...written.metadata,
+          },
+        });
+      }
+    }
+  }));
   for (const [index, item] of ctx.items.entries()) {
     const record = ctx.records[index];
     if (!record) continue;
     if (item.version && item.sidecar.kind !== 'foreign' && item.sidecar.kind !== 'unreadable') record.sidecarPath = item.layout.metadataPath;
-    const missing = missingOf.get(item);
-    // Not looked up this time: written only when something of it is missing, or when its
-    // previews were saved again under other names.
-    if (missing && (item.fresh || missing.length > 0 || imagesMoved(item))) {
-      const written = await writeModelSidecars({
-        record,
-        version: item.version as ModelVersion,
-        layout: item.layout,
-        existing: item.sidecar,
-        compat: job.output.compat,
-        incomplete: item.fresh ? item.incomplete === true : item.stored?.incomplete === true,
-      });
+    const missing = missingOf.get(item) ?? [];
+    const written = results.get(item);
+    if (written) {
       report.sidecars.written += written.written;
       report.sidecars.unchanged += written.unchanged;
       item.problems.push(...written.problems);
@@ -53,6 +90,24 @@ export async function writeSidecars(ctx: RunContext): Promise<void> {
       if (written.failures.length > 0) report.fail(item.file.path, 'sidecars', describeWriteFailures(written.failures, job.output.base_dir));
     }
     for (const problem of item.problems) report.warn(item.file.path, problem.stage, problem.message);
+  }
+  if (ctx.state && (stamps.length > 0 || outcomes.length > 0)) {
+    const state = ctx.state;
+    try {
+      state.transaction(() => {
+        for (const { path: sidecarPath, stamp } of stamps) state.sidecars.remember(sidecarPath, stamp);
+        // A model that failed here (a preview that could not be *written*: the user fixes the
+        // folder) is tried again by the next run; only downloads and lookups back off.
+        const failedHere = new Set(report.errors.map((entry) => entry.path));
+        for (const outcome of outcomes) {
+          if (outcome.incomplete && !failedHere.has(outcome.model)) state.retries.failed(outcome.path);
+          else if (outcome.incomplete) state.retries.clear(outcome.path);
+          else state.retries.clear(outcome.path);
+        }
+      });
+    } catch {
+      // Only saves reads next time; the store's guard already warned.
+    }
   }
   report.sidecars.repaired += repaired.length;
   if (!dryRun) report.sidecars.tempFilesRemoved += await sweepTempFiles(ctx.candidates);

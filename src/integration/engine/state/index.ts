@@ -24,6 +24,8 @@ export {
   type RunRecord,
   type RunStatus,
 } from './caches.ts';
+export { RETRY_BASE_MS, RETRY_MAX_MS, type RetryBackoff } from './retries.ts';
+export { sameSidecarStat, type SidecarStamp, type SidecarStamps, type SidecarStat } from './sidecar-stamps.ts';
 export {
   resolveHashes,
   type HashSource,

@@ -55,6 +55,11 @@ export interface HashLedger {
    * same path is dropped: the path now belongs to this one.
    */
   remember(identity: FileIdentity, path: string, hashes: Hashes, options?: RememberOptions): void;
+  /**
+   * Adds hashes to the entry of this identity when its size and mtime are unchanged, keeping
+   * its source and hashing time (hashes CivitAI gave, or a second pass for more types).
+   */
+  addHashes(identity: FileIdentity, hashes: Hashes): void;
   /** Marks entries as seen in this run (and updates their path) so `prune` keeps them. */
   touch(files: readonly (FileIdentity & { path: string })[]): void;
   /** Drops what is recorded under `path`; returns how many entries went. */
@@ -95,6 +100,7 @@ export function createLedger(context: StoreContext): HashLedger {
       source = excluded.source, hashed_at = excluded.hashed_at, seen_at = excluded.seen_at
   `);
   const dropPathOfOthers = db.prepare('DELETE FROM ledger WHERE path = ? AND NOT (dev = ? AND ino = ?)');
+  const updateHashes = db.prepare('UPDATE ledger SET hashes = ? WHERE dev = ? AND ino = ?');
   const touchOne = db.prepare('UPDATE ledger SET seen_at = ?, path = ? WHERE dev = ? AND ino = ?');
   const forgetPath = db.prepare('DELETE FROM ledger WHERE path = ?');
   const pruneOld = db.prepare('DELETE FROM ledger WHERE seen_at < ?');
@@ -176,6 +182,13 @@ export function createLedger(context: StoreContext): HashLedger {
           hashedAt: options.hashedAt ?? at,
           seenAt: at,
         });
+      });
+    },
+    addHashes(identity, hashes) {
+      guard('ledger write', undefined, () => {
+        const existing = toEntry(byIdentity.get(String(identity.dev), String(identity.ino)));
+        if (!existing || existing.size !== identity.size || existing.mtimeMs !== identity.mtimeMs) return;
+        updateHashes.run(JSON.stringify({ ...existing.hashes, ...hashes }), String(identity.dev), String(identity.ino));
       });
     },
     touch(files) {

@@ -37,6 +37,8 @@ export interface ResolveHashesOptions {
   tensorOffset?: (file: DiscoveredFile) => Promise<number | undefined>;
   signal?: AbortSignal;
   onResult?: (file: DiscoveredFile, outcome: ResolvedHashes | { error: unknown }) => void;
+  /** Bytes of a file hashed so far while the pool reads it (before its onResult). */
+  onBytes?: (file: DiscoveredFile, bytesDone: number) => void;
 }
 
 export interface ResolveHashesResult {
@@ -134,7 +136,7 @@ export async function resolveHashes(files: readonly DiscoveredFile[], options: R
         const submittedAt = Date.now();
         const hashed = await options.pool.hash(
           { path: file.path, types: options.types, tensorOffset, size: file.size },
-          { signal: options.signal },
+          { signal: options.signal, ...(options.onBytes ? { onProgress: (bytes: number) => options.onBytes?.(file, bytes) } : {}) },
         );
         result.bytesRead += hashed.bytesRead;
         ledger?.remember(hashed.identity, file.path, hashed.hashes, { source: 'read', hashedAt: submittedAt });

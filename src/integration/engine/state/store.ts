@@ -19,11 +19,13 @@ import type { DatabaseSync } from 'node:sqlite';
 import { silentLogger, type Logger } from '../util/logger.ts';
 import { createHttpCache, createNotFoundCache, createRunLog, type HttpCache, type NotFoundCache, type RunLog } from './caches.ts';
 import { createLedger, type HashLedger } from './ledger.ts';
+import { createRetryBackoff, type RetryBackoff } from './retries.ts';
+import { createSidecarStamps, type SidecarStamps } from './sidecar-stamps.ts';
 
 export const STATE_FILE_NAME = 'state.sqlite';
 
 /** Bumped on every change of the tables below; `migrate` brings older stores forward. */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 const MIGRATIONS: Record<number, string> = {
   1: `
@@ -60,6 +62,26 @@ const MIGRATIONS: Record<number, string> = {
     );
     CREATE INDEX IF NOT EXISTS runs_job ON runs (job, started_at);
   `,
+  // Our sidecars as last written or validated (sidecar-stamps.ts): a rerun over an unchanged
+  // library reads none of them; and the back-off of models a run could not complete
+  // (retries.ts). A version-1 store simply gains the tables (empty: the next run reads every
+  // sidecar once and stamps it).
+  2: `
+    CREATE TABLE IF NOT EXISTS sidecar_stamps (
+      path TEXT PRIMARY KEY,
+      body TEXT NOT NULL,
+      stamped_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE IF NOT EXISTS stamp_models (
+      key TEXT PRIMARY KEY,
+      body TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE IF NOT EXISTS retries (
+      key TEXT PRIMARY KEY,
+      attempts INTEGER NOT NULL,
+      next_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
+  `,
 };
 
 /** The columns every table must have (more are fine): a store without them is rebuilt. */
@@ -68,6 +90,9 @@ const EXPECTED_COLUMNS: Record<string, readonly string[]> = {
   http_cache: ['key', 'status', 'body', 'fetched_at'],
   not_found: ['sha256', 'checked_at'],
   runs: ['id', 'job', 'started_at', 'finished_at', 'status', 'summary'],
+  sidecar_stamps: ['path', 'body', 'stamped_at'],
+  stamp_models: ['key', 'body'],
+  retries: ['key', 'attempts', 'next_at'],
 };
 
 export interface StateStoreOptions {
@@ -90,6 +115,10 @@ export interface StateStore {
   readonly cache: HttpCache;
   readonly notFound: NotFoundCache;
   readonly runs: RunLog;
+  /** Our sidecars' stamps: what spares reading them on a rerun. */
+  readonly sidecars: SidecarStamps;
+  /** When an incomplete model (a failed preview) is tried again. */
+  readonly retries: RetryBackoff;
   /** Runs `fn` in one transaction (much faster for many writes); nested calls join the outer one. */
   transaction<T>(fn: () => T): T;
   close(): void;
@@ -246,7 +275,7 @@ export function openStateStore(dir: string, options: StateStoreOptions = {}): St
   };
 }
 
-type Tables = Pick<StateStore, 'ledger' | 'cache' | 'notFound' | 'runs'>;
+type Tables = Pick<StateStore, 'ledger' | 'cache' | 'notFound' | 'runs' | 'sidecars' | 'retries'>;
 
 function createTables(context: StoreContext): Tables {
   return {
@@ -254,6 +283,8 @@ function createTables(context: StoreContext): Tables {
     cache: createHttpCache(context),
     notFound: createNotFoundCache(context),
     runs: createRunLog(context),
+    sidecars: createSidecarStamps(context),
+    retries: createRetryBackoff(context),
   };
 }
 

@@ -1,8 +1,60 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 export type WriteOutcome = 'written' | 'unchanged';
+
+/**
+ * Batched durability for many small writes (a run's sidecars): inside `withWriteBatch`, a write
+ * is still temp → rename (a crash or kill -9 leaves the old or the new file, never half of one:
+ * the kernel has the data before the rename), but the per-file fsync is skipped; the folders
+ * written into are fsynced once each when the batch ends, which makes the renames durable.
+ * (ext4's and btrfs's replace-by-rename flush the data with the rename, so a power cut does not
+ * leave an empty file there either.) Per-file fsync on 50,000 sidecars was most of a run.
+ */
+export interface WriteBatch {
+  readonly folders: Set<string>;
+  files: number;
+}
+
+const batchStorage = new AsyncLocalStorage<WriteBatch>();
+
+/** Runs `fn` with batched durability for every writeFileAtomic inside it, then fsyncs the folders. */
+export async function withWriteBatch<T>(fn: () => Promise<T>): Promise<T> {
+  const batch: WriteBatch = { folders: new Set(), files: 0 };
+  try {
+    return await batchStorage.run(batch, fn);
+  } finally {
+    await flushWriteBatch(batch);
+  }
+}
+
+async function flushWriteBatch(batch: WriteBatch): Promise<void> {
+  const folders = [...batch.folders];
+  let next = 0;
+  const worker = async () => {
+    while (next < folders.length) {
+      const folder = folders[next] as string;
+      next += 1;
+      await fsyncFolder(folder);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(16, folders.length) }, worker));
+}
+
+async function fsyncFolder(folder: string): Promise<void> {
+  try {
+    const handle = await open(folder, 'r');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  } catch {
+    // EISDIR/EPERM/EINVAL on platforms that cannot fsync a folder: the rename is all there is.
+  }
+}
 
 /**
  * Writes a file so that a reader (or a crash) only ever sees the old or the new content: data
@@ -22,11 +74,17 @@ export async function writeFileAtomic(
   const folder = dirname(target);
   await mkdir(folder, { recursive: true });
   const temporary = join(folder, `.${basename(target)}.${randomBytes(6).toString('hex')}.tmp`);
+  const batch = batchStorage.getStore();
   try {
     const handle = await open(temporary, 'wx');
     try {
       await handle.writeFile(bytes);
-      await handle.sync();
+      if (batch) {
+        batch.folders.add(folder);
+        batch.files += 1;
+      } else {
+        await handle.sync();
+      }
     } finally {
       await handle.close();
     }

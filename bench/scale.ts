@@ -1,0 +1,166 @@
+/**
+ * `node bench/scale.ts [--files N] [--dir PATH]` — the engine on a generated library of N tiny
+ * safetensors files (default 50,000, in folders of 500, mtimes an hour old), run twice: a first
+ * run (everything hashed, identified, written) and a no-change rerun. Each run is its own child
+ * process, so its peak RSS is its own. CivitAI is an in-process stub client (every hash is a
+ * version of its own, with a realistic body from the fake's fixtures; about 2 versions per model):
+ * this measures the engine, not HTTP. Prints seconds, peak RSS, sidecar reads and writes.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdir, mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
+import { availableParallelism, tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { stringify } from 'yaml';
+
+const { values: args } = parseArgs({
+  options: {
+    files: { type: 'string', default: '50000' },
+    dir: { type: 'string' },
+    child: { type: 'string' },
+    keep: { type: 'boolean', default: false },
+  },
+});
+
+if (args.child) {
+  await child(args.child);
+} else {
+  await parent();
+}
+
+async function parent(): Promise<void> {
+  const count = Math.max(1, Number(args.files));
+  const root = await mkdtemp(path.join(args.dir ?? tmpdir(), 'civitscraper-scale-'));
+  try {
+    console.log(`CivitScraper scale benchmark — Node ${process.version}, ${availableParallelism()} cores, ${count} files`);
+    const started = performance.now();
+    await generate(root, count);
+    console.log(`library written in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    const rows: string[] = [];
+    for (const label of ['first run', 'no-change rerun']) {
+      const result = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child', root], {
+        encoding: 'utf8',
+        maxBuffer: 64 * 1024 * 1024,
+        env: { ...process.env, CIVITSCRAPER_SCALE_FILES: String(count) },
+      });
+      if (result.status !== 0) {
+        process.stderr.write(result.stderr);
+        throw new Error(`${label} failed (exit ${result.status})`);
+      }
+      const figures = JSON.parse(result.stdout.trim().split('\n').at(-1) as string) as Record<string, number>;
+      rows.push(
+        `${label.padEnd(16)} ${String(figures.seconds?.toFixed(2)).padStart(7)} s  peak RSS ${String(Math.round((figures.maxRssKB ?? 0) / 1024)).padStart(5)} MB  ` +
+          `sidecar reads ${figures.sidecarReads}  sidecar files written ${figures.written}  hashed ${figures.hashedFiles} files  records ${figures.records}`,
+      );
+    }
+    for (const row of rows) console.log(row);
+  } finally {
+    if (!args.keep) await rm(root, { recursive: true, force: true });
+  }
+}
+
+async function generate(root: string, count: number): Promise<void> {
+  const library = path.join(root, 'library');
+  const old = new Date(Date.now() - 3600_000);
+  const jobs = Array.from({ length: count }, (_, index) => index);
+  let next = 0;
+  const worker = async () => {
+    while (next < jobs.length) {
+      const index = next;
+      next += 1;
+      const folder = path.join(library, `shelf-${Math.floor(index / 500)}`);
+      const file = path.join(folder, `model-${index}.safetensors`);
+      await writeFile(file, tinySafetensors(index));
+      await utimes(file, old, old);
+    }
+  };
+  for (let shelf = 0; shelf * 500 < count; shelf += 1) await mkdir(path.join(library, `shelf-${shelf}`), { recursive: true });
+  await Promise.all(Array.from({ length: 32 }, worker));
+  await writeFile(
+    path.join(root, 'civitscraper.yaml'),
+    stringify({
+      input_paths: { models: { path: library, type: 'LORA' } },
+      jobs: { scan: { type: 'scan-paths', output: { images: { save: false } } } },
+      scanner: { cache_dir: path.join(root, '.cache') },
+    }),
+  );
+}
+
+function tinySafetensors(seed: number): Buffer {
+  const data = Buffer.from(`tensor ${seed} `.repeat(8));
+  const header = Buffer.from(JSON.stringify({ w: { dtype: 'U8', shape: [data.length], data_offsets: [0, data.length] } }));
+  const length = Buffer.alloc(8);
+  length.writeBigUInt64LE(BigInt(header.length));
+  return Buffer.concat([length, header, data]);
+}
+
+async function child(root: string): Promise<void> {
+  const { readFile } = await import('node:fs/promises');
+  const { parseConfig, selectJobs } = await import('../src/integration/engine/config/index.ts');
+  const { runScanJob } = await import('../src/integration/engine/run.ts');
+  const metadata = (await import('../src/integration/engine/sidecars/metadata.ts')) as { sidecarReadStats?: { reads: number } };
+  const { Catalog } = await import('../src/dev/fake-civitai/index.ts');
+  const file = path.join(root, 'civitscraper.yaml');
+  const { config } = parseConfig(await readFile(file, 'utf8'), file);
+  const [selected] = selectJobs(config, {});
+  const catalog = new Catalog();
+  const templates = catalog
+    .allVersionIds()
+    .map((id) => catalog.versionBody(id))
+    .filter((body): body is NonNullable<typeof body> => body !== undefined)
+    .slice(0, 50);
+  const models = catalog.allVersionIds().map((id) => catalog.modelOf(id)).filter((model) => model !== undefined);
+  const stats = { apiRequests: 0, downloadRequests: 0, retries: 0, throttled: 0 };
+  const fileCount = Number(process.env.CIVITSCRAPER_SCALE_FILES ?? 50000);
+  const idOf = (sha: string) => (Number.parseInt(sha.slice(0, 8), 16) % 900_000_000) + 1;
+  const client = {
+    stats,
+    async getVersionsBySha256(hashes: readonly string[]) {
+      stats.apiRequests += 1;
+      return hashes.map((sha) => {
+        const id = idOf(sha);
+        const template = templates[id % templates.length] as Record<string, unknown>;
+        const files = (template.files as Record<string, unknown>[] | undefined) ?? [];
+        const primary = { ...(files[0] ?? {}), name: 'model.safetensors', sizeKB: 0.2, primary: true, hashes: { SHA256: sha.toUpperCase(), AutoV2: sha.slice(0, 10).toUpperCase(), AutoV3: sha.slice(20, 32).toUpperCase(), CRC32: sha.slice(40, 48).toUpperCase() } };
+        return { ...template, id, modelId: (id % Math.max(1, Math.ceil(fileCount / 2))) + 1, files: [primary] };
+      });
+    },
+    async getVersionByHash() {
+      stats.apiRequests += 1;
+      return { found: false };
+    },
+    async getModels(ids: readonly number[]) {
+      stats.apiRequests += 1;
+      return ids.map((id) => ({ ...(models[id % models.length] as Record<string, unknown>), id }));
+    },
+    async getModel(id: number) {
+      stats.apiRequests += 1;
+      return { found: true, value: { ...(models[id % models.length] as Record<string, unknown>), id } };
+    },
+    async getImages() {
+      return { items: [] };
+    },
+    async download() {
+      throw new Error('no downloads in this bench');
+    },
+  };
+  const started = performance.now();
+  const result = await runScanJob({
+    config,
+    job: selected?.job as never,
+    jobName: selected?.name ?? 'scan',
+    client: client as never,
+  });
+  const seconds = (performance.now() - started) / 1000;
+  console.log(
+    JSON.stringify({
+      seconds,
+      maxRssKB: process.resourceUsage().maxRSS,
+      sidecarReads: metadata.sidecarReadStats?.reads ?? -1,
+      written: result.report.sidecars.written,
+      hashedFiles: result.report.hash.files,
+      records: result.records.length,
+    }),
+  );
+}

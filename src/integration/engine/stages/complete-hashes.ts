@@ -1,0 +1,62 @@
+/**
+ * The hashes beyond the first read (`scanner.complete_hashes`, default on): AutoV3, CRC32 and
+ * BLAKE3 of a file CivitAI identified are taken from its answer (`files[].hashes` of the file
+ * with our SHA-256), so an identified file is read once; a file CivitAI does not know gets
+ * AutoV3 (safetensors only) and CRC32 computed in a second read, once: the ledger keeps them.
+ */
+import type { HashType, Hashes } from '../records/schema.ts';
+import type { RunContext, WorkItem } from '../run.ts';
+import { readSafetensorsHeader } from '../scan/safetensors.ts';
+import { formatBytes } from '../util/format.ts';
+
+/** Taken from CivitAI's answer when missing. */
+const FROM_CIVITAI: readonly HashType[] = ['AutoV3', 'CRC32', 'BLAKE3'];
+/** Computed for files CivitAI does not know (BLAKE3 only when `hash_types` lists it). */
+const COMPUTED: readonly HashType[] = ['AutoV3', 'CRC32'];
+
+export async function completeHashes(ctx: RunContext): Promise<void> {
+  const { config, state, pool, signal } = ctx;
+  if (config.scanner.complete_hashes === false) return;
+  const toRead: { item: WorkItem; types: HashType[] }[] = [];
+  for (const item of ctx.items) {
+    const hashes = item.hashes;
+    const sha = hashes?.SHA256?.toUpperCase();
+    if (!hashes || !sha) continue;
+    const status = item.identification?.status;
+    if (status === 'identified' && item.version) {
+      const theirs = (item.version.files ?? []).find((file) => file.hashes?.SHA256?.toUpperCase() === sha)?.hashes ?? {};
+      const filled: Hashes = {};
+      for (const type of FROM_CIVITAI) {
+        const value = (theirs as Record<string, unknown>)[type];
+        if (hashes[type] === undefined && typeof value === 'string' && value !== '') filled[type] = value.toUpperCase();
+      }
+      if (Object.keys(filled).length === 0) continue;
+      item.hashes = { ...hashes, ...filled };
+      state?.ledger.addHashes(item.file, filled);
+    } else if (status === 'not-found') {
+      const types = COMPUTED.filter((type) => hashes[type] === undefined && (type !== 'AutoV3' || item.file.ext === '.safetensors'));
+      if (types.length > 0) toRead.push({ item, types });
+    }
+  }
+  if (toRead.length === 0 || signal?.aborted) return;
+  const completed = { files: 0, bytes: 0 };
+  await Promise.all(
+    toRead.map(async ({ item, types }) => {
+      try {
+        const tensorOffset =
+          types.includes('AutoV3') ? await readSafetensorsHeader(item.file.path).then((header) => 8 + header.headerLength, () => undefined) : undefined;
+        const result = await pool.hash({ path: item.file.path, types, tensorOffset, size: item.file.size }, { signal });
+        completed.files += 1;
+        completed.bytes += result.bytesRead;
+        // The file changed since the first read: those hashes would not belong to it.
+        const { size, mtimeMs } = result.identity;
+        if (size !== item.file.size || mtimeMs !== item.file.mtimeMs) return;
+        item.hashes = { ...item.hashes, ...result.hashes };
+        state?.ledger.addHashes(result.identity, result.hashes);
+      } catch {
+        // Only extra hashes: the next run tries again.
+      }
+    }),
+  );
+  ctx.log.info(`hash: AutoV3/CRC32 of ${completed.files} file${completed.files === 1 ? '' : 's'} CivitAI does not know computed (${formatBytes(completed.bytes)} read again)`);
+}

@@ -1,0 +1,73 @@
+/**
+ * A rerun over an unchanged library takes our sidecars from the state store's stamps: it reads
+ * none of them, builds the same records as a run that reads them all, and writes nothing. A
+ * sidecar edited by hand is read again.
+ */
+import { readFile, stat, writeFile } from 'node:fs/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runScanJob } from '../../src/integration/engine/run.ts';
+import { sidecarReadStats } from '../../src/integration/engine/sidecars/metadata.ts';
+import { openStateStore } from '../../src/integration/engine/state/index.ts';
+import { createWorkspace, setupLibrary, type Setup, type Workspace } from '../support/library.ts';
+
+let workspace: Workspace;
+let lib: Setup;
+beforeAll(async () => {
+  workspace = await createWorkspace('cs-rerun-');
+  lib = await setupLibrary(workspace, 'lib', { job: { output: { images: { max_count: 1, width: 96 } } } });
+});
+afterAll(async () => {
+  await workspace?.close();
+});
+
+const run = () => runScanJob({ config: lib.config, job: lib.job, jobName: lib.name });
+const comparable = (records: Awaited<ReturnType<typeof run>>['records']) =>
+  records.map(({ problems, ...record }) => ({ ...record, problems: problems.filter((problem) => problem.stage !== 'images') }));
+
+describe('a no-change rerun', () => {
+  it('reads no sidecar, builds the same records as a full read, and writes nothing', async () => {
+    const first = await run();
+    const sidecars = first.records.map((record) => record.sidecarPath).filter((file): file is string => file !== undefined);
+    expect(sidecars.length).toBeGreaterThan(3);
+    const mtimes = await Promise.all(sidecars.map(async (file) => (await stat(file)).mtimeMs));
+
+    let before = sidecarReadStats.reads;
+    const rerun = await run();
+    expect(sidecarReadStats.reads - before).toBe(0);
+    expect(rerun.report.sidecars.written).toBe(0);
+    expect(await Promise.all(sidecars.map(async (file) => (await stat(file)).mtimeMs))).toEqual(mtimes);
+
+    // The same run with the stamps gone reads every sidecar: the records must not differ.
+    const store = openStateStore(lib.config.scanner.cache_dir);
+    const stamped = store.sidecars.count();
+    expect(stamped).toBeGreaterThanOrEqual(sidecars.length);
+    for (const file of sidecars) store.sidecars.forget(file);
+    store.close();
+    before = sidecarReadStats.reads;
+    const fullRead = await run();
+    expect(sidecarReadStats.reads - before).toBeGreaterThanOrEqual(sidecars.length);
+    expect(fullRead.report.sidecars.written).toBe(0);
+    expect(comparable(rerun.records)).toEqual(comparable(fullRead.records));
+
+    // …and stamped them again: the next run reads none.
+    before = sidecarReadStats.reads;
+    await run();
+    expect(sidecarReadStats.reads - before).toBe(0);
+  });
+
+  it('reads a sidecar edited by hand again', async () => {
+    const first = await run();
+    const target = first.records.find((record) => record.sidecarPath)?.sidecarPath as string;
+    const document = JSON.parse(await readFile(target, 'utf8')) as Record<string, unknown>;
+    document.notes = 'my own notes';
+    await writeFile(target, `${JSON.stringify(document, null, 2)}\n`);
+    const before = sidecarReadStats.reads;
+    await run();
+    expect(sidecarReadStats.reads - before).toBe(1);
+    // The user's key survives, and the edited file is stamped: the next run reads nothing.
+    expect((JSON.parse(await readFile(target, 'utf8')) as Record<string, unknown>).notes).toBe('my own notes');
+    const again = sidecarReadStats.reads;
+    await run();
+    expect(sidecarReadStats.reads - again).toBe(0);
+  });
+});
