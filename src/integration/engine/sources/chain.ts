@@ -69,8 +69,7 @@ export async function buildSourceChain(
       sources.push(
         civarchiveSource({
           baseUrl: settings.civarchive.base_url,
-          timeoutMs: config.api.timeout * 1000,
-          userAgent: config.api.user_agent,
+          api: config.api,
           ...(options.signal ? { signal: options.signal } : {}),
         }),
       );

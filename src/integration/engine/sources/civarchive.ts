@@ -6,14 +6,16 @@
  * "not found"; anything else that is not a 200 (5xx, HTML, network, timeout) is a failure.
  */
 import { ModelSchema, ModelVersionSchema, type Model, type ModelVersion } from '../civitai/schemas.ts';
+import type { JsonResponse } from '../civitai/http.ts';
+import type { ApiConfig } from '../config/schema.ts';
+import { sourceHttp } from './http.ts';
 import type { IdentifySource, SourceAnswer } from './types.ts';
 
 type Row = Record<string, unknown>;
 
 export interface CivarchiveOptions {
   baseUrl: string;
-  timeoutMs: number;
-  userAgent?: string;
+  api: ApiConfig;
   /** Parallel requests (CivArchive caps requests per hour: keep this small). */
   concurrency?: number;
   signal?: AbortSignal;
@@ -22,29 +24,20 @@ export interface CivarchiveOptions {
 export function civarchiveSource(options: CivarchiveOptions): IdentifySource & { requests: number } {
   const base = options.baseUrl.replace(/\/+$/, '');
   const state = { requests: 0 };
+  const http = sourceHttp(options.api, { baseUrl: base, withKey: false, ...(options.signal ? { signal: options.signal } : {}) });
   const one = async (hash: string): Promise<SourceAnswer> => {
     const target = `${base}/sha256/${hash.toLowerCase()}`;
     state.requests += 1;
-    let response: Response;
+    let answer: JsonResponse;
     try {
-      const signals = [AbortSignal.timeout(options.timeoutMs), ...(options.signal ? [options.signal] : [])];
-      response = await fetch(target, {
-        headers: { accept: 'application/json', ...(options.userAgent ? { 'user-agent': options.userAgent } : {}) },
-        signal: AbortSignal.any(signals),
-      });
+      answer = await http.requestJson('GET', target);
     } catch (error) {
       return { status: 'unknown', error: `CivArchive ${target}: ${error instanceof Error ? error.message : String(error)}` };
     }
-    const text = await response.text().catch(() => '');
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      json = undefined;
-    }
-    if (response.status === 404 && json !== undefined) return { status: 'not-found' };
-    if (response.status !== 200 || json === undefined) {
-      return { status: 'unknown', error: `CivArchive answered ${response.status}${json === undefined ? ' without JSON' : ''} (${target})` };
+    const { status, json } = answer;
+    if (status === 404 && json !== undefined) return { status: 'not-found' };
+    if (status !== 200 || json === undefined) {
+      return { status: 'unknown', error: `CivArchive answered ${status}${json === undefined ? ' without JSON' : ''} (${target})` };
     }
     const rebuilt = fromCivarchive(json, hash);
     return rebuilt ? { status: 'identified', ...rebuilt } : { status: 'unknown', error: `CivArchive sent a body of an unexpected shape (${target})` };

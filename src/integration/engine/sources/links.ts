@@ -7,6 +7,7 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { sourceHttp } from './http.ts';
 import { ModelVersionSchema, type ModelVersion } from '../civitai/schemas.ts';
 import type { ApiConfig } from '../config/schema.ts';
 import type { Identification } from '../enrich/identify.ts';
@@ -152,39 +153,22 @@ export async function fetchLinkedVersions(ctx: RunContext, ids: Iterable<number>
 export async function getVersionById(api: ApiConfig, id: number, signal?: AbortSignal): Promise<
   { status: 'identified'; version: ModelVersion } | { status: 'not-found' } | { status: 'unknown'; error: string }
 > {
-  const target = `${api.base_url.replace(/\/+$/, '')}/model-versions/${id}`;
-  let lastError = '';
-  for (let attempt = 0; attempt <= Math.min(api.max_retries, 2); attempt += 1) {
-    try {
-      const response = await fetch(target, {
-        headers: {
-          accept: 'application/json',
-          ...(api.key ? { authorization: `Bearer ${api.key}` } : {}),
-          ...(api.user_agent ? { 'user-agent': api.user_agent } : {}),
-        },
-        signal: AbortSignal.any([AbortSignal.timeout(api.timeout * 1000), ...(signal ? [signal] : [])]),
-      });
-      const text = await response.text();
-      let json: unknown;
-      try {
-        json = JSON.parse(text);
-      } catch {
-        json = undefined;
-      }
-      if (response.status === 404 && json !== undefined) return { status: 'not-found' };
-      if (response.status === 200 && json !== undefined) {
-        const parsed = ModelVersionSchema.safeParse(json);
-        if (parsed.success) return { status: 'identified', version: parsed.data };
-        return { status: 'unknown', error: `CivitAI sent a body of an unexpected shape for version ${id}` };
-      }
-      lastError = `CivitAI answered ${response.status} for version ${id}`;
-      if (response.status < 500 && response.status !== 429) break;
-    } catch (error) {
-      if (signal?.aborted) return { status: 'unknown', error: 'interrupted' };
-      lastError = `version ${id}: ${error instanceof Error ? error.message : String(error)}`;
-    }
+  const base = api.base_url.replace(/\/+$/, '');
+  const http = sourceHttp(api, { baseUrl: base, withKey: true, ...(signal ? { signal } : {}), maxRetries: Math.min(api.max_retries, 2) });
+  let response;
+  try {
+    response = await http.requestJson('GET', `${base}/model-versions/${id}`);
+  } catch (error) {
+    if (signal?.aborted) return { status: 'unknown', error: 'interrupted' };
+    return { status: 'unknown', error: `version ${id}: ${error instanceof Error ? error.message : String(error)}` };
   }
-  return { status: 'unknown', error: lastError };
+  if (response.status === 404 && response.json !== undefined) return { status: 'not-found' };
+  if (response.status === 200 && response.json !== undefined) {
+    const parsed = ModelVersionSchema.safeParse(response.json);
+    if (parsed.success) return { status: 'identified', version: parsed.data };
+    return { status: 'unknown', error: `CivitAI sent a body of an unexpected shape for version ${id}` };
+  }
+  return { status: 'unknown', error: `CivitAI answered ${response.status} for version ${id}` };
 }
 
 /** The file's SHA-256 from the ledger when it is unchanged, else read (the CLI's link command). */
