@@ -2,7 +2,7 @@
  * `node bench/scale.ts [--files N] [--dir PATH]` — the engine on a generated library of N tiny
  * safetensors files (default 50,000, in folders of 500, mtimes an hour old), run twice: a first
  * run (everything hashed, identified, written) and a no-change rerun. Each run is its own child
- * process, so its peak RSS is its own. CivitAI is an in-process stub client (every hash is a
+ * process, so its peak RSS is its own. CivitAI is a client made inside the child (every hash is a
  * version of its own, with a realistic body from the fake's fixtures; about 2 versions per model):
  * this measures the engine, not HTTP. Prints seconds, peak RSS, sidecar reads and writes.
  */
