@@ -1,7 +1,9 @@
 /**
- * Incremental builds (this repository's site sets experimental.incrementalBuild): a warm build
- * renders no model page again when nothing changed, and only the new one when a model file is
- * added. Counted from Astro's own log, which marks a page it did not render as "(restored)".
+ * Incremental builds (the bundled site of `civitscraper build` sets experimental.incrementalBuild,
+ * as this repository's site does): a warm build renders no model page again when nothing
+ * changed, and only the new one when a model file is added. Counted from Astro's own log, which
+ * marks a page it did not render as "(restored)". The bundled site builds in a folder of its own,
+ * so builds of other tests running at the same time share nothing with it.
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, writeFile } from 'node:fs/promises';
@@ -28,7 +30,9 @@ beforeAll(async () => {
   await writeFile(
     configPath,
     stringify({
-      api: { base_url: fake.apiBaseUrl, timeout: 10, max_retries: 1 },
+      // Generous: on a loaded CI machine a timed-out preview would change a record between the
+      // builds, and with it the page (which is then rightly rendered again).
+      api: { base_url: fake.apiBaseUrl, timeout: 120, max_retries: 3 },
       input_paths: sampleInputPaths(path.join(work, 'library')),
       scanner: { cache_dir: path.join(work, 'cache') },
     }),
@@ -39,11 +43,11 @@ afterAll(async () => {
   await fake?.close();
 });
 
-/** One build of this repository's site in a child; what Astro said about each model page. */
+/** One build of the bundled site in a child; what Astro said about each model page. */
 async function build(): Promise<{ rendered: string[]; restored: string[] }> {
   const script = `
     const { buildSite } = await import(${JSON.stringify(path.join(repo, 'src/integration/cli/build-site.ts'))});
-    await buildSite({ configPath: ${JSON.stringify(configPath)}, projectRoot: ${JSON.stringify(repo)}, outDir: ${JSON.stringify(path.join(work, 'dist'))}, cacheDir: ${JSON.stringify(path.join(work, 'astro-cache'))}, logLevel: 'info' });
+    await buildSite({ configPath: ${JSON.stringify(configPath)}, outDir: ${JSON.stringify(path.join(work, 'dist'))}, cacheDir: ${JSON.stringify(path.join(work, 'astro-cache'))}, logLevel: 'info' });
   `;
   const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: repo, maxBuffer: 64 * 1024 * 1024 });
   const pages = [...stdout.matchAll(/\/models\/([^/\s]+)\/index\.html( \(restored\))?/g)];
