@@ -49,7 +49,13 @@ async function build(): Promise<{ rendered: string[]; restored: string[] }> {
     const { buildSite } = await import(${JSON.stringify(path.join(repo, 'src/integration/cli/build-site.ts'))});
     await buildSite({ configPath: ${JSON.stringify(configPath)}, outDir: ${JSON.stringify(path.join(work, 'dist'))}, cacheDir: ${JSON.stringify(path.join(work, 'astro-cache'))}, logLevel: 'info' });
   `;
-  const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: repo, maxBuffer: 64 * 1024 * 1024 });
+  // With CI set, Vite's logger colours its lines even into a pipe: read them without colours.
+  const { stdout: raw } = await run(process.execPath, ['--input-type=module', '-e', script], {
+    cwd: repo,
+    maxBuffer: 64 * 1024 * 1024,
+    env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' },
+  });
+  const stdout = raw.replace(/\x1b\[[0-9;]*m/g, '');
   const pages = [...stdout.matchAll(/\/models\/([^/\s]+)\/index\.html( \(restored\))?/g)];
   return {
     rendered: pages.filter((match) => !match[2]).map((match) => match[1] as string),
