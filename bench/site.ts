@@ -17,9 +17,7 @@
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { mkdir, mkdtemp, rm, stat, utimes, writeFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -28,6 +26,7 @@ import { parseArgs, promisify } from 'node:util';
 import { gzipSync, brotliCompressSync } from 'node:zlib';
 import { stringify } from 'yaml';
 import { launchChromium } from '../src/dev/browser.ts';
+import { serveStatic } from '../src/dev/static-server.ts';
 import { startFakeCivitai, type CatalogBinding } from '../src/dev/fake-civitai/index.ts';
 import { createPrng, seedFrom, type Prng } from '../src/dev/fake-civitai/prng.ts';
 
@@ -408,25 +407,6 @@ function round(value: number, digits: number): number {
   return Math.round(value * factor) / factor;
 }
 
-function serve(root: string): Promise<Server> {
-  const types: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.css': 'text/css', '.webp': 'image/webp', '.jpeg': 'image/jpeg', '.png': 'image/png' };
-  const server = createServer(async (request, response) => {
-    const url = new URL(request.url ?? '/', 'http://localhost');
-    let file = path.join(root, decodeURIComponent(url.pathname));
-    if (!file.startsWith(root)) {
-      response.writeHead(403).end();
-      return;
-    }
-    try {
-      if ((await stat(file)).isDirectory()) file = path.join(file, 'index.html');
-      response.writeHead(200, { 'Content-Type': types[path.extname(file)] ?? 'application/octet-stream' });
-      createReadStream(file).pipe(response);
-    } catch {
-      response.writeHead(404).end();
-    }
-  });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
-}
 
 function stats(values: number[]) {
   const sorted = [...values].sort((a, b) => a - b);
@@ -435,7 +415,7 @@ function stats(values: number[]) {
 }
 
 async function measureBrowser(outDir: string, log: (line: string) => void) {
-  const server = await serve(outDir);
+  const server = await serveStatic(outDir);
   const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const browser = await launchChromium();
   try {

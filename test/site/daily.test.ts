@@ -6,9 +6,8 @@
  * duplicates (a fixture library with copies).
  */
 import { execFile } from 'node:child_process';
-import { createReadStream } from 'node:fs';
-import { readdir, readFile, stat } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
+import { readdir, readFile } from 'node:fs/promises';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -16,6 +15,7 @@ import { promisify } from 'node:util';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromiumAvailable, launchChromium } from '../../src/dev/browser.ts';
+import { serveStatic } from '../../src/dev/static-server.ts';
 import { buildDemoSite } from '../support/demo-site.ts';
 
 let work: string;
@@ -29,26 +29,6 @@ const fileUrl = (dir: string, file: string) => pathToFileURL(path.join(dir, file
 const ready = (page: Page) =>
   page.waitForFunction(() => (window as unknown as { __csGallery?: { extraMs?: number } }).__csGallery?.extraMs !== undefined);
 
-function serve(root: string): Promise<Server> {
-  const types: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.css': 'text/css', '.webp': 'image/webp', '.json': 'application/json' };
-  const created = createServer(async (request, response) => {
-    const url = new URL(request.url ?? '/', 'http://localhost');
-    let file = path.join(root, decodeURIComponent(url.pathname));
-    if (!file.startsWith(root)) {
-      response.writeHead(403).end();
-      return;
-    }
-    try {
-      if ((await stat(file)).isDirectory()) file = path.join(file, 'index.html');
-      await stat(file);
-      response.writeHead(200, { 'Content-Type': types[path.extname(file)] ?? 'application/octet-stream' });
-      createReadStream(file).pipe(response);
-    } catch {
-      response.writeHead(404).end();
-    }
-  });
-  return new Promise((resolve) => created.listen(0, '127.0.0.1', () => resolve(created)));
-}
 
 async function modelPage(prefix: string): Promise<string> {
   const id = (await readdir(path.join(outDir, 'models'))).find((name) => name.startsWith(prefix));
@@ -63,7 +43,7 @@ describe.runIf(chromiumAvailable())('the gallery as a daily tool', () => {
     await promisify(execFile)(process.execPath, ['test/site/fixture-site.ts', '--dir', dir, '--duplicates'], { maxBuffer: 64 * 1024 * 1024 });
     fixtureOut = path.join(dir, 'dist');
     browser = await launchChromium();
-    server = await serve(outDir);
+    server = await serveStatic(outDir);
     origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   }, 300_000);
 
