@@ -411,13 +411,20 @@ describe('image CDN', () => {
     expect(type).toBe('image/png');
   });
 
-  it('serves videos as MP4 bytes (even under .jpeg), and a JPEG still with anim=false', async () => {
+  it('serves videos as real MP4 clips (even under .jpeg), shaped like the recorded size, and a JPEG still with anim=false', async () => {
     const v = ModelVersionSchema.parse((await getJson(`/model-versions/by-hash/${sha(1279184)}`)).body);
     const url = v.images?.[0]?.url ?? '';
     expect(url.endsWith('.jpeg')).toBe(true);
     const video = await bytesOf(url);
     expect(video.type).toBe('video/mp4');
     expect(video.bytes.subarray(4, 8).toString('latin1')).toBe('ftyp');
+    // A recorded H.264 clip (`avc1` sample entries), not a header-only stub.
+    expect(video.bytes.includes(Buffer.from('avc1'))).toBe(true);
+    expect(video.bytes.length).toBeGreaterThan(20_000);
+    // 1080×1920 in the body: the portrait clip; the second video (1280×720) gets the landscape one.
+    const landscape = await bytesOf(v.images?.[1]?.url ?? '');
+    expect(landscape.type).toBe('video/mp4');
+    expect(Buffer.compare(landscape.bytes, video.bytes)).not.toBe(0);
     const still = await bytesOf(url.replace('/width=450/', '/width=450,anim=false/'));
     expect(still.type).toBe('image/jpeg');
     expect(isJpeg(still.bytes)).toBe(true);

@@ -6,7 +6,7 @@
  * duplicates (a fixture library with copies).
  */
 import { execFile } from 'node:child_process';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -342,8 +342,20 @@ describe.runIf(chromiumAvailable())('the gallery as a daily tool', () => {
     expect(await page.locator('#lb-counter').textContent()).toBe('3 / 4');
     await page.keyboard.press('Escape');
 
-    // A video this browser cannot play says so, with the file to open instead.
-    await page.goto(fileUrl(outDir, await modelPage('cafe-n')));
+    // The demo's videos are real clips: the viewer plays them.
+    const videoPage = await modelPage('cafe-n');
+    await page.goto(fileUrl(outDir, videoPage));
+    await page.locator('#shots .shot-link').first().click();
+    await expect.poll(() => page.locator('#lb-stage video').evaluate((video: HTMLVideoElement) => video.readyState)).toBeGreaterThanOrEqual(2);
+    expect(await page.locator('#lb-stage video').evaluate((video: HTMLVideoElement) => [video.videoWidth > 0, video.error])).toEqual([true, null]);
+    expect(await page.locator('#lb-stage .lb-unplayable').count()).toBe(0);
+
+    // A video this browser cannot play says so, with the file to open instead. The built file is
+    // a hard link to the library's preview: replaced by a rename, so the library keeps its clip.
+    const clip = path.join(outDir, path.dirname(videoPage), 'preview-1.mp4');
+    await writeFile(`${clip}.broken`, Buffer.concat([(await readFile(clip)).subarray(0, 64), Buffer.alloc(4096, 0x5a)]));
+    await rename(`${clip}.broken`, clip);
+    await page.goto(fileUrl(outDir, videoPage));
     await page.locator('#shots .shot-link').first().click();
     await expect.poll(() => page.locator('#lb-stage .lb-unplayable').count()).toBe(1);
     expect(await page.locator('#lb-stage .lb-unplayable').textContent()).toContain('cannot be played');

@@ -6,13 +6,16 @@
  * hills; palette and shapes drawn from the uuid, so every preview differs and stays the same
  * between runs), made with sharp from SVG and sized from `width=`/`height=` (or the recorded
  * size, scaled down, for `original=true`): the demo and the screenshots look like a library, not
- * like colour swatches. Videos are a tiny MP4-like blob unless `anim=false` asks for a still. One
- * image answers PNG bytes under its `.jpeg` URL, like the real CDN sometimes does.
+ * like colour swatches. Videos are real H.264 MP4 clips (four seconds of an animated landscape,
+ * portrait or landscape after the recorded size; `scripts/make-demo-videos.ts` records them) unless
+ * `anim=false` asks for a still. One image answers PNG bytes under its `.jpeg` URL, like the real
+ * CDN sometimes does.
  */
 import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import sharp from 'sharp';
 import type { MediaInfo } from './catalog.ts';
-import { createPrng, prngBytes, seedFrom } from './prng.ts';
+import { createPrng, seedFrom } from './prng.ts';
 
 /**
  * The one image served as PNG bytes under a `.jpeg` URL: the single preview of version 1387174
@@ -87,23 +90,18 @@ export function sceneSvg(uuid: string, width: number, height: number): string {
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">${parts.join('')}</svg>`;
 }
 
-/** A few hundred bytes shaped like an MP4: `ftyp`, `moov/mvhd`, `mdat`. */
-export function fakeMp4(uuid: string): Buffer {
-  const box = (type: string, payload: Buffer): Buffer => {
-    const header = Buffer.alloc(8);
-    header.writeUInt32BE(8 + payload.length, 0);
-    header.write(type, 4, 'latin1');
-    return Buffer.concat([header, payload]);
-  };
-  const ftyp = box('ftyp', Buffer.from('isom\u0000\u0000\u0002\u0000isomiso2avc1mp41', 'latin1'));
-  const mvhd = Buffer.alloc(100);
-  mvhd.writeUInt32BE(1000, 12); // timescale
-  mvhd.writeUInt32BE(2000, 16); // duration: 2 s
-  mvhd.writeUInt32BE(0x00010000, 20); // rate 1.0
-  mvhd.writeUInt16BE(0x0100, 24); // volume 1.0
-  const moov = box('moov', box('mvhd', mvhd));
-  const mdat = box('mdat', prngBytes(createPrng(seedFrom(`mp4:${uuid}`)), 512));
-  return Buffer.concat([ftyp, moov, mdat]);
+const VIDEO_DIR = new URL('./videos/', import.meta.url);
+const videos = new Map<string, Promise<Buffer>>();
+
+/** The recorded clip closest in shape to a video of this size (read once per process). */
+export function demoVideo(width: number, height: number): Promise<Buffer> {
+  const name = height > width ? 'portrait' : 'landscape';
+  let pending = videos.get(name);
+  if (!pending) {
+    pending = readFile(new URL(`${name}.mp4`, VIDEO_DIR));
+    videos.set(name, pending);
+  }
+  return pending;
 }
 
 function targetSize(info: MediaInfo, options: Record<string, string>): { width: number; height: number } {
@@ -155,7 +153,7 @@ export async function serveCdn(rest: string, media: ReadonlyMap<string, MediaInf
   const ext = /\.([a-z0-9]+)$/i.exec(last)?.[1]?.toLowerCase() ?? 'jpeg';
 
   if (info.type === 'video' && options.anim !== 'false') {
-    return { status: 200, contentType: 'video/mp4', body: fakeMp4(uuid) };
+    return { status: 200, contentType: 'video/mp4', body: await demoVideo(info.width, info.height) };
   }
   const { width, height } = targetSize(info, options);
   const format = uuid === PNG_AS_JPEG_UUID ? 'png' : ext === 'png' ? 'png' : ext === 'webp' ? 'webp' : 'jpeg';
