@@ -125,7 +125,7 @@ describe('the seed example config, run as its user runs it', () => {
 
   it('`npm run build` with the same config builds the gallery of the default job, with the same warnings and nothing else', async () => {
     const outDir = path.join(workspace.root, 'npm-build');
-    const buildEnv = { ...env, CIVITSCRAPER_CONFIG: configPath, PATH: `${path.join(ROOT, 'node_modules', '.bin')}${path.delimiter}${process.env.PATH ?? ''}` };
+    const buildEnv: NodeJS.ProcessEnv = { ...env, CIVITSCRAPER_CONFIG: configPath, PATH: `${path.join(ROOT, 'node_modules', '.bin')}${path.delimiter}${process.env.PATH ?? ''}` };
     for (const name of Object.keys(buildEnv)) if (name.startsWith('VITEST') || name === 'NODE_ENV') delete buildEnv[name];
     let output = '';
     try {

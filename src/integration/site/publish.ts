@@ -8,10 +8,13 @@
  * - Any other path: a folder that receives the site itself (`<folder>/index.html`).
  *
  * Only a folder that is new, empty or marked as ours (`.civitscraper-site`) is changed; files
- * that are gone from the build are removed from it, unchanged files are not rewritten.
+ * that are gone from the build are removed from it, unchanged files are not rewritten. Every file
+ * is copied to a temporary name and renamed into place, so a browser (or a crash) never finds
+ * half a page.
  */
-import { copyFile, mkdir, readdir, readFile, rm, rmdir, stat, utimes, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, rename, rm, rmdir, stat, utimes } from 'node:fs/promises';
 import path from 'node:path';
+import { linkTempPath, writeFileAtomic } from '../engine/util/atomic-write.ts';
 
 export const SITE_MARKER = '.civitscraper-site';
 const PAGE_MARKER = '<!-- civitscraper: opens the gallery site -->';
@@ -43,7 +46,7 @@ export async function publishSite(outDir: string, galleryPath: string): Promise<
   if (path.resolve(siteDir) === path.resolve(outDir)) return { siteDir, entry, copied: 0, removed: 0 };
   await assertOurs(siteDir);
   await mkdir(siteDir, { recursive: true });
-  await writeFile(path.join(siteDir, SITE_MARKER), 'Written by CivitScraper (output.metadata.html.gallery_path); rewritten on every build.\n');
+  await writeFileAtomic(path.join(siteDir, SITE_MARKER), 'Written by CivitScraper (output.metadata.html.gallery_path); rewritten on every build.\n');
   const wanted = new Set<string>([SITE_MARKER]);
   let copied = 0;
   const walk = async (relative: string): Promise<void> => {
@@ -60,8 +63,7 @@ export async function publishSite(outDir: string, galleryPath: string): Promise<
       const source = await stat(from);
       const existing = await stat(to).catch(() => undefined);
       if (existing && existing.size === source.size && Math.abs(existing.mtimeMs - source.mtimeMs) < 2) continue;
-      await copyFile(from, to);
-      await utimes(to, source.atime, source.mtime);
+      await copyAtomic(from, to, source);
       copied += 1;
     }
   };
@@ -71,9 +73,22 @@ export async function publishSite(outDir: string, galleryPath: string): Promise<
     const existing = await readFile(redirect, 'utf8').catch(() => undefined);
     const target = `${path.basename(siteDir)}/index.html`;
     const page = redirectPage(target);
-    if (existing !== page) await writeFile(redirect, page);
+    if (existing !== page) await writeFileAtomic(redirect, page);
   }
   return { siteDir, entry, copied, removed };
+}
+
+/** The copy gets the source's mtime (the next build skips it while unchanged), then its name. */
+async function copyAtomic(from: string, to: string, source: { atime: Date; mtime: Date }): Promise<void> {
+  const temporary = linkTempPath(to);
+  try {
+    await copyFile(from, temporary);
+    await utimes(temporary, source.atime, source.mtime);
+    await rename(temporary, to);
+  } catch (error) {
+    await rm(temporary, { force: true });
+    throw error;
+  }
 }
 
 async function assertOurs(siteDir: string): Promise<void> {
