@@ -12,8 +12,12 @@
  *    latency of each keystroke in the search box, a facet click and a sort change (script +
  *    style + layout, measured in the page).
  *
- * Usage: node bench/site.ts [--models 10000] [--dir /tmp/x] [--keep] [--skip-warm] [--trace-memory]
+ * The fake renders each preview before the cold build (it is in this process and its renderer
+ * is not what a build costs: the real CDN renders elsewhere).
+ *
+ * Usage: node bench/site.ts [--models 10000] [--dir /tmp/x] [--keep] [--skip-warm] [--no-browser] [--trace-memory]
  *        node bench/site.ts --dir /tmp/x --measure-only   (browser part again, on a kept build)
+ * The last line, `@@BENCH {…}`, has the figures for `npm run bench`'s table.
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -28,6 +32,7 @@ import { stringify } from 'yaml';
 import { launchChromium } from '../src/dev/browser.ts';
 import { serveStatic } from '../src/dev/static-server.ts';
 import { startFakeCivitai, type CatalogBinding } from '../src/dev/fake-civitai/index.ts';
+import { cdnRendition } from '../src/integration/engine/media/cdn.ts';
 import { createPrng, seedFrom, type Prng } from '../src/dev/fake-civitai/prng.ts';
 
 const run = promisify(execFile);
@@ -285,6 +290,8 @@ async function main(): Promise<void> {
       dir: { type: 'string' },
       keep: { type: 'boolean', default: false },
       'skip-warm': { type: 'boolean', default: false },
+      /** Builds only: no Chromium measurements. */
+      'no-browser': { type: 'boolean', default: false },
       /** Each build also writes trace-<cold|warm>.log: RSS and heap every second beside Astro's stage lines. */
       'trace-memory': { type: 'boolean', default: false },
       /** Only the browser measurements, on the dist/ of an earlier run kept with --dir. */
@@ -325,6 +332,9 @@ async function main(): Promise<void> {
   const fake = await startFakeCivitai({ fixturesDir, bindings });
   const results: Record<string, unknown> = { models: count };
   try {
+    t = performance.now();
+    const rendered = await prerender(fake, models, new Set(files.map((file) => file.versionId)), PREVIEW_WIDTH);
+    log(`  the fake CDN rendered ${rendered} previews before the builds (${((performance.now() - t) / 1000).toFixed(1)} s)`);
     const configPath = path.join(dir, 'civitscraper.yaml');
     const inputPaths = Object.fromEntries(
       [['loras', 'Lora', 'LORA'], ['checkpoints', 'Checkpoint', 'Checkpoint'], ['embeddings', 'Embeddings', 'TextualInversion']].map(([id, folder, type]) => [
@@ -343,7 +353,7 @@ async function main(): Promise<void> {
             type: 'scan-paths',
             output: {
               metadata: { html: { gallery_title: `Bench: ${count.toLocaleString('en')} models` } },
-              images: { max_count: 1, width: 450 },
+              images: { max_count: 1, width: PREVIEW_WIDTH },
               compat: { civitai_info: false, a1111_user_metadata: false, webui_preview: false },
             },
           },
@@ -389,7 +399,7 @@ async function main(): Promise<void> {
       results.warmVsBare = ratio(results.warm, results.bareWarm);
       log(`  warm build = ${results.warmVsBare}× a bare Astro warm build`);
     }
-    results.pages = await measureBrowser(outDir, log);
+    if (!values['no-browser']) results.pages = await measureBrowser(outDir, log);
     const indexHtml = await stat(path.join(outDir, 'index.html'));
     results.galleryHtmlBytes = indexHtml.size;
   } finally {
@@ -398,8 +408,31 @@ async function main(): Promise<void> {
   const report = path.join(dir, 'bench-site.json');
   await writeFile(report, `${JSON.stringify(results, null, 2)}\n`);
   log(`\n${JSON.stringify(results, null, 2)}`);
+  log(`@@BENCH ${JSON.stringify(results)}`);
   if (!values.keep && !values.dir) await rm(dir, { recursive: true, force: true });
   else log(`kept: ${dir}`);
+}
+
+const PREVIEW_WIDTH = 450;
+
+/** Asks the fake CDN once for every preview the build will download (the rendition it asks for). */
+async function prerender(fake: Awaited<ReturnType<typeof startFakeCivitai>>, models: Record<string, unknown>[], local: Set<number | undefined>, width: number): Promise<number> {
+  const urls = models.flatMap((model) =>
+    ((model.modelVersions as { id: number; images: { url: string }[] }[] | undefined) ?? [])
+      .filter((version) => local.has(version.id))
+      .flatMap((version) => version.images.map((image) => cdnRendition(fake.cdnUrl(image.url), { width }))),
+  );
+  let next = 0;
+  const worker = async () => {
+    while (next < urls.length) {
+      const url = urls[next] as string;
+      next += 1;
+      const response = await fetch(url);
+      await response.arrayBuffer();
+    }
+  };
+  await Promise.all(Array.from({ length: 4 }, worker));
+  return urls.length;
 }
 
 function round(value: number, digits: number): number {

@@ -81,6 +81,74 @@ export class Semaphore {
   }
 }
 
+/**
+ * How many requests to one host may be in flight at once, adapting (AIMD): halved on every 429
+ * or 503, raised by one after as many successes as the limit allows at once (about one step per
+ * round of requests), never above `max`. A Retry-After holds back the next requests to that host
+ * until it has passed. This paces the image CDN: a busy CDN gets fewer requests at once, an idle
+ * one as many as `max`, and neither is held to the API's per-minute budget.
+ */
+export class AdaptiveConcurrency {
+  private active = 0;
+  private current: number;
+  private successes = 0;
+  private pausedUntil = 0;
+  private readonly waiting: (() => void)[] = [];
+  private readonly max: number;
+  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly now: () => number;
+  /** The lowest limit reached so far. */
+  lowest: number;
+
+  constructor(max: number, sleep: (ms: number) => Promise<void>, now: () => number = Date.now) {
+    this.max = Math.max(1, Math.floor(max));
+    this.current = this.max;
+    this.lowest = this.max;
+    this.sleep = sleep;
+    this.now = now;
+  }
+
+  get limit(): number {
+    return this.current;
+  }
+
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    // One wait for a pause set before this request: checking the clock again in a loop would
+    // spin when an injected sleep returns at once.
+    const pause = this.pausedUntil - this.now();
+    if (pause > 0) await this.sleep(pause);
+    while (this.active >= this.current) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    this.active += 1;
+    try {
+      return await task();
+    } finally {
+      this.active -= 1;
+      this.wake();
+    }
+  }
+
+  /** A 429 or 503: half as many at once, and none before `retryAfterMs` (already capped) has passed. */
+  onThrottled(retryAfterMs?: number): void {
+    this.current = Math.max(1, Math.floor(this.current / 2));
+    this.lowest = Math.min(this.lowest, this.current);
+    this.successes = 0;
+    if (retryAfterMs !== undefined && retryAfterMs > 0) this.pausedUntil = Math.max(this.pausedUntil, this.now() + retryAfterMs);
+  }
+
+  onSuccess(): void {
+    if (this.current >= this.max) return;
+    this.successes += 1;
+    if (this.successes < this.current) return;
+    this.successes = 0;
+    this.current += 1;
+    this.wake();
+  }
+
+  private wake(): void {
+    for (let free = this.current - this.active; free > 0 && this.waiting.length > 0; free -= 1) this.waiting.shift()?.();
+  }
+}
+
 type BreakerState = { failures: number; openedAt?: number; probing: boolean };
 
 /**

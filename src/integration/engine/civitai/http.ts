@@ -1,11 +1,12 @@
 /**
- * The one network layer: API calls and image downloads both go through it, so the rate limit,
- * retries, circuit breakers and the rule about where the API key may go hold everywhere.
+ * The one network layer: API calls and image downloads both go through it, so deadlines, body
+ * caps, retries, circuit breakers and the rule about where the API key may go hold everywhere.
+ * The per-minute budget is the API's; downloads are paced by how many run at once per host.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from '../util/logger.ts';
-import { AdaptiveTokenBucket, CircuitBreaker, Semaphore } from './flow-control.ts';
+import { AdaptiveConcurrency, AdaptiveTokenBucket, CircuitBreaker, Semaphore } from './flow-control.ts';
 
 /** `aborted`: cancelled by the caller (Ctrl-C); never retried. */
 export type RequestFailureKind = 'network' | 'timeout' | 'http' | 'bad-body' | 'too-large' | 'circuit-open' | 'aborted';
@@ -76,8 +77,12 @@ export interface HttpOptions {
   signal?: AbortSignal;
   maxRetries: number;
   retryDelayMs: number;
-  /** Per host: the API and the image CDN each get their own bucket. */
+  /**
+   * The API's budget (`api.batch.rate_limit`), per host. Image downloads are not held to it:
+   * they are paced by how many run at once per host (`DOWNLOAD_CONCURRENCY`, halved on 429/503).
+   */
   requestsPerMinute: number;
+  /** API requests at once (`api.batch.max_concurrent`). */
   maxConcurrent: number;
   breakerThreshold: number;
   breakerResetMs: number;
@@ -115,12 +120,21 @@ export interface BinaryResponse {
 
 const MAX_BACKOFF_MS = 30_000;
 const MAX_RETRY_AFTER_MS = 120_000;
+/**
+ * Image downloads at once per host while it answers well. The preview stage asks for fewer
+ * (one model's previews after another, `api.batch.max_concurrent` models at once), so this is
+ * the ceiling the back-off starts from, not a budget.
+ */
+export const DOWNLOAD_CONCURRENCY = 8;
 
 interface Attempt<T> {
   /** A final answer. */
   value?: T;
-  /** A failure worth another try, with the server's requested wait if any. */
-  retry?: { error: CivitaiRequestError; afterMs?: number; throttled?: boolean };
+  /**
+   * A failure worth another try, with the server's requested wait if any. `throttled`: a 429;
+   * `busy`: a 429 or 503 from the image CDN, which halves its downloads at once.
+   */
+  retry?: { error: CivitaiRequestError; afterMs?: number; throttled?: boolean; busy?: boolean };
 }
 
 interface RawResponse {
@@ -135,6 +149,7 @@ export class HttpClient {
   readonly stats: HttpStats = { apiRequests: 0, downloadRequests: 0, retries: 0, throttled: 0, shortCircuited: 0, downloadedBytes: 0 };
   private readonly options: HttpOptions;
   private readonly buckets = new Map<string, AdaptiveTokenBucket>();
+  private readonly downloadSlots = new Map<string, AdaptiveConcurrency>();
   private readonly slots: Semaphore;
   private readonly breaker: CircuitBreaker;
   private readonly sleep: (ms: number) => Promise<void>;
@@ -155,7 +170,7 @@ export class HttpClient {
 
   /** GET or POST JSON. 4xx answers are returned (the caller decides what a 404 means). */
   async requestJson(method: 'GET' | 'POST', url: string, body?: unknown): Promise<JsonResponse> {
-    return this.withRetries(url, async () => {
+    return this.withRetries(url, 'api', async () => {
       const response = await this.send(url, {
         method,
         body: body === undefined ? undefined : JSON.stringify(body),
@@ -190,18 +205,23 @@ export class HttpClient {
     });
   }
 
-  /** Downloads a file into memory (previews are small); retried like API calls. */
+  /**
+   * Downloads a file into memory (previews are small); retried like API calls, but paced per
+   * host by concurrency (AIMD on 429/503), not by the API's per-minute budget.
+   */
   async download(url: string): Promise<BinaryResponse> {
-    return this.withRetries(url, async () => {
+    return this.withRetries(url, 'download', async () => {
       const response = await this.send(url, {
         method: 'GET',
         headers: {},
         accept: '*/*',
         maxBytes: this.options.maxDownloadBytes ?? MAX_DOWNLOAD_BYTES,
+        download: true,
       });
       if (response.status === 429 || response.status >= 500) {
         const error = new CivitaiRequestError('http', url, `the image server answered ${response.status}`, response.status);
-        return { retry: { error, afterMs: parseRetryAfter(response.retryAfter), throttled: response.status === 429 } };
+        const afterMs = parseRetryAfter(response.retryAfter);
+        return { retry: { error, afterMs, throttled: response.status === 429, busy: response.status === 429 || response.status === 503 } };
       }
       if (response.status < 200 || response.status >= 300) {
         throw new CivitaiRequestError('http', url, `the image server answered ${response.status}`, response.status);
@@ -219,9 +239,10 @@ export class HttpClient {
     });
   }
 
-  private async withRetries<T>(url: string, attempt: () => Promise<Attempt<T>>): Promise<T> {
+  private async withRetries<T>(url: string, kind: 'api' | 'download', attempt: () => Promise<Attempt<T>>): Promise<T> {
     const group = this.breakerKey(url);
-    const bucket = this.bucketFor(url);
+    const bucket = kind === 'api' ? this.bucketFor(url) : undefined;
+    const downloads = kind === 'download' ? this.downloadSlotsFor(url) : undefined;
     let lastError: CivitaiRequestError | undefined;
     for (let tryIndex = 0; tryIndex <= this.options.maxRetries; tryIndex += 1) {
       if (!this.breaker.allow(group)) {
@@ -235,7 +256,7 @@ export class HttpClient {
       if (tryIndex > 0) this.stats.retries += 1;
       let outcome: Attempt<T>;
       try {
-        await bucket.take();
+        await bucket?.take();
         outcome = await attempt();
       } catch (error) {
         const failure = toRequestError(error, url);
@@ -250,15 +271,20 @@ export class HttpClient {
       }
       if (outcome.retry === undefined) {
         this.breaker.success(group);
-        bucket.onSuccess();
+        bucket?.onSuccess();
+        downloads?.onSuccess();
         return outcome.value as T;
       }
       lastError = outcome.retry.error;
-      this.breaker.failure(group);
+      // A CDN asking us to slow down is alive: it gets fewer downloads at once, and its 429s do
+      // not open the breaker (which would fail every preview for the reset time).
+      if (downloads && outcome.retry.throttled) this.breaker.success(group);
+      else this.breaker.failure(group);
       if (outcome.retry.throttled) {
         this.stats.throttled += 1;
-        bucket.onThrottled();
+        bucket?.onThrottled();
       }
+      if (outcome.retry.busy) downloads?.onThrottled(outcome.retry.afterMs);
       if (tryIndex === this.options.maxRetries) break;
       const backoff = Math.min(MAX_BACKOFF_MS, this.options.retryDelayMs * 2 ** tryIndex);
       const wait = outcome.retry.afterMs ?? backoff * (0.5 + Math.random());
@@ -281,6 +307,16 @@ export class HttpClient {
     return new URL(url).pathname.slice(base.length).split('/').filter(Boolean)[0] ?? 'api';
   }
 
+  private downloadSlotsFor(url: string): AdaptiveConcurrency {
+    const host = new URL(url).host;
+    let slots = this.downloadSlots.get(host);
+    if (!slots) {
+      slots = new AdaptiveConcurrency(DOWNLOAD_CONCURRENCY, this.sleep);
+      this.downloadSlots.set(host, slots);
+    }
+    return slots;
+  }
+
   private bucketFor(url: string): AdaptiveTokenBucket {
     const host = new URL(url).host;
     let bucket = this.buckets.get(host);
@@ -293,7 +329,7 @@ export class HttpClient {
 
   private async send(
     url: string,
-    init: { method: string; body?: string; headers: Record<string, string>; accept: string; maxBytes: number },
+    init: { method: string; body?: string; headers: Record<string, string>; accept: string; maxBytes: number; download?: boolean },
   ): Promise<RawResponse> {
     const toApi = this.isApi(url);
     const headers: Record<string, string> = {
@@ -304,7 +340,9 @@ export class HttpClient {
     // The key is only ever sent below the configured API base URL: never to the image CDN,
     // and a redirect is not followed with it (see `redirect` below).
     if (toApi && this.options.apiKey) headers.authorization = `Bearer ${this.options.apiKey}`;
-    return this.slots.run(async () => {
+    // Downloads have slots of their own per host, so previews never wait behind API calls.
+    const slots = init.download ? this.downloadSlotsFor(url) : this.slots;
+    return slots.run(async () => {
       if (this.signal?.aborted) throw abortedError(url);
       if (toApi) this.stats.apiRequests += 1;
       else this.stats.downloadRequests += 1;
