@@ -24,6 +24,7 @@ import { PublishError, publishSite } from './site/publish.ts';
 import { relativizePages } from './site/relative-urls.ts';
 import { inertHtmlKeys, siteSettings, type SiteSettings } from './site/settings.ts';
 import { serveSiteAsset, siteAssets, writeSiteAssets, type SiteAsset } from './site/assets.ts';
+import { CurationError, readCuration } from './site/curation.ts';
 import { siteScanJobs, syncSite, type SiteData } from './site/sync.ts';
 import { inSite } from './site/view.ts';
 
@@ -80,7 +81,12 @@ export default function civitscraper(userOptions: CivitscraperUserOptions = {}):
           addWatchFile(loaded.file);
         }
         const job = loaded ? siteScanJobs(loaded.config, options.job)[0]?.job : undefined;
-        settings = siteSettings(loaded?.config, job);
+        settings = withCuration(siteSettings(loaded?.config, job), options, root);
+        if (settings.curationFile && options.pages) {
+          checkCuration(settings.curationFile, settings.curationKey ?? 'site.curation');
+          // A new export saved over the file rebuilds the pages in dev.
+          addWatchFile(settings.curationFile);
+        }
         if (options.pages) {
           for (const route of GALLERY_ROUTES) {
             injectRoute({
@@ -141,6 +147,24 @@ export default function civitscraper(userOptions: CivitscraperUserOptions = {}):
   };
 }
 
+/** `civitscraper({ curation })` wins over the config's `site.curation`; relative to the project root. */
+function withCuration(settings: SiteSettings, options: CivitscraperOptions, root: string): SiteSettings {
+  if (!options.curation) return settings;
+  return { ...settings, curationFile: path.resolve(root, options.curation), curationKey: 'civitscraper({ curation }) in astro.config.mjs' };
+}
+
+/** A bad curation file stops the build before the scan, naming the file and the key. */
+function checkCuration(file: string, key: string): void {
+  try {
+    readCuration(file, key);
+  } catch (error) {
+    if (!(error instanceof CurationError)) throw error;
+    const friendly = new AstroError(error.message, 'Export the file again from the gallery ("Your data" → Export), or remove the setting; see "Your data in the build" in the civitscraper-astro README.');
+    friendly.stack = '';
+    throw friendly;
+  }
+}
+
 /** The gallery's images, linked into the built site (site/assets.ts). */
 async function writeImages(
   outDir: string,
@@ -153,7 +177,11 @@ async function writeImages(
   const entries = data.entries.filter((entry) => inSite(entry.data, settings));
   const result = await writeSiteAssets(path.join(outDir, options.base), siteAssets(entries, settings), settings.thumbCacheDir);
   logger.info(`${result.files} images in place (${result.copied} copied, the rest hard-linked)`);
-  for (const source of result.missing) logger.warn(`image missing or unreadable, left out of the site: ${source}`);
+  // Previews of a missing model file are often missing with it (the same share): one line for them.
+  const ofMissing = new Set(siteAssets(entries.filter((entry) => entry.missing), settings).map((asset) => asset.source));
+  const gone = result.missing.filter((source) => ofMissing.has(source));
+  for (const source of result.missing) if (!ofMissing.has(source)) logger.warn(`image missing or unreadable, left out of the site: ${source}`);
+  if (gone.length > 0) logger.info(`${gone.length} images of missing model files are not reachable either; their pages show none until the files are back`);
 }
 
 function assetMap(data: SiteData | undefined, settings: SiteSettings): Map<string, SiteAsset> {

@@ -30,6 +30,12 @@ export const CivitscraperOptionsSchema = z
      * because it changes the process your other integrations run in too.
      */
     lowMemoryBuild: z.boolean().default(false),
+    /**
+     * A file exported from the gallery ("Your data" → Export): its favourites, hidden models,
+     * tags, notes and weights are baked into the pages. Relative to the project root; overrides
+     * `site.curation` of the CivitScraper config.
+     */
+    curation: z.string().min(1).optional(),
   })
   .strict();
 

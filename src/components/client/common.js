@@ -8,6 +8,12 @@
  * Personal data is keyed by page id (`<file name slug>-<SHA-256 prefix>`), so it follows a
  * file's content and one store serves every gallery of this browser. Everything read back from
  * storage or an imported file is checked and only ever shown as text.
+ *
+ * A site built with a curation file (`site.curation`, integration/site/curation.ts) bakes its
+ * values into the page (`#cs-curation`): they are the base, and this browser keeps only its
+ * changes to them, field by field, so an un-starred model stays un-starred here while the file
+ * still stars it. Export writes the result (file values with this browser's changes), ready to
+ * become the next curation file; `reset` drops one model's changes.
  */
 (function (root) {
   'use strict';
@@ -137,16 +143,62 @@
     return { models: models, count: count };
   }
 
+  var FIELDS = ['favourite', 'hidden', 'tags', 'note', 'weight'];
+  var DEFAULTS = { favourite: false, hidden: false, tags: [], note: '', weight: 1 };
+
+  /**
+   * A stored entry: this browser's changes over the page's baked values, field by field. Unlike
+   * an exported entry it may say "not" (`favourite: false`, `tags: []`, `note: ''`, `weight: 1`)
+   * where the curation file says otherwise.
+   */
+  function cleanStored(value) {
+    if (!value || typeof value !== 'object' || Array.isArray(value)) return null;
+    var entry = {};
+    if (typeof value.favourite === 'boolean') entry.favourite = value.favourite;
+    if (typeof value.hidden === 'boolean') entry.hidden = value.hidden;
+    if (Array.isArray(value.tags)) entry.tags = cleanTags(value.tags);
+    if (typeof value.note === 'string') entry.note = value.note.trim() ? value.note.slice(0, MAX_NOTE_LENGTH) : '';
+    if (typeof value.weight === 'number' && isFinite(value.weight) && value.weight >= -10 && value.weight <= 10) {
+      entry.weight = Math.round(value.weight * 100) / 100;
+    }
+    return Object.keys(entry).length ? entry : null;
+  }
+
+  function same(a, b) {
+    return JSON.stringify(a === undefined ? null : a) === JSON.stringify(b === undefined ? null : b);
+  }
+
+  /** The baked values of this page (the build's curation file), `{ id: entry }`. */
+  function readBaked() {
+    var node = root.document && root.document.getElementById('cs-curation');
+    if (!node) return {};
+    try {
+      var parsed = JSON.parse(node.textContent || '{}');
+      return cleanModels(parsed && parsed.models).models;
+    } catch (error) {
+      return {};
+    }
+  }
+
   function createPersonal() {
     var local = storage('localStorage');
-    var models = read();
+    var baked = readBaked();
+    var changes = read();
     var listeners = [];
 
     function read() {
       if (!local) return {};
       try {
         var parsed = JSON.parse(local.getItem(KEY) || 'null');
-        return cleanModels(parsed && parsed.models).models;
+        var stored = parsed && parsed.models;
+        var out = {};
+        if (!stored || typeof stored !== 'object' || Array.isArray(stored)) return out;
+        Object.keys(stored).forEach(function (id) {
+          if (!ID.test(id) || id === '__proto__') return;
+          var entry = cleanStored(stored[id]);
+          if (entry) out[id] = entry;
+        });
+        return out;
       } catch (error) {
         return {};
       }
@@ -155,7 +207,7 @@
     function write() {
       if (!local) return false;
       try {
-        local.setItem(KEY, JSON.stringify({ v: 1, models: models }));
+        local.setItem(KEY, JSON.stringify({ v: 1, models: changes }));
         return true;
       } catch (error) {
         return false;
@@ -166,10 +218,38 @@
       listeners.forEach(function (listener) { listener(source); });
     }
 
+    /** What a model has: the baked values with this browser's changes on top. */
+    function merged(id) {
+      var entry = Object.assign({}, baked[id] || {}, changes[id] || {});
+      return cleanEntry(entry) || {};
+    }
+
+    /** Stores `next` (a full entry) as the fields that differ from the baked values. */
+    function store(id, next) {
+      var clean = cleanEntry(next) || {};
+      var base = baked[id] || {};
+      var diff = {};
+      FIELDS.forEach(function (field) {
+        var value = clean[field];
+        if (same(value, base[field])) return;
+        diff[field] = value === undefined ? DEFAULTS[field] : value;
+      });
+      if (Object.keys(diff).length) changes[id] = diff;
+      else delete changes[id];
+    }
+
+    function ids() {
+      var all = {};
+      Object.keys(baked).concat(Object.keys(changes)).forEach(function (id) {
+        if (Object.keys(merged(id)).length) all[id] = true;
+      });
+      return Object.keys(all);
+    }
+
     // Another tab (the gallery and a model page) changed it.
     root.addEventListener('storage', function (event) {
       if (event.key !== KEY && event.key !== null) return;
-      models = read();
+      changes = read();
       emit('storage');
     });
 
@@ -177,28 +257,37 @@
       /** False when this browser keeps nothing for this page (the data lasts until it closes). */
       persistent: Boolean(local),
       get: function (id) {
-        var entry = models[id];
-        return entry ? JSON.parse(JSON.stringify(entry)) : {};
+        return JSON.parse(JSON.stringify(merged(id)));
       },
       /** `change(entry)` edits a copy of the entry; an empty entry is removed. */
       update: function (id, change) {
         if (!ID.test(id)) return;
         var entry = this.get(id);
         change(entry);
-        var clean = cleanEntry(entry);
-        if (clean) models[id] = clean;
-        else delete models[id];
+        store(id, entry);
         write();
         emit('local');
       },
-      ids: function () { return Object.keys(models); },
-      count: function () { return Object.keys(models).length; },
+      /** Whether the build's curation file has values for this model. */
+      baked: function (id) { return Boolean(baked[id]); },
+      /** Whether this browser changed this model's values (over the curation file's, if any). */
+      changed: function (id) { return Boolean(changes[id]); },
+      /** Drops this browser's changes for one model: the curation file's values (or none) again. */
+      reset: function (id) {
+        if (!changes[id]) return;
+        delete changes[id];
+        write();
+        emit('local');
+      },
+      ids: ids,
+      count: function () { return ids().length; },
+      bakedCount: function () { return Object.keys(baked).length; },
       onChange: function (listener) { listeners.push(listener); },
       /** The file `export` offers: every entry, with the model's name when `nameOf` knows it. */
       exportText: function (nameOf) {
         var out = {};
-        Object.keys(models).sort().forEach(function (id) {
-          var entry = JSON.parse(JSON.stringify(models[id]));
+        ids().sort().forEach(function (id) {
+          var entry = merged(id);
           var name = nameOf ? nameOf(id) : '';
           out[id] = name ? Object.assign({ name: name }, entry) : entry;
         });
@@ -214,13 +303,14 @@
         }
         if (!parsed || parsed.format !== FORMAT) throw new Error('This is not a CivitScraper personal data file.');
         var clean = cleanModels(parsed.models);
-        Object.keys(clean.models).forEach(function (id) { models[id] = clean.models[id]; });
+        Object.keys(clean.models).forEach(function (id) { store(id, clean.models[id]); });
         write();
         emit('local');
         return clean.count;
       },
+      /** Forgets every change made in this browser (the curation file's values stay). */
       clear: function () {
-        models = {};
+        changes = {};
         write();
         emit('local');
       },

@@ -17,9 +17,15 @@
   var FLAG_NSFW = 8;
   var FLAG_SAME_FILE = 16;
   var FLAG_SAME_VERSION = 32;
+  var FLAG_LINKED = 64;
+  var FLAG_REMOVED = 128;
+  var FLAG_MISSING = 256;
   /** Values of the `Personal` facet (from the browser's own store, see curation.js). */
   var PERSONAL_LABELS = ['Favourites', 'With notes'];
   var DUPLICATE_LABELS = ['Identical file', 'Same CivitAI version'];
+  /** The Status facet and the Source facet (integration/site/status.ts has the same tables). */
+  var STATE_LABELS = ['Linked by hand', 'Removed from CivitAI', 'Missing file'];
+  var SOURCE_LABELS = ['CivitAI', 'civitai.red', 'CivArchive', 'Offline archive'];
   /** `u` of the index: how a model is used in a prompt. */
   var USAGE_NONE = 0;
   var USAGE_LORA = 1;
@@ -36,6 +42,8 @@
     { key: 'mytag', hash: 'mytag', label: 'Your tags', personal: true },
     { key: 'rating', hash: 'rating', label: 'Content rating', fixedOrder: true },
     { key: 'status', hash: 'civitai', label: 'CivitAI', fixedOrder: true },
+    { key: 'state', hash: 'state', label: 'Status', fixedOrder: true },
+    { key: 'source', hash: 'source', label: 'Source', fixedOrder: true },
     { key: 'updates', hash: 'updates', label: 'Updates', fixedOrder: true },
     { key: 'dupes', hash: 'dupes', label: 'Duplicates', fixedOrder: true },
   ];
@@ -118,6 +126,16 @@
       isNsfw: function (i) { return (c.f[i] & FLAG_NSFW) !== 0; },
       sameFile: function (i) { return (c.f[i] & FLAG_SAME_FILE) !== 0; },
       sameVersion: function (i) { return (c.f[i] & FLAG_SAME_VERSION) !== 0; },
+      isLinked: function (i) { return (c.f[i] & FLAG_LINKED) !== 0; },
+      isRemoved: function (i) { return (c.f[i] & FLAG_REMOVED) !== 0; },
+      isMissing: function (i) { return (c.f[i] & FLAG_MISSING) !== 0; },
+      /** Position in SOURCE_LABELS of the source that answered; -1 for none. */
+      source: function (i) { return c.src ? c.src[i] : -1; },
+      /** Preferred weight from the model's sidecars (A1111 / ComfyUI-Lora-Manager), needs attachExtra. */
+      sidecarWeight: function (i) {
+        var w = model.extra && model.extra.w ? model.extra.w[i] : undefined;
+        return typeof w === 'number' ? w : undefined;
+      },
       /** `<lora:…:w>`, the embedding name, or '' (needs attachExtra). */
       usage: function (i, weight) { return usageLine(model.extra ? Number(model.extra.u.charAt(i)) : USAGE_NONE, model.stems ? model.stems[i] : '', weight); },
       /** The model file's full path ('' when the site does not show local paths). */
@@ -214,6 +232,22 @@
           kinds[m] = list;
         }
         return { labels: DUPLICATE_LABELS, multi: kinds };
+      }
+      case 'state': {
+        var states = new Array(model.n);
+        for (var s = 0; s < model.n; s++) {
+          var flags = [];
+          if (c.f[s] & FLAG_LINKED) flags.push(0);
+          if (c.f[s] & FLAG_REMOVED) flags.push(1);
+          if (c.f[s] & FLAG_MISSING) flags.push(2);
+          states[s] = flags;
+        }
+        return { labels: STATE_LABELS, multi: states };
+      }
+      case 'source': {
+        var sources = new Int32Array(model.n);
+        for (var r = 0; r < model.n; r++) sources[r] = c.src && c.src[r] >= 0 ? c.src[r] : -1;
+        return { labels: SOURCE_LABELS, single: sources };
       }
       case 'mine':
         return { labels: PERSONAL_LABELS, multi: emptyLists(model.n) };
@@ -684,6 +718,8 @@
     SORTS: SORTS,
     PERSONAL_LABELS: PERSONAL_LABELS,
     DUPLICATE_LABELS: DUPLICATE_LABELS,
+    STATE_LABELS: STATE_LABELS,
+    SOURCE_LABELS: SOURCE_LABELS,
     usageLine: usageLine,
     formatWeight: formatWeight,
     initialOf: initialOf,

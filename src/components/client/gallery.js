@@ -153,14 +153,36 @@
     setText(line, 'Your tags: ' + tags.join(', '));
   }
 
+  /** Your weight (this browser, else the curation file), else the sidecars' preferred weight, else 1. */
   function usageOf(i) {
     var entry = model.ids[i] ? personal.get(model.ids[i]) : {};
-    return model.usage(i, entry.weight);
+    return model.usage(i, typeof entry.weight === 'number' ? entry.weight : model.sidecarWeight(i));
+  }
+
+  /** Linked by hand, removed from CivitAI, missing, and a source other than CivitAI. */
+  function statusBadges(meta, i) {
+    if (model.isLinked(i)) {
+      var linked = badge('linked by hand', 'linked');
+      linked.title = 'Linked to its CivitAI version by hand (civitscraper link), not found by its hash';
+      meta.appendChild(linked);
+    }
+    if (model.isRemoved(i)) {
+      var removed = badge('removed from CivitAI', 'removed');
+      removed.title = 'CivitAI no longer has this model; what it said before is kept';
+      meta.appendChild(removed);
+    }
+    if (model.isMissing(i)) {
+      var missing = badge('missing', 'missing');
+      missing.title = 'The file was not found by the last scan (a disk or share offline, or deleted)';
+      meta.appendChild(missing);
+    }
+    var source = model.source(i);
+    if (source > 0 && core.SOURCE_LABELS[source]) meta.appendChild(badge('via ' + core.SOURCE_LABELS[source], 'source'));
   }
 
   function card(i, files) {
     var c = model.c;
-    var item = el('li', 'card');
+    var item = el('li', 'card' + (model.isMissing(i) ? ' is-missing' : ''));
     item.setAttribute('data-i', String(i));
     if (model.ids[i]) item.setAttribute('data-id', model.ids[i]);
     var media = el('div', 'card-media');
@@ -219,6 +241,7 @@
     if (c.s[i] === 1) meta.appendChild(badge('not on CivitAI', 'warn'));
     else if (c.s[i] === 2) meta.appendChild(badge('lookup failed', 'warn'));
     if (model.hasNewer(i)) meta.appendChild(badge('update', 'new'));
+    statusBadges(meta, i);
     if (model.sameFile(i) || model.sameVersion(i)) {
       var dup = badge('duplicate', 'dup');
       dup.title = model.sameFile(i)

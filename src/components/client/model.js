@@ -55,10 +55,19 @@
     return String(Math.round(value * 100) / 100);
   }
 
+  /** The sidecars' preferred weight (A1111 / ComfyUI-Lora-Manager), under yours and the curation file's. */
+  var defaultWeight = usageLine && usageLine.getAttribute('data-default-weight') ? Number(usageLine.getAttribute('data-default-weight')) : undefined;
+  var resetButton = $('personal-reset');
+
+  function weightOf(entry) {
+    if (typeof entry.weight === 'number') return entry.weight;
+    return typeof defaultWeight === 'number' && isFinite(defaultWeight) ? defaultWeight : 1;
+  }
+
   function usageText(entry) {
     if (!usageLine) return '';
     var stem = usageLine.getAttribute('data-usage-stem') || '';
-    return usageLine.getAttribute('data-usage-kind') === 'lora' ? '<lora:' + stem + ':' + formatWeight(entry.weight) + '>' : usageLine.textContent;
+    return usageLine.getAttribute('data-usage-kind') === 'lora' ? '<lora:' + stem + ':' + formatWeight(weightOf(entry)) + '>' : usageLine.textContent;
   }
 
   function paintPersonal() {
@@ -70,7 +79,8 @@
       usageLine.textContent = text;
       if (usageCopy) usageCopy.setAttribute('data-copy', text);
     }
-    if (weightInput && document.activeElement !== weightInput) weightInput.value = formatWeight(entry.weight);
+    if (weightInput && document.activeElement !== weightInput) weightInput.value = formatWeight(weightOf(entry));
+    if (resetButton) resetButton.hidden = !personal.changed(modelId);
     if (noteInput && document.activeElement !== noteInput) noteInput.value = entry.note || '';
     if (tagList) {
       var fragment = document.createDocumentFragment();
@@ -150,6 +160,13 @@
           if (value === 1) delete entry.weight;
           else entry.weight = value;
         });
+      });
+    }
+    if (resetButton) {
+      resetButton.addEventListener('click', function () {
+        personal.reset(modelId);
+        note('Back to the curation file’s values');
+        favourite.focus();
       });
     }
     personal.onChange(paintPersonal);

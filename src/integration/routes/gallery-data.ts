@@ -7,14 +7,14 @@
 import type { APIRoute, GetStaticPaths } from 'astro';
 import settings from 'virtual:civitscraper/settings';
 import { galleryData } from '../site/gallery-data.ts';
-import { siteEntries } from './data.ts';
+import { siteEntries, siteInfo } from './data.ts';
 
 export const prerender = true;
 
 export const getStaticPaths = (async () => {
   if (!settings.gallery) return [];
   const records = siteEntries().map((entry) => entry.data);
-  const data = galleryData(records, settings);
+  const data = galleryData(records, settings, undefined, siteInfo());
   return [{ params: { file: data.extraFile }, props: { script: data.extraScript } }];
 }) satisfies GetStaticPaths;
 

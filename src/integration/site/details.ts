@@ -105,11 +105,16 @@ export function siteDetailsFile(dir: string, id: string): string {
 
 /**
  * Writes the details of every record (unchanged files are not rewritten) and removes those of
- * records that are gone. Each write is atomic.
+ * records that are gone (not those of `alsoKeep`). Each write is atomic.
  */
-export async function writeSiteDetails(dir: string, parts: Iterable<{ id: string; details: ModelDetails }>): Promise<void> {
+export async function writeSiteDetails(
+  dir: string,
+  parts: Iterable<{ id: string; details: ModelDetails }>,
+  /** Ids whose details stay as they are (models whose file is missing this run). */
+  alsoKeep: readonly string[] = [],
+): Promise<void> {
   await mkdir(dir, { recursive: true });
-  const keep = new Set<string>();
+  const keep = new Set<string>(alsoKeep.map((id) => path.basename(siteDetailsFile(dir, id))));
   const writes: { file: string; text: string }[] = [];
   for (const { id, details } of parts) {
     const file = siteDetailsFile(dir, id);

@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { ModelRecord } from '../engine/records/schema.ts';
-import { buildGalleryIndex, extraScript, indexJson, type IndexOptions } from './gallery-index.ts';
+import { buildGalleryIndex, extraScript, indexJson, type EntryInfo, type IndexOptions } from './gallery-index.ts';
 import type { LibraryContext } from './view.ts';
 
 export interface GalleryData {
@@ -18,12 +18,22 @@ export interface GalleryData {
 
 let last: { key: string; data: GalleryData } | undefined;
 
-export function galleryData(records: readonly ModelRecord[], settings: IndexOptions['settings'], context?: LibraryContext): GalleryData {
+export function galleryData(
+  records: readonly ModelRecord[],
+  settings: IndexOptions['settings'],
+  context?: LibraryContext,
+  info?: ReadonlyMap<string, EntryInfo>,
+): GalleryData {
   // Same records (ids and content digests would be ideal; ids + sizes + check times are enough
   // to tell one build's list from another's).
-  const key = JSON.stringify([settings, records.length, records.map((record) => `${record.id}:${record.civitai.checkedAt ?? ''}:${record.file.mtimeMs}`)]);
+  const key = JSON.stringify([
+    settings,
+    records.length,
+    records.map((record) => `${record.id}:${record.civitai.checkedAt ?? ''}:${record.file.mtimeMs}`),
+    info ? [...info].map(([id, value]) => [id, value]) : null,
+  ]);
   if (last?.key === key) return last.data;
-  const index = buildGalleryIndex(records, { settings, ...(context ? { context } : {}) });
+  const index = buildGalleryIndex(records, { settings, ...(context ? { context } : {}), ...(info ? { info } : {}) });
   const script = extraScript(index.extra);
   const hash = createHash('sha256').update(script).digest('hex').slice(0, 12);
   const data = { coreJson: indexJson(index.core), extraScript: script, extraFile: `gallery-${hash}.js` };

@@ -23,6 +23,8 @@
 import type { ModelRecord } from '../engine/records/schema.ts';
 import { slugify } from '../engine/records/id.ts';
 import type { SiteSettings } from './settings.ts';
+import { sidecarWeight, type SiteSidecarValues } from './sidecar-values.ts';
+import { SOURCES } from './status.ts';
 import {
   blurhashColour,
   coverImage,
@@ -37,7 +39,7 @@ import {
   type ModelView,
 } from './view.ts';
 
-export const INDEX_FORMAT = 3;
+export const INDEX_FORMAT = 4;
 
 /** Bits of the `f` column. */
 export const FLAG = {
@@ -53,6 +55,12 @@ export const FLAG = {
   sameFile: 16,
   /** Another file of the library is the same CivitAI version. */
   sameVersion: 32,
+  /** Linked to its version by hand (`civitscraper link`), not found by hash. */
+  linked: 64,
+  /** CivitAI answered for it before and now says it is gone. */
+  removed: 128,
+  /** The file was not found by the last run (site/missing.ts); the entry is kept for a while. */
+  missing: 256,
 } as const;
 
 /** Characters of the `u` string: how a model goes into a prompt (see view.ts `usageKind`). */
@@ -99,6 +107,8 @@ export interface GalleryIndexCore {
     s: number[];
     /** Local files of one CivitAI model share a group number (1, 2, …); 0: the only file of its model. */
     g: number[];
+    /** Position in status.ts SOURCES of the source that answered; -1: none (not identified, or an older record). */
+    src: number[];
   };
 }
 
@@ -143,6 +153,8 @@ export interface GalleryIndexExtra {
   pe?: string[];
   /** Position → file name, for names that are not `stem + pe`. */
   pn?: Record<string, string>;
+  /** Position → preferred weight from an A1111 / ComfyUI-Lora-Manager sidecar (only where one is set). */
+  w?: Record<string, number>;
 }
 
 export interface GalleryIndex {
@@ -154,6 +166,13 @@ export interface IndexOptions {
   settings: Pick<SiteSettings, 'domains' | 'nsfwThreshold' | 'sfwOnly' | 'modelPages'> & Partial<Pick<SiteSettings, 'showLocalPaths'>>;
   /** Precomputed context when the caller has one (the same records). */
   context?: LibraryContext;
+  /** What the site entry adds to its record, by record id: sidecar values, missing since. */
+  info?: ReadonlyMap<string, EntryInfo>;
+}
+
+export interface EntryInfo {
+  sidecar?: SiteSidecarValues;
+  missing?: { since: string };
 }
 
 /** Name order, the same on every machine (not the browser's locale). */
@@ -227,7 +246,7 @@ export function buildGalleryIndex(records: readonly ModelRecord[], options: Inde
       folderParent: folderTree.parents,
     },
     c: {
-      name: [], type: [], base: [], creator: [], tags: [], folder: [], lv: [], f: [], s: [], g: [],
+      name: [], type: [], base: [], creator: [], tags: [], folder: [], lv: [], f: [], s: [], g: [], src: [],
     },
   };
   const extra: GalleryIndexExtra = {
@@ -243,6 +262,7 @@ export function buildGalleryIndex(records: readonly ModelRecord[], options: Inde
   raw.forEach((row, position) => {
     const { record, view, cover } = row;
     const duplicates = duplicatesOf(record, context);
+    const info = options.info?.get(record.id);
     c.name.push(view.name);
     c.type.push(types.map(row.type));
     c.base.push(bases.map(row.base));
@@ -256,10 +276,16 @@ export function buildGalleryIndex(records: readonly ModelRecord[], options: Inde
         (hasNewerVersion(record, context, settings) ? FLAG.newer : 0) |
         (view.nsfw ? FLAG.nsfw : 0) |
         (duplicates.sameFile.length ? FLAG.sameFile : 0) |
-        (duplicates.sameVersion.length ? FLAG.sameVersion : 0),
+        (duplicates.sameVersion.length ? FLAG.sameVersion : 0) |
+        (record.civitai.linked ? FLAG.linked : 0) |
+        (record.civitai.removedFromCivitai ? FLAG.removed : 0) |
+        (info?.missing ? FLAG.missing : 0),
     );
     c.s.push(STATUSES.indexOf(record.civitai.status));
     c.g.push(row.group);
+    c.src.push(record.civitai.source ? SOURCES.indexOf(record.civitai.source) : -1);
+    const weight = sidecarWeight(info?.sidecar);
+    if (weight !== undefined) (extra.w ??= {})[position] = weight;
     extra.vc.push(view.versionCount);
     extra.cr.push(row.created);
     extra.up.push(row.updated);

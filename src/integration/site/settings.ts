@@ -23,6 +23,10 @@ export interface SiteSettings {
   detailsDir: string;
   /** Absolute path of the entries the pages are made from (site/sync.ts). */
   entriesFile: string;
+  /** Absolute path of the curation file whose values the pages start with (site/curation.ts). */
+  curationFile?: string;
+  /** Where `curationFile` was set, for messages (`site.curation`, or the integration's option). */
+  curationKey?: string;
 }
 
 export function siteSettings(config: Config | undefined, job: ScanJob | undefined): SiteSettings {
@@ -40,6 +44,7 @@ export function siteSettings(config: Config | undefined, job: ScanJob | undefine
     thumbCacheDir: path.resolve(cacheDirOf(config), 'site-thumbnails'),
     detailsDir: siteDetailsDir(config),
     entriesFile: path.resolve(cacheDirOf(config), 'site-entries.json'),
+    ...(config?.site.curation ? { curationFile: config.site.curation, curationKey: 'site.curation' } : {}),
   };
 }
 

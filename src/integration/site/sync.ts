@@ -18,12 +18,21 @@ import { writeFileAtomic } from '../engine/util/atomic-write.ts';
 import { fanOut, openLogFile } from '../engine/util/log-file.ts';
 import { redactingLogger, type Logger } from '../engine/util/logger.ts';
 import { splitForSite, writeSiteDetails } from './details.ts';
+import { carryMissing, fileExists, organizeMovedPaths } from './missing.ts';
+import { resourceRefs } from './resources.ts';
 import { siteDetailsDir, siteSettings } from './settings.ts';
+import { readSidecarValues, type SiteSidecarValues } from './sidecar-values.ts';
 
 export interface SiteEntry {
   id: string;
   /** The gallery's half of the record (details.ts). */
   data: ModelRecord;
+  /** Notes and a preferred weight found in A1111 / ComfyUI-Lora-Manager sidecars (sidecar-values.ts). */
+  sidecar?: SiteSidecarValues;
+  /** The file was not found since this time (ISO); the entry is what the last run knew (missing.ts). */
+  missing?: { since: string };
+  /** Version ids and hashes its images' generation data name (resources.ts), for the page's cacheKey. */
+  refs?: { versions: number[]; hashes: string[] };
 }
 
 /** A file the site cannot show as a model (unreadable, empty, corrupt, a broken link), and why. */
@@ -116,29 +125,59 @@ async function runSite(options: SiteSyncOptions): Promise<SiteData> {
 }
 
 async function scanForSite(config: Config, job: string | undefined, logger: Logger): Promise<SiteData> {
-  const byId = new Map<string, ModelRecord>();
+  const byId = new Map<string, { record: ModelRecord; job: ScanJob }>();
   const reports: ScanJobResult['report'][] = [];
+  const inputs = new Set<string>();
   for (const selected of siteScanJobs(config, job)) {
     // A site build reads the library; moving, copying or linking files is `civitscraper organize`'s
     // (the organize stage says so when it has a plan).
     const { records, report } = await runScanJob({ config, jobName: selected.name, job: selected.job, logger, organize: 'plan' });
     reports.push(report);
+    for (const id of selected.job.paths ?? Object.keys(config.input_paths)) inputs.add(id);
     for (const entry of report.errors) logger.warn(`${entry.stage}: ${entry.path}: ${entry.message}`);
-    for (const record of records) if (!byId.has(record.id)) byId.set(record.id, record);
+    for (const record of records) if (!byId.has(record.id)) byId.set(record.id, { record, job: selected.job });
   }
-  const entries: SiteEntry[] = [];
+  const sidecars = await readSidecarValues([...byId.values()], config.scanner.cache_dir);
+  const found: SiteEntry[] = [];
   const details = [];
-  for (const record of byId.values()) {
+  for (const { record } of byId.values()) {
     const parts = splitForSite(record);
-    entries.push({ id: record.id, data: parts.entry });
+    const sidecar = sidecars.get(record.id);
+    const refs = resourceRefs(record.images.map((image) => image.meta));
+    found.push({ id: record.id, data: parts.entry, ...(sidecar ? { sidecar } : {}), ...(refs ? { refs } : {}) });
     details.push({ id: record.id, details: parts.details });
   }
   const problems = siteProblems(config, reports);
-  await writeSiteDetails(siteDetailsDir(config), details);
+  const entriesFile = siteSettings(config, undefined).entriesFile;
+  const entries = await withMissing(config, entriesFile, found, inputs, logger);
+  const missing = entries.slice(found.length).map((entry) => entry.id);
+  await writeSiteDetails(siteDetailsDir(config), details, missing);
   // Compact: at 10,000 models the file is read whole by every build.
   const text = `${JSON.stringify({ format: ENTRIES_FORMAT, entries, problems })}\n`;
-  await writeFileAtomic(siteSettings(config, undefined).entriesFile, text, { skipIfUnchanged: true });
-  return { entries, problems, records: [...byId.values()], reports };
+  await writeFileAtomic(entriesFile, text, { skipIfUnchanged: true });
+  return { entries, problems, records: [...byId.values()].map(({ record }) => record), reports };
+}
+
+/** This run's entries, then those of files gone since an earlier run, within `site.missing_grace_days`. */
+async function withMissing(config: Config, entriesFile: string, found: SiteEntry[], inputs: Set<string>, logger: Logger): Promise<SiteEntry[]> {
+  const graceDays = config.site.missing_grace_days;
+  if (graceDays <= 0) return found;
+  let previous: SiteEntry[] = [];
+  try {
+    previous = readSiteData(entriesFile)?.entries ?? [];
+  } catch {
+    // An unreadable earlier file (cut short by a crash) has nothing to carry over.
+    previous = [];
+  }
+  const ids = new Set(found.map((entry) => entry.id));
+  if (!previous.some((entry) => !ids.has(entry.id))) return found;
+  const movedAway = await organizeMovedPaths(config.scanner.cache_dir);
+  const entries = carryMissing(previous, found, { now: Date.now(), graceDays, inputs, exists: fileExists, movedAway });
+  const missing = entries.length - found.length;
+  if (missing > 0) {
+    logger.info(`${missing} model file${missing === 1 ? ' is' : 's are'} missing since an earlier run: kept in the site, marked missing, for up to ${graceDays} day${graceDays === 1 ? '' : 's'} (site.missing_grace_days)`);
+  }
+  return entries;
 }
 
 /** The files of the run that did not become a record, once each, with the first reason. */

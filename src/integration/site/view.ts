@@ -5,6 +5,7 @@
  */
 import { NSFW_LEVELS } from '../engine/media/nsfw.ts';
 import type { LocalImage, ModelRecord } from '../engine/records/schema.ts';
+import { hasCountedUpdate } from '../engine/updates/rules.ts';
 import type { SiteSettings } from './settings.ts';
 
 export interface ModelView {
@@ -257,17 +258,14 @@ export function versionRows(record: ModelRecord, context: LibraryContext, settin
   return rows.map(({ row }) => row);
 }
 
-/** A version newer than this file's exists on CivitAI and no local file has it. */
-export function hasNewerVersion(record: ModelRecord, context: LibraryContext, settings: ViewSettings): boolean {
-  const current = record.version;
-  if (!current || !record.model?.modelVersions?.length) return false;
-  const rows = versionRows(record, context, settings);
-  const index = rows.findIndex((row) => row.current);
-  if (index <= 0) return false;
-  // Only versions above the newest local one count: an older local file whose newer version is
-  // also here needs nothing.
-  const newestLocal = rows.findIndex((row) => row.local.length > 0);
-  return newestLocal > 0 && rows.slice(0, newestLocal).some((row) => row.local.length === 0);
+/**
+ * An update of this file's family (same base model and variant) exists on CivitAI, published
+ * after the newest local version of that family, and is not in early access, paid, on-site only
+ * or ignored: the engine's rules (engine/updates/rules.ts), from the record's `updates` when the
+ * engine set them, else from the record and the library's versions.
+ */
+export function hasNewerVersion(record: ModelRecord, context: LibraryContext, _settings: ViewSettings): boolean {
+  return hasCountedUpdate(record, (versionId) => context.localByVersion.has(versionId));
 }
 
 /** Average colour of a BlurHash (its DC component) as `#rrggbb`, for a placeholder. */

@@ -2,7 +2,7 @@
 import type { SelectedJob } from '../../engine/config/index.ts';
 import type { CliContext } from '../context.ts';
 import { runScanStep, runSyncStep, type JobOutcome } from '../jobs.ts';
-import { scanBuildsSite, siteStep } from './site-step.ts';
+import { checkSiteCuration, scanBuildsSite, siteStep } from './site-step.ts';
 import { chooseJobs, jobsResult, runEachJob, type CommandResult } from './shared.ts';
 
 export async function runJobs(ctx: CliContext, jobs: readonly SelectedJob[]): Promise<{ outcomes: JobOutcome[]; notRun: string[] }> {
@@ -17,6 +17,7 @@ export async function runJobs(ctx: CliContext, jobs: readonly SelectedJob[]): Pr
 }
 
 export async function scanCommand(ctx: CliContext): Promise<CommandResult> {
+  if (scanBuildsSite(ctx)) checkSiteCuration(ctx);
   const ran = await runJobs(ctx, chooseJobs(ctx));
   const result = jobsResult(ctx, ran);
   if (!scanBuildsSite(ctx)) return result;

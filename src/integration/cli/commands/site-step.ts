@@ -3,16 +3,29 @@
  * config's HTML output is on, as the seed's main command wrote its pages and gallery.
  */
 import path from 'node:path';
+import { CurationError, readCuration } from '../../site/curation.ts';
 import { publishTargets } from '../../site/publish.ts';
 import { siteScanJobs } from '../../site/sync.ts';
 import type { CliContext } from '../context.ts';
-import { EXIT, messageOf } from '../exit.ts';
+import { EXIT, messageOf, UsageError } from '../exit.ts';
 
 /** Whether `civitscraper [scan]` builds the site: HTML output on, not a dry run, no --no-site. */
 export function scanBuildsSite(ctx: CliContext): boolean {
   if (ctx.args.noSite || ctx.dryRun || ctx.args.command !== 'scan') return false;
   const job = siteScanJobs(ctx.config, ctx.args.job)[0]?.job;
   return job?.output.metadata.html.enabled === true;
+}
+
+/** A bad or missing `site.curation` file stops the command before the scan (exit 2), naming the file. */
+export function checkSiteCuration(ctx: CliContext): void {
+  const file = ctx.config.site.curation;
+  if (!file) return;
+  try {
+    readCuration(file, 'site.curation');
+  } catch (error) {
+    if (error instanceof CurationError) throw new UsageError(error.message);
+    throw error;
+  }
 }
 
 /**

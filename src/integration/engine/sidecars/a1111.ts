@@ -84,3 +84,44 @@ function plainText(html: string): string {
 function truncate(text: string, max: number): string {
   return text.length <= max ? text : `${text.slice(0, max - 1).trimEnd()}…`;
 }
+
+/** What a user (or another tool) set in a sidecar for the site to show: notes and a preferred weight. */
+export interface SidecarUserValues {
+  notes?: string;
+  /** The LoRA weight to put in a prompt. */
+  weight?: number;
+  /** A1111's `activation text` when it is not what we wrote (the user's own words). */
+  activationText?: string;
+}
+
+const MAX_USER_TEXT = 20000;
+
+/**
+ * The user's values of an A1111 user-metadata document (also our combined sidecar): `notes`,
+ * `preferred weight` (0 is the WebUI's "not set") and an `activation text` we did not write.
+ */
+export function a1111UserValues(document: Record<string, unknown>): SidecarUserValues {
+  const values: SidecarUserValues = {};
+  const notes = userText(document.notes);
+  if (notes) values.notes = notes;
+  const weight = userWeight(document['preferred weight']);
+  if (weight !== undefined) values.weight = weight;
+  const section = document.civitscraper;
+  const ours = section && typeof section === 'object' ? (section as { a1111?: Record<string, unknown> }).a1111 : undefined;
+  const activation = userText(document['activation text']);
+  if (activation && ours?.['activation text'] !== document['activation text']) values.activationText = activation;
+  return values;
+}
+
+export function userText(value: unknown): string | undefined {
+  if (typeof value !== 'string') return undefined;
+  const text = value.trim();
+  return text ? text.slice(0, MAX_USER_TEXT) : undefined;
+}
+
+/** A weight as a number or numeric text within ±10; 0 means "not set" in both A1111 and LM. */
+export function userWeight(value: unknown): number | undefined {
+  const number = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : NaN;
+  if (!Number.isFinite(number) || number === 0 || Math.abs(number) > 10) return undefined;
+  return Math.round(number * 100) / 100;
+}

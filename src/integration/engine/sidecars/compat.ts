@@ -8,6 +8,7 @@ import path from 'node:path';
 import type { ModelVersion } from '../civitai/schemas.ts';
 import type { ModelRecord } from '../records/schema.ts';
 import { linkTempPath, toJsonText, writeFileAtomic, type WriteOutcome } from '../util/atomic-write.ts';
+import { userText, userWeight, type SidecarUserValues } from './a1111.ts';
 
 /**
  * The by-hash version body, as Civitai Helper saves it, plus what its successor adds from the
@@ -148,4 +149,27 @@ export async function readLoraManagerMetadata(file: string): Promise<Record<stri
 
 export async function writeLoraManagerMetadata(file: string, document: Record<string, unknown>): Promise<WriteOutcome> {
   return writeFileAtomic(file, toJsonText(document));
+}
+
+/**
+ * The user's values of a ComfyUI-Lora-Manager document: `notes`, and the `strength` inside
+ * `usage_tips` (a JSON text, e.g. `{"strength": 0.8, "clip_skip": 2}`; an object is taken too).
+ */
+export function loraManagerUserValues(document: Record<string, unknown>): SidecarUserValues {
+  const values: SidecarUserValues = {};
+  const notes = userText(document.notes);
+  if (notes) values.notes = notes;
+  let tips: unknown = document.usage_tips;
+  if (typeof tips === 'string') {
+    try {
+      tips = JSON.parse(tips);
+    } catch {
+      tips = undefined;
+    }
+  }
+  if (tips && typeof tips === 'object' && !Array.isArray(tips)) {
+    const weight = userWeight((tips as Record<string, unknown>).strength);
+    if (weight !== undefined) values.weight = weight;
+  }
+  return values;
 }
