@@ -245,9 +245,12 @@ async function publishCopy(outDir: string, loaded: LoadedConfig | undefined, opt
     const published = await publishSite(outDir, galleryPath);
     logger.info(`site also written to ${published.siteDir} (${published.copied} files updated, ${published.removed} removed); open ${published.entry}`);
   } catch (error) {
-    // The site itself is built; only the extra copy was refused.
-    if (error instanceof PublishError) logger.error(error.message);
-    else throw error;
+    // The copy was asked for: a build that could not write it has failed (exit 1), even though
+    // the site itself is in outDir.
+    if (!(error instanceof PublishError)) throw error;
+    const failed = new AstroError(error.message, `The site itself is built in ${outDir}. Point output.metadata.html.gallery_path at a new or empty folder (or a .html file beside one), or remove the key.`);
+    failed.stack = '';
+    throw failed;
   }
 }
 

@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sampleInputPaths as libraryPaths } from '../../src/dev/sample-library/index.ts';
@@ -219,6 +219,23 @@ describe('the default command and the site (the seed wrote its pages and gallery
     expect(JSON.parse(result.stdout).site).toMatchObject({ built: true });
     expect(existsSync(path.join(dir, 'g.html'))).toBe(false);
     expect(existsSync(path.join(dir, 'g-site'))).toBe(false);
+  });
+
+  it('a gallery_path that cannot be written fails the run (exit 1) and leaves the files there alone', async () => {
+    const { dir, file } = await libraryCopy(ws, 'scan-gallery-taken', {
+      inputs: ['embeddings'],
+      extra: { output: { metadata: { html: { gallery_path: 'taken' } } } },
+    });
+    // A folder of the user's own, not one the site was written to before.
+    await mkdir(path.join(dir, 'taken'), { recursive: true });
+    await writeFile(path.join(dir, 'taken', 'notes.txt'), 'mine\n');
+    const result = await cli(ws, ['-c', file, '--site', '--json'], { cwd: dir });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`${path.join(dir, 'taken')} already holds other files`);
+    expect(result.stderr).toContain('gallery_path');
+    expect(JSON.parse(result.stdout).site).toMatchObject({ built: false });
+    expect(await readdir(path.join(dir, 'taken'))).toEqual(['notes.txt']);
+    expect(await readFile(path.join(dir, 'taken', 'notes.txt'), 'utf8')).toBe('mine\n');
   });
 
   it('--unreadable warn: a library that merely holds unreadable files exits 0, and still lists them', async () => {
