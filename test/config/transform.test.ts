@@ -323,7 +323,7 @@ describe('warnings for unknown and ignored keys', () => {
       'jobs.daily.skip-existing (line 11): unknown key, ignored — did you mean `skip_existing`?',
       'jobs.daily.output.images.max_cuont (line 14): unknown key, ignored — did you mean `max_count`?',
       'Logging (line 15): unknown key, ignored — did you mean `logging`?',
-      'colour (line 17): unknown key, ignored (known keys here: api, input_paths, default_job, jobs, output, scanner, sources, logging, dry_run, defaults)',
+      'colour (line 17): unknown key, ignored (known keys here: api, input_paths, default_job, jobs, output, scanner, sources, updates, site, logging, dry_run, defaults)',
     ]);
     // Ignored means ignored: defaults apply.
     expect(config.api.timeout).toBe(30);
@@ -402,7 +402,7 @@ describe('YAML 1.1 compatibility with PyYAML', () => {
     expect(scanJob(config.jobs.daily)).toMatchObject({ skip_existing: false, paths: ['loras'] });
     expect(scanJob(config.jobs.weekly)).toMatchObject({ force_refresh: true, output: { images: { max_count: 1 } } });
     expect(warnings).toEqual([
-      'common (line 3): unknown key, ignored (known keys here: api, input_paths, default_job, jobs, output, scanner, sources, logging, dry_run, defaults)',
+      'common (line 3): unknown key, ignored (known keys here: api, input_paths, default_job, jobs, output, scanner, sources, updates, site, logging, dry_run, defaults)',
     ]);
   });
 

@@ -149,6 +149,38 @@ describe('readForeignHashes', () => {
     expect(await readForeignHashes(model, SIZE)).toBeUndefined();
   });
 
+  it("takes the digest of ComfyUI-Custom-Scripts' <stem>.sha256 written after the model, so the file is not read", async () => {
+    // What Custom-Scripts writes: the bare lower-case hex digest, no newline.
+    await writeFile(path.join(dir, 'myLora_v2.sha256'), SHA);
+    const found = await readForeignHashes(model, SIZE);
+    expect(found).toMatchObject({ source: 'sha256-file', sizeChecked: false, hashes: { SHA256: SHA_UPPER, AutoV2: SHA_UPPER.slice(0, 10) } });
+    expect(found?.sidecars.map((file) => path.basename(file))).toEqual(['myLora_v2.sha256']);
+    // Written before the model changed: the model may have been replaced since.
+    const older = new Date(Date.now() - 7200_000);
+    await utimes(path.join(dir, 'myLora_v2.sha256'), older, older);
+    expect(await readForeignHashes(model, SIZE)).toBeUndefined();
+  });
+
+  it('takes a sha256sum line in <file name>.sha256 only when it names this file', async () => {
+    const sidecar = path.join(dir, 'myLora_v2.safetensors.sha256');
+    await writeFile(sidecar, `${SHA}  myLora_v2.safetensors\n`);
+    expect((await readForeignHashes(model, SIZE))?.hashes.SHA256).toBe(SHA_UPPER);
+    await writeFile(sidecar, `${SHA} *myLora_v2.safetensors\r\n`);
+    expect((await readForeignHashes(model, SIZE))?.hashes.SHA256).toBe(SHA_UPPER);
+    await writeFile(sidecar, `${SHA}  other_model.safetensors\n`);
+    expect(await readForeignHashes(model, SIZE)).toBeUndefined();
+    await writeFile(sidecar, 'not a digest\n');
+    expect(await readForeignHashes(model, SIZE)).toBeUndefined();
+  });
+
+  it('trusts no .sha256 that disagrees with another unsized sidecar, and lets a size-checked one outvote it', async () => {
+    await writeFile(path.join(dir, 'myLora_v2.sha256'), OTHER_SHA.toLowerCase());
+    await json('myLora_v2.cm-info.json', { Hashes: { SHA256: SHA } });
+    expect(await readForeignHashes(model, SIZE)).toBeUndefined();
+    await json('myLora_v2.civitai.info', versionPayload([{ sizeKB: SIZE_KB, hashes: { SHA256: SHA_UPPER } }]));
+    expect(await readForeignHashes(model, SIZE)).toMatchObject({ source: 'civitai.info', hashes: { SHA256: SHA_UPPER } });
+  });
+
   it('skips malformed sidecars and malformed hashes', async () => {
     await writeFile(path.join(dir, 'myLora_v2.metadata.json'), '{ not json');
     await json('myLora_v2.cm-info.json', { Hashes: { SHA256: 'not-a-hash' } });

@@ -3,6 +3,7 @@
  * model id, version id and every recorded file hash, with chosen versions re-keyed to local
  * sample files (their primary file takes the local file's hashes and size).
  */
+import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -87,6 +88,19 @@ interface Capture {
   model: RawModel;
 }
 
+/**
+ * A version added to a recorded model (update checks need versions the recordings lack: early
+ * access, paid, other base models, variants). It is a copy of one of the model's recorded
+ * versions (`like`: files, images, stats in the real shape) with `version`'s fields put over
+ * it; its files get hashes of their own. Placed in the model's list by `publishedAt`, newest
+ * first, as CivitAI lists them.
+ */
+export interface ExtraVersion {
+  modelId: number;
+  like: number;
+  version: Partial<RawVersion> & { id: number };
+}
+
 /** Emitted key order of `files[].hashes` in recent bodies. */
 const HASH_KEY_ORDER = ['AutoV1', 'AutoV2', 'SHA256', 'CRC32', 'BLAKE3', 'AutoV3'] as const;
 
@@ -152,8 +166,9 @@ export class Catalog {
   readonly replacedHashes = new Map<number, Record<string, string>>();
   private readonly rekeyed = new Set<number>();
 
-  constructor(fixturesDir: string = DEFAULT_FIXTURES_DIR, bindings: readonly CatalogBinding[] = []) {
+  constructor(fixturesDir: string = DEFAULT_FIXTURES_DIR, bindings: readonly CatalogBinding[] = [], extras: readonly ExtraVersion[] = []) {
     this.load(fixturesDir);
+    for (const extra of extras) this.addVersion(extra);
     for (const binding of bindings) this.rekey(binding);
     this.buildIndexes();
   }
@@ -194,6 +209,29 @@ export class Catalog {
       list.push({ version, model });
       this.captures.set(version.id, list);
     }
+  }
+
+  private addVersion(extra: ExtraVersion): void {
+    const model = this.models.get(extra.modelId);
+    const like = model?.modelVersions?.find((version) => version.id === extra.like);
+    if (!model || !like) throw new Error(`fake CivitAI: no version ${extra.like} in model ${extra.modelId} to copy`);
+    if (this.hasVersion(extra.version.id)) throw new Error(`fake CivitAI: version ${extra.version.id} exists already`);
+    const copy: RawVersion = structuredClone(like);
+    copy.files = (copy.files ?? []).map((file, index) => {
+      const sha256 = createHash('sha256').update(`fake extra version ${extra.version.id} file ${index}`).digest('hex').toUpperCase();
+      return { ...file, id: extra.version.id * 10 + index, hashes: { AutoV2: sha256.slice(0, 10), SHA256: sha256 }, downloadUrl: `https://civitai.com/api/download/models/${extra.version.id}` };
+    });
+    const version: RawVersion = { ...copy, downloadUrl: `https://civitai.com/api/download/models/${extra.version.id}`, ...extra.version };
+    const versions = [...(model.modelVersions ?? [])];
+    const date = (entry: RawVersion) => entry.publishedAt ?? entry.createdAt ?? '';
+    const at = versions.findIndex((entry) => date(entry) < date(version));
+    versions.splice(at < 0 ? versions.length : at, 0, version);
+    versions.forEach((entry, index) => {
+      if ('index' in entry) entry.index = index;
+    });
+    if ('index' in like && !('index' in version)) version.index = versions.indexOf(version);
+    model.modelVersions = versions;
+    this.captures.set(version.id, [{ version, model }]);
   }
 
   /** Every recorded object for a version id (full body first, then model-body captures). */

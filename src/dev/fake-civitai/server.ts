@@ -11,7 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createGzip } from 'node:zlib';
 import { z } from 'zod';
 import type { SampleLibrary } from '../sample-library/library.ts';
-import { Catalog, imageLevel, imageUuid, type CatalogBinding, type RawImage, type RawModel, type RawVersion } from './catalog.ts';
+import { Catalog, imageLevel, imageUuid, type CatalogBinding, type ExtraVersion, type RawImage, type RawModel, type RawVersion } from './catalog.ts';
 import { FaultInjector, type BodyFaultKind, type FaultCounts, type FaultKind, type FaultOptions } from './faults.ts';
 import { serveCdn } from './media.ts';
 import { seedFrom } from './prng.ts';
@@ -53,6 +53,8 @@ export interface FakeCivitaiOptions {
   library?: SampleLibrary;
   /** More bindings (applied after the library's). */
   bindings?: CatalogBinding[];
+  /** Versions added to recorded models (see ExtraVersion in catalog.ts). */
+  extraVersions?: ExtraVersion[];
   faults?: FaultOptions;
   /** Default src/dev/fixtures/civitai. */
   fixturesDir?: string;
@@ -362,7 +364,7 @@ export async function startFakeCivitai(options: FakeCivitaiOptions = {}): Promis
     bindings.push({ sha256: entry.sha256, size: entry.size, hashes: entry.hashes, versionId: entry.binding.versionId });
   }
   bindings.push(...(options.bindings ?? []));
-  const catalog = new Catalog(options.fixturesDir, bindings);
+  const catalog = new Catalog(options.fixturesDir, bindings, options.extraVersions);
   const faults = new FaultInjector(options.faults);
   const maxLevel = options.versionImageMaxLevel ?? 1;
   const requests: RecordedRequest[] = [];

@@ -7,7 +7,7 @@ import { suggest } from '../engine/config/errors.ts';
 import { parseArgs } from 'node:util';
 import { UsageError } from './exit.ts';
 
-export const COMMANDS = ['scan', 'organize', 'sync-krita', 'build', 'report', 'link'] as const;
+export const COMMANDS = ['scan', 'organize', 'sync-krita', 'build', 'report', 'link', 'updates'] as const;
 export type Command = (typeof COMMANDS)[number];
 
 export interface CliArgs {
@@ -49,6 +49,10 @@ export interface CliArgs {
   linkArgs: string[];
   /** link: `--remove FILE`. */
   remove: boolean;
+  /** updates: `--ignore VERSION` (repeatable): never offer these versions as updates. */
+  ignore: string[];
+  /** updates: `--unignore VERSION` (repeatable). */
+  unignore: string[];
 }
 
 const OPTIONS = {
@@ -74,6 +78,8 @@ const OPTIONS = {
   offline: { type: 'boolean' },
   'no-remote': { type: 'boolean' },
   remove: { type: 'boolean' },
+  ignore: { type: 'string', multiple: true },
+  unignore: { type: 'string', multiple: true },
 } as const;
 
 /** Options that only one command takes. */
@@ -86,6 +92,8 @@ const COMMAND_OPTIONS: Record<string, Command> = {
   out: 'build',
   'astro-cache': 'build',
   remove: 'link',
+  ignore: 'updates',
+  unignore: 'updates',
 };
 
 /**
@@ -204,5 +212,7 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
     noRemote: values['no-remote'] ?? false,
     linkArgs: command === 'link' ? rest : [],
     remove: values.remove ?? false,
+    ignore: values.ignore ?? [],
+    unignore: values.unignore ?? [],
   };
 }

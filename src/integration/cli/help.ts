@@ -43,6 +43,9 @@ Commands:
                        files, newer versions, changed files, orphan sidecars
   link FILE VERSION    tie a file CivitAI cannot find by hash to a version by hand (a
                        version id, a civitai.com/civitai.red URL, or an AIR); --remove FILE
+  updates [--ignore VERSION] [--unignore VERSION]
+                       newer versions of your models, for the same base model and variant
+                       (early access, paid and on-site-only ones flagged); --ignore hides one
 
 ${COMMON}
 
@@ -56,6 +59,7 @@ Examples:
   civitscraper build --out /srv/www/models
   civitscraper report --json > library.json
   civitscraper link ~/models/Lora/merged.safetensors 'https://civitai.com/models/1231067?modelVersionId=1387174'
+  civitscraper updates --json > updates.json
 
 ${EXIT_CODES}
 `;
@@ -179,6 +183,37 @@ Examples:
   civitscraper link ~/models/Lora/style.safetensors 1387174
   civitscraper link style.safetensors urn:air:flux1:lora:civitai:1231067@1387174
   civitscraper link --remove style.safetensors
+
+${EXIT_CODES}
+`,
+  updates: `Usage: civitscraper updates [options] [--ignore VERSION]... [--unignore VERSION]...
+
+Lists the newer versions of the models in the library, as a table (--json: as JSON). A newer
+version counts only when it is of the same family as your file: the same base model and the
+same variant (Turbo vs Base, fp8 vs fp16, pruned vs full, inpainting, Lightning, Hyper, CKPT vs
+safetensors…, read from the version names and file metadata), published after the newest
+version of that family you have. Versions in early access, paid ones and on-site-only ones
+(usageControl other than Download) are listed with a flag and not counted; ignored ones are
+left out of the table. The gallery's "newer version" badges and facet use the same rules.
+
+The models are asked with /models?ids= (100 per request); answers are kept for 24 hours, so a
+second run the same day sends nothing. With --offline (or --no-remote) nothing is sent: the
+answers of the last check are used, and the table says how old they are. A model that cannot
+be asked keeps what was known, never "no update". The records come from the sidecars: run
+\`civitscraper scan\` first to identify new files. Exit code 0 unless the arguments are wrong.
+
+  --ignore VERSION     never offer this version (an id, a civitai.com URL with
+                       modelVersionId=, or an AIR); kept in scanner.cache_dir/updates.json
+                       (the config's updates.ignore lists more)
+  --unignore VERSION   offer it again
+
+${COMMON}
+
+Examples:
+  civitscraper updates
+  civitscraper updates --offline
+  civitscraper updates --ignore 1967584
+  civitscraper updates --json > updates.json
 
 ${EXIT_CODES}
 `,

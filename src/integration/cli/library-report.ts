@@ -4,8 +4,9 @@
  * - duplicates: the same bytes (SHA-256) in several places, and the same CivitAI version in
  *   different files (another format, a re-upload, a pruned copy);
  * - unidentified files: no CivitAI metadata (not found, not looked up yet, lookup failed);
- * - newer versions: the parent model has a newer version for the same base model (marked with
- *   its path when the library has it too, so the old one can go);
+ * - newer versions: the parent model has a newer version of the same family (base model and
+ *   variant, the update radar's rules: engine/updates/), marked with its path when the library
+ *   has it too, so the old one can go;
  * - changed files: the file's SHA-256 is no longer the one its sidecar was written for (the
  *   file was replaced or edited after it was identified; its metadata may be wrong);
  * - orphan sidecars: our (or the seed's) metadata file whose model file is gone.
@@ -16,13 +17,16 @@
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config, ScanJob } from '../engine/config/index.ts';
-import type { ModelVersion } from '../engine/civitai/schemas.ts';
 import type { ReportEntry } from '../engine/report.ts';
 import type { ModelRecord } from '../engine/records/schema.ts';
 import { MODEL_FILE_EXTENSIONS } from '../engine/scan/extensions.ts';
 import { hashFile } from '../engine/scan/hash.ts';
 import { readSidecar } from '../engine/sidecars/metadata.ts';
 import { resolveSidecarLayout } from '../engine/sidecars/paths.ts';
+import { localFileOf, modelIdOf, newerThanOwn } from '../engine/updates/rules.ts';
+import type { UpdateState } from '../engine/updates/schema.ts';
+import { freshestVersions } from '../engine/updates/stage.ts';
+import { readUpdateState } from '../engine/updates/state.ts';
 import type { Logger } from '../engine/util/logger.ts';
 import { formatBytes, plural } from './format.ts';
 
@@ -72,6 +76,7 @@ export async function buildLibraryReport(input: LibraryReportInput): Promise<Lib
   const records = entries.map((entry) => entry.record);
   const unreadable = dedupe(input.jobs.flatMap((job) => job.errors), (entry) => `${entry.path}\0${entry.stage}`);
   const identified = records.filter(isIdentified);
+  const updateState = await readUpdateState(input.config.scanner.cache_dir, logger);
 
   const report: LibraryReport = {
     format: LIBRARY_REPORT_FORMAT,
@@ -91,7 +96,7 @@ export async function buildLibraryReport(input: LibraryReportInput): Promise<Lib
         status: record.civitai.status,
         ...(record.civitai.error ? { error: record.civitai.error } : {}),
       })),
-    newerVersions: newerVersions(identified),
+    newerVersions: newerVersions(identified, { state: updateState, ignore: new Set([...input.config.updates.ignore, ...updateState.ignore]), now: Date.now() }),
     hashMismatches: [],
     orphanSidecars: [],
     unreadable,
@@ -183,49 +188,50 @@ function modelName(record: ModelRecord): string {
   return record.model?.name ?? record.version?.model?.name ?? record.file.stem;
 }
 
-function versionDate(version: Pick<ModelVersion, 'publishedAt' | 'createdAt'> | undefined): string | undefined {
-  return version?.publishedAt ?? version?.createdAt ?? undefined;
-}
-
-/** Versions that are not (or not yet) downloadable. */
-const UNPUBLISHED = new Set(['Draft', 'Training', 'Scheduled', 'Unpublished', 'UnpublishedViolation', 'Deleted']);
-
-function newerVersions(records: readonly ModelRecord[]): LibraryReport['newerVersions'] {
+/**
+ * Per file, the newer versions of its family (same base model and variant, the update radar's
+ * rules) published after its own version, in the library or not: an old file whose newer
+ * version is here too can go. Versions that are not offered as updates (early access, paid,
+ * on-site only, ignored) are left out unless the library has them.
+ */
+function newerVersions(records: readonly ModelRecord[], options: { state: UpdateState; ignore: ReadonlySet<number>; now: number }): LibraryReport['newerVersions'] {
   const local = new Map<number, string>();
   for (const record of records) if (record.version && !local.has(record.version.id)) local.set(record.version.id, record.file.path);
-  const out: LibraryReport['newerVersions'] = [];
+  const byModel = new Map<number, ModelRecord[]>();
   for (const record of records) {
-    const version = record.version;
-    const siblings = record.model?.modelVersions ?? [];
-    if (!version || siblings.length === 0) continue;
-    const summary = siblings.find((candidate) => candidate.id === version.id);
-    const baseModel = version.baseModel ?? summary?.baseModel;
-    if (!baseModel) continue;
-    const currentDate = versionDate(version) ?? versionDate(summary);
-    const currentPosition = siblings.findIndex((candidate) => candidate.id === version.id);
-    const newer = siblings
-      .filter((candidate, position) => {
-        if (candidate.id === version.id || candidate.baseModel !== baseModel) return false;
-        if (candidate.status && UNPUBLISHED.has(candidate.status)) return false;
-        const date = versionDate(candidate);
-        if (date && currentDate) return Date.parse(date) > Date.parse(currentDate);
-        // No dates: CivitAI lists a model's versions newest first.
-        return currentPosition >= 0 && position < currentPosition;
-      })
-      .map((candidate) => {
-        const date = versionDate(candidate);
-        const localPath = local.get(candidate.id);
-        return { id: candidate.id, name: candidate.name ?? '', baseModel, ...(date ? { date } : {}), ...(localPath ? { localPath } : {}) };
-      })
-      .sort((a, b) => (b.date ?? '').localeCompare(a.date ?? ''));
-    if (newer.length === 0) continue;
-    out.push({
-      path: record.file.path,
-      modelId: version.modelId ?? record.model?.id ?? 0,
-      model: modelName(record),
-      current: { id: version.id, name: version.name ?? '', baseModel, ...(currentDate ? { date: currentDate } : {}) },
-      newer,
-    });
+    const id = modelIdOf(record);
+    if (id === undefined) continue;
+    const group = byModel.get(id);
+    if (group) group.push(record);
+    else byModel.set(id, [record]);
+  }
+  const out: LibraryReport['newerVersions'] = [];
+  for (const [modelId, group] of byModel) {
+    const versions = freshestVersions(modelId, group, options.state) ?? [];
+    for (const record of group) {
+      const own = localFileOf(record);
+      const version = record.version;
+      if (!own || !version || versions.length === 0) continue;
+      const summary = versions.find((candidate) => candidate.id === version.id);
+      const baseModel = version.baseModel ?? summary?.baseModel;
+      if (!baseModel) continue;
+      const currentDate = version.publishedAt ?? version.createdAt ?? summary?.publishedAt ?? summary?.createdAt ?? undefined;
+      const newer = newerThanOwn(own, versions, options)
+        .filter(({ version: candidate, flags }) => local.has(candidate.id) || flags.length === 0)
+        .map(({ version: candidate }) => {
+          const date = candidate.publishedAt ?? candidate.createdAt;
+          const localPath = local.get(candidate.id);
+          return { id: candidate.id, name: candidate.name ?? '', baseModel: candidate.baseModel ?? baseModel, ...(date ? { date } : {}), ...(localPath ? { localPath } : {}) };
+        });
+      if (newer.length === 0) continue;
+      out.push({
+        path: record.file.path,
+        modelId,
+        model: modelName(record),
+        current: { id: version.id, name: version.name ?? '', baseModel, ...(currentDate ? { date: currentDate } : {}) },
+        newer,
+      });
+    }
   }
   return out.sort((a, b) => a.path.localeCompare(b.path));
 }

@@ -1,6 +1,6 @@
 /**
  * The headless command line: the same engine as the Astro loader, without building the site
- * (except `build`). `civitscraper [scan|organize|sync-krita|build|report] [options]`.
+ * (except `build`). `civitscraper [scan|organize|sync-krita|build|report|link|updates] [options]`.
  *
  * Exit codes: 0 done, 1 some files failed (listed in the report), 2 bad config or arguments,
  * 130 interrupted (what finished is kept; a rerun continues).
@@ -28,6 +28,7 @@ const COMMAND_RUNNERS: Record<Command, () => Promise<(ctx: CliContext) => Promis
   build: async () => (await import('./commands/build.ts')).buildCommand,
   report: async () => (await import('./commands/report.ts')).reportCommand,
   link: async () => (await import('./commands/link.ts')).linkCommand,
+  updates: async () => (await import('./commands/updates.ts')).updatesCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {

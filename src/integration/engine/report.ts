@@ -17,7 +17,16 @@ export interface RunReport {
   files: { found: number; failed: number };
   /** `files`/`bytes`: read in this run; the others were known without reading. */
   hash: { files: number; bytes: number; seconds: number; fromLedger: number; fromSidecars: number };
+  /**
+   * `requests`/`retries`: every request sent to a source's API in this run (CivitAI, civitai.red,
+   * CivArchive; each retry counts), broken down in `sources`.
+   */
   api: { requests: number; retries: number; identified: number; notFound: number };
+  /**
+   * Per source: requests sent (`civitai` includes hand-linked versions asked by id) and, for the
+   * offline archive (read on this machine, nothing sent), lookups.
+   */
+  sources: SourceCounts;
   /** `repaired`: previews an earlier run saved that were missing or empty (0 bytes), saved again. */
   images: { downloaded: number; reused: number; failed: number; repaired: number };
   /**
@@ -37,6 +46,42 @@ export interface RunReport {
   finish(): void;
 }
 
+export interface SourceCounts {
+  civitai: { requests: number; retries: number };
+  civitai_red: { requests: number; retries: number };
+  civarchive: { requests: number; retries: number };
+  archive_db: { lookups: number };
+}
+
+export function emptySourceCounts(): SourceCounts {
+  return {
+    civitai: { requests: 0, retries: 0 },
+    civitai_red: { requests: 0, retries: 0 },
+    civarchive: { requests: 0, retries: 0 },
+    archive_db: { lookups: 0 },
+  };
+}
+
+/** The counts of the run into its report: per source, and their sum in `api`. */
+export function countRequests(report: RunReport, counts: SourceCounts): void {
+  report.sources = counts;
+  const remote = [counts.civitai, counts.civitai_red, counts.civarchive];
+  report.api.requests = remote.reduce((sum, source) => sum + source.requests, 0);
+  report.api.retries = remote.reduce((sum, source) => sum + source.retries, 0);
+}
+
+/** `12 API requests (civitai.red 3, CivArchive 2), 5 archive lookups`: the run summary's words for them. */
+export function requestSummary(report: Pick<RunReport, 'api' | 'sources'>): string {
+  const { sources } = report;
+  const others = [
+    sources.civitai_red.requests > 0 ? `civitai.red ${sources.civitai_red.requests}` : '',
+    sources.civarchive.requests > 0 ? `CivArchive ${sources.civarchive.requests}` : '',
+  ].filter(Boolean);
+  const api = `${report.api.requests} API request${report.api.requests === 1 ? '' : 's'}${others.length > 0 ? ` (CivitAI ${sources.civitai.requests}, ${others.join(', ')})` : ''}`;
+  const lookups = sources.archive_db.lookups;
+  return lookups > 0 ? `${api}, ${lookups} archive lookup${lookups === 1 ? '' : 's'}` : api;
+}
+
 export function createReport(job: string, dryRun: boolean): RunReport {
   const started = performance.now();
   const failedPaths = new Set<string>();
@@ -47,6 +92,7 @@ export function createReport(job: string, dryRun: boolean): RunReport {
     files: { found: 0, failed: 0 },
     hash: { files: 0, bytes: 0, seconds: 0, fromLedger: 0, fromSidecars: 0 },
     api: { requests: 0, retries: 0, identified: 0, notFound: 0 },
+    sources: emptySourceCounts(),
     images: { downloaded: 0, reused: 0, failed: 0, repaired: 0 },
     sidecars: { written: 0, unchanged: 0, repaired: 0, tempFilesRemoved: 0 },
     errors: [],

@@ -184,7 +184,8 @@ export function createCivitaiClient(
       for (const id of ids) {
         const hit = cached(`GET ${url(`/models/${id}`)}`, 'model');
         if (hit?.status === 200) models.push(parseOrThrow(ModelSchema, hit.json, 'cache'));
-        else unknown.push(id);
+        // A stored 404 (a deleted model) is not asked in a page again: getModel answers it from the cache.
+        else if (hit?.status !== 404) unknown.push(id);
       }
       const ask = async (chunk: readonly number[]): Promise<void> => {
         const params = new URLSearchParams({ ids: chunk.join(','), limit: String(chunk.length), nsfw: 'true' });

@@ -728,6 +728,7 @@ function resolvePaths(config: Config, baseDir: string, homeDir: string): void {
   resolveOutput(config.output);
   config.scanner.cache_dir = resolve(config.scanner.cache_dir);
   if (config.sources.archive_db.path !== undefined) config.sources.archive_db.path = resolve(config.sources.archive_db.path);
+  if (config.site.curation !== undefined) config.site.curation = resolve(config.site.curation);
   config.logging.file.directory = resolve(config.logging.file.directory);
   for (const job of Object.values(config.jobs)) {
     if (job.type === 'scan-paths') {

@@ -24,7 +24,10 @@ export const ApiBatchSchema = z.object({
   /** seed: read only by dead code. Kept so seed files validate; has no effect. */
   enabled: z.boolean().default(true),
   max_concurrent: z.number().int().positive().default(4),
-  /** Requests per minute for all HTTP calls (API and image CDN). */
+  /**
+   * API requests per minute (per host). seed: the image CDN shared this budget; previews are now
+   * paced by how many download at once, halved on a 429/503 and held back for its Retry-After.
+   */
   rate_limit: z.number().positive().default(100),
   /** Base of the exponential backoff, in milliseconds. */
   retry_delay: z.number().nonnegative().default(1000),
@@ -345,6 +348,26 @@ export const SourcesSchema = z.object({
 });
 export type SourcesConfig = z.infer<typeof SourcesSchema>;
 
+/** The gallery site's own settings (read by the site build only). */
+export const SiteSchema = z.object({
+  /**
+   * A JSON file exported from the gallery ("Your data" → Export): its favourites, hidden models,
+   * tags, notes and weights are baked into the pages, so they survive a rebuild and a new browser.
+   */
+  curation: z.string().min(1).optional(),
+  /**
+   * Days a model file that is gone (a network share offline, a deleted file) stays in the site,
+   * marked missing, before it is dropped; 0 drops it at once.
+   */
+  missing_grace_days: z.number().nonnegative().default(7),
+});
+
+/** The update radar (`civitscraper updates`, the gallery's "newer version" badges). */
+export const UpdatesSchema = z.object({
+  /** Version ids never offered as updates (also `civitscraper updates --ignore VERSION`). */
+  ignore: z.array(z.number().int().positive()).default([]),
+});
+
 export const ConfigSchema = z.object({
   api: ApiSchema.prefault({}),
   input_paths: z.record(z.string(), InputPathSchema).refine((paths) => Object.keys(paths).length > 0, {
@@ -356,6 +379,8 @@ export const ConfigSchema = z.object({
   output: OutputSchema.optional(),
   scanner: ScannerSchema.prefault({}),
   sources: SourcesSchema.prefault({}),
+  updates: UpdatesSchema.prefault({}),
+  site: SiteSchema.prefault({}),
   logging: LoggingSchema.prefault({}),
   dry_run: z.boolean().default(false),
   defaults: z
@@ -383,3 +408,4 @@ export type ScannerConfig = z.infer<typeof ScannerSchema>;
 export type LoggingConfig = z.infer<typeof LoggingSchema>;
 export type { NsfwLevelName } from '../media/nsfw.ts';
 export type CompatOutputConfig = z.infer<typeof CompatOutputSchema>;
+export type SiteConfig = z.infer<typeof SiteSchema>;

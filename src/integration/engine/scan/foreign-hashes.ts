@@ -10,6 +10,7 @@
  * | `<stem>.civitai.info` | Civitai Helper (+ forks) | `files[].hashes` | `files[].sizeKB` |
  * | `<stem>.json` with `sha256` | CivitAI Browser+ (A1111 user metadata) | `sha256` | — |
  * | `<stem>.cm-info.json` | StabilityMatrix | `Hashes` | — |
+ * | `<stem>.sha256`, `<file name>.sha256` | ComfyUI-Custom-Scripts (the first); `sha256sum` (the second) | the hex digest | — |
  *
  * A sidecar that records a size is trusted only when it equals the file's size. One that records
  * none is trusted only when it is not older than the model file (a model rewritten after its
@@ -28,7 +29,8 @@ export type ForeignSource =
   | 'lora-manager'
   | 'civitai.info'
   | 'civitai-browser'
-  | 'stability-matrix';
+  | 'stability-matrix'
+  | 'sha256-file';
 
 export interface ForeignHashes {
   hashes: Hashes;
@@ -152,6 +154,14 @@ export async function readForeignHashes(
     return hashes ? { hashes, source: 'stability-matrix', sidecar, sizeChecked: false } : undefined;
   });
 
+  // ComfyUI-Custom-Scripts writes `<stem>.sha256` (the bare lower-case digest, no newline) when
+  // it first shows a model's info; `sha256sum > <file>.sha256` writes `<digest>  <file name>`.
+  for (const sidecar of [beside('.sha256'), path.join(folder, `${name}.sha256`)]) {
+    const sha256 = await readSha256File(sidecar, name);
+    const hashes = sha256 ? normalize({ SHA256: sha256 }) : undefined;
+    if (hashes) unsized.push({ hashes, source: 'sha256-file', sidecar, sizeChecked: false });
+  }
+
   if (allowUnsized && unsized.length > 0) {
     modelMtime ??= await stat(modelPath).then(
       (stats) => stats.mtimeMs,
@@ -233,6 +243,30 @@ function conflicts(a: Hashes, b: Hashes): boolean {
 
 /** Every sidecar read of the process goes through this gate, however many models ask at once. */
 const sidecarReads = createLimiter(OPEN_FILES_LIMIT);
+
+/** Longer than any digest line with a file name: anything bigger is not a `.sha256` file. */
+const MAX_SHA256_FILE_BYTES = 4096;
+
+/**
+ * The digest in a `.sha256` file: its first line is the hex digest, optionally followed by the
+ * file it is for (`sha256sum` style, `*` marking binary mode), which must then be this model.
+ */
+async function readSha256File(file: string, modelName: string): Promise<string | undefined> {
+  let text: string;
+  try {
+    const info = await stat(file);
+    if (!info.isFile() || info.size > MAX_SHA256_FILE_BYTES) return undefined;
+    text = await sidecarReads(() => readFile(file, 'utf8'));
+  } catch {
+    return undefined;
+  }
+  const line = (text.charCodeAt(0) === 0xfeff ? text.slice(1) : text).split(/\r?\n/)[0]?.trim() ?? '';
+  const match = /^([0-9a-fA-F]{64})(?:\s+\*?(.+))?$/.exec(line);
+  if (!match) return undefined;
+  const named = match[2]?.trim();
+  if (named !== undefined && path.basename(named) !== modelName) return undefined;
+  return match[1];
+}
 
 async function readJson(file: string): Promise<unknown> {
   let text: string;

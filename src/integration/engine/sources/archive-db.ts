@@ -37,6 +37,8 @@ export class ArchiveDb {
   private readonly models = new Map<number, Model | undefined>();
   private readonly db: Db;
   readonly file: string;
+  /** Lookups made (by hash, and versions asked by id): the run report counts them like requests. */
+  lookups = 0;
   constructor(db: Db, file: string) {
     this.db = db;
     this.file = file;
@@ -44,15 +46,21 @@ export class ArchiveDb {
 
   /** The version (with `model` filled in) and its parent model for a SHA-256, or undefined. */
   findBySha256(sha256: string): { version: ModelVersion; model?: Model } | undefined {
+    this.lookups += 1;
     const row = this.db
       // Both spellings, so an index on sha256 serves the lookup (archives store lower case).
       .prepare('SELECT model_id, version_id FROM model_files WHERE sha256 IN (?, ?) ORDER BY version_id DESC LIMIT 1')
       .get(sha256.toLowerCase(), sha256.toUpperCase());
     if (!row) return undefined;
-    return this.findVersion(Number(row.version_id), sha256);
+    return this.rebuildVersion(Number(row.version_id), sha256);
   }
 
-  findVersion(versionId: number, sha256?: string): { version: ModelVersion; model?: Model } | undefined {
+  findVersion(versionId: number): { version: ModelVersion; model?: Model } | undefined {
+    this.lookups += 1;
+    return this.rebuildVersion(versionId);
+  }
+
+  private rebuildVersion(versionId: number, sha256?: string): { version: ModelVersion; model?: Model } | undefined {
     const row = this.db.prepare('SELECT id, model_id, name, base_model, data, published_at FROM model_versions WHERE id = ?').get(versionId);
     if (!row) return undefined;
     const model = this.model(Number(row.model_id));

@@ -10,6 +10,7 @@
 import { createCivitaiClient, type CivitaiClient } from '../civitai/client.ts';
 import type { Config, SourceName } from '../config/schema.ts';
 import type { Identification } from '../enrich/identify.ts';
+import type { SourceCounts } from '../report.ts';
 import type { Logger } from '../util/logger.ts';
 import { ArchiveDbError, archiveDbSource, openArchiveDb, type ArchiveDb } from './archive-db.ts';
 import { civarchiveSource } from './civarchive.ts';
@@ -26,6 +27,10 @@ export interface SourceChain {
   readonly skipped: readonly { name: SourceName; reason: string }[];
   /** The CivitAI client of the civitai.red source (its parents are asked there too). */
   readonly redClient?: CivitaiClient;
+  /** Requests for hand-linked versions (GET /model-versions/:id, outside the client). */
+  readonly linked: { requests: number; retries: number };
+  /** What every source sent or looked up so far (the run report's `sources`). */
+  counts(): SourceCounts;
   close(): void;
 }
 
@@ -38,6 +43,8 @@ export async function buildSourceChain(
   const skipped: { name: SourceName; reason: string }[] = [];
   let archive: ArchiveDb | undefined;
   let redClient: CivitaiClient | undefined;
+  let civarchive: ReturnType<typeof civarchiveSource> | undefined;
+  const linked = { requests: 0, retries: 0 };
   const order = [...new Set(settings.order)];
   // The archive is opened even when not listed: manual links and --offline read it too.
   if (settings.archive_db.enabled && settings.archive_db.path) {
@@ -66,20 +73,27 @@ export async function buildSourceChain(
       });
       sources.push(civitaiSource('civitai_red', redClient));
     } else {
-      sources.push(
-        civarchiveSource({
-          baseUrl: settings.civarchive.base_url,
-          api: config.api,
-          ...(options.signal ? { signal: options.signal } : {}),
-        }),
-      );
+      civarchive = civarchiveSource({
+        baseUrl: settings.civarchive.base_url,
+        api: config.api,
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
+      sources.push(civarchive);
     }
   }
+  const red = redClient;
   return {
     sources,
     ...(archive ? { archive } : {}),
     skipped,
     ...(redClient ? { redClient } : {}),
+    linked,
+    counts: () => ({
+      civitai: { requests: options.client.stats.apiRequests + linked.requests, retries: options.client.stats.retries + linked.retries },
+      civitai_red: { requests: red?.stats.apiRequests ?? 0, retries: red?.stats.retries ?? 0 },
+      civarchive: { requests: civarchive?.stats.apiRequests ?? 0, retries: civarchive?.stats.retries ?? 0 },
+      archive_db: { lookups: archive?.lookups ?? 0 },
+    }),
     close: () => archive?.close(),
   };
 }

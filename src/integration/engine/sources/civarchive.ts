@@ -6,7 +6,7 @@
  * "not found"; anything else that is not a 200 (5xx, HTML, network, timeout) is a failure.
  */
 import { ModelSchema, ModelVersionSchema, type Model, type ModelVersion } from '../civitai/schemas.ts';
-import type { JsonResponse } from '../civitai/http.ts';
+import type { HttpStats, JsonResponse } from '../civitai/http.ts';
 import type { ApiConfig } from '../config/schema.ts';
 import { sourceHttp } from './http.ts';
 import type { IdentifySource, SourceAnswer } from './types.ts';
@@ -21,13 +21,11 @@ export interface CivarchiveOptions {
   signal?: AbortSignal;
 }
 
-export function civarchiveSource(options: CivarchiveOptions): IdentifySource & { requests: number } {
+export function civarchiveSource(options: CivarchiveOptions): IdentifySource & { readonly stats: HttpStats } {
   const base = options.baseUrl.replace(/\/+$/, '');
-  const state = { requests: 0 };
   const http = sourceHttp(options.api, { baseUrl: base, withKey: false, ...(options.signal ? { signal: options.signal } : {}) });
   const one = async (hash: string): Promise<SourceAnswer> => {
     const target = `${base}/sha256/${hash.toLowerCase()}`;
-    state.requests += 1;
     let answer: JsonResponse;
     try {
       answer = await http.requestJson('GET', target);
@@ -45,9 +43,8 @@ export function civarchiveSource(options: CivarchiveOptions): IdentifySource & {
   return {
     name: 'civarchive',
     local: false,
-    get requests() {
-      return state.requests;
-    },
+    // Every request sent (each retry counts), as for CivitAI: the run report adds them up.
+    stats: http.stats,
     async lookup(sha256s) {
       const out = new Map<string, SourceAnswer>();
       const queue = [...sha256s];

@@ -137,7 +137,7 @@ export async function fetchLinkedVersions(ctx: RunContext, ids: Iterable<number>
       );
       continue;
     }
-    const answer = await getVersionById(ctx.config.api, id, ctx.signal);
+    const answer = await getVersionById(ctx.config.api, id, ctx.signal, ctx.sources.linked);
     if (answer.status === 'identified') out.set(id, { ...answer, source: 'civitai', linked: true });
     else if (archived) out.set(id, { status: 'identified', version: archived.version, source: 'archive_db', linked: true, ...(archived.model ? { model: archived.model } : {}) });
     else if (answer.status === 'not-found') out.set(id, { status: 'unknown', error: `linked version ${id} does not exist on CivitAI (check the link: civitscraper link --remove FILE)` });
@@ -149,10 +149,14 @@ export async function fetchLinkedVersions(ctx: RunContext, ids: Iterable<number>
 /**
  * GET /model-versions/:id. The shared CivitAI client has no by-id route yet, so this is a
  * plain request with the same base URL, key and timeout (one per linked version and run).
+ * `count` adds up the requests sent (retries too) for the run report.
  */
-export async function getVersionById(api: ApiConfig, id: number, signal?: AbortSignal): Promise<
-  { status: 'identified'; version: ModelVersion } | { status: 'not-found' } | { status: 'unknown'; error: string }
-> {
+export async function getVersionById(
+  api: ApiConfig,
+  id: number,
+  signal?: AbortSignal,
+  count?: { requests: number; retries: number },
+): Promise<{ status: 'identified'; version: ModelVersion } | { status: 'not-found' } | { status: 'unknown'; error: string }> {
   const base = api.base_url.replace(/\/+$/, '');
   const http = sourceHttp(api, { baseUrl: base, withKey: true, ...(signal ? { signal } : {}), maxRetries: Math.min(api.max_retries, 2) });
   let response;
@@ -161,6 +165,11 @@ export async function getVersionById(api: ApiConfig, id: number, signal?: AbortS
   } catch (error) {
     if (signal?.aborted) return { status: 'unknown', error: 'interrupted' };
     return { status: 'unknown', error: `version ${id}: ${error instanceof Error ? error.message : String(error)}` };
+  } finally {
+    if (count) {
+      count.requests += http.stats.apiRequests;
+      count.retries += http.stats.retries;
+    }
   }
   if (response.status === 404 && response.json !== undefined) return { status: 'not-found' };
   if (response.status === 200 && response.json !== undefined) {
