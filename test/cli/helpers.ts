@@ -10,6 +10,7 @@ import path from 'node:path';
 import { stringify } from 'yaml';
 import { startFakeCivitai, type FakeCivitai } from '../../src/dev/fake-civitai/index.ts';
 import { generateSampleLibrary, sampleInputPaths, type SampleLibrary } from '../../src/dev/sample-library/index.ts';
+import { COMMANDS } from '../../src/integration/cli/args.ts';
 
 export const BIN = path.resolve('bin/civitscraper.mjs');
 export const API_KEY = 'cli-sentinel-key-42';
@@ -49,7 +50,7 @@ export function childEnv(workspace: CliWorkspace, extra: Record<string, string> 
   return env;
 }
 
-const COMMANDS = new Set(['scan', 'organize', 'sync-krita', 'build', 'report']);
+const COMMAND_NAMES = new Set<string>(COMMANDS);
 
 /**
  * The arguments as given, plus `--no-site` on a scan: the default command builds the gallery
@@ -58,7 +59,7 @@ const COMMANDS = new Set(['scan', 'organize', 'sync-krita', 'build', 'report']);
  */
 export function engineArgs(args: readonly string[]): string[] {
   if (args.includes('--site')) return args.filter((arg) => arg !== '--site');
-  const isScan = !args.some((arg) => COMMANDS.has(arg) && arg !== 'scan');
+  const isScan = !args.some((arg) => COMMAND_NAMES.has(arg) && arg !== 'scan');
   const info = args.some((arg) => ['--help', '-h', '--version', '-v'].includes(arg));
   return isScan && !info && !args.includes('--no-site') ? [...args, '--no-site'] : [...args];
 }
