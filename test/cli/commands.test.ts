@@ -319,7 +319,7 @@ describe('civitscraper report (the library report)', () => {
       ['broken link.safetensors', 'empty.safetensors', 'not json #2.safetensors', 'truncated header.safetensors'],
     );
     // The same, for people, on stdout.
-    for (const heading of ['Duplicates: the same file in several places (1)', 'same CivitAI version in different files (1)', 'Newer versions for the same base model (1)', 'hash mismatch) (1)', 'Orphan sidecars', 'Unidentified files']) {
+    for (const heading of ['Duplicates: the same file in several places (1)', 'same CivitAI version in different files (1)', 'Newer versions of the same family (base model and variant) (1)', 'hash mismatch) (1)', 'Orphan sidecars', 'Unidentified files']) {
       expect(result.stdout).toContain(heading);
     }
     expect(result.stdout).toContain(vividCopy);

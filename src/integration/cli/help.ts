@@ -152,7 +152,7 @@ A report on the library, from the sidecars and the hash ledger, without asking C
   - duplicates: the same file (SHA-256) in several places, and the same CivitAI version in
     different files
   - unidentified files (no CivitAI metadata)
-  - models with a newer version for the same base model
+  - models with a newer version of the same family (base model and variant), as \`civitscraper updates\` counts them
   - files whose hash no longer matches their sidecar (changed since they were identified)
   - orphan sidecars (the model file is gone)
 Run \`civitscraper scan\` first to identify new files.

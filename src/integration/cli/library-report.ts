@@ -327,7 +327,7 @@ export function formatLibraryReport(report: LibraryReport): string {
   section('Unidentified files', report.unidentified, () => {
     for (const item of report.unidentified) lines.push(`  ${item.path}  (${item.status}${item.error ? `: ${item.error}` : ''})`);
   });
-  section('Newer versions for the same base model', report.newerVersions, () => {
+  section('Newer versions of the same family (base model and variant)', report.newerVersions, () => {
     for (const item of report.newerVersions) {
       lines.push(`  ${item.path}`);
       lines.push(`    ${item.model} ${item.current.name || item.current.id} (${item.current.baseModel}${item.current.date ? `, ${item.current.date.slice(0, 10)}` : ''}); newer:`);
