@@ -6,7 +6,8 @@
  * duplicates (a fixture library with copies).
  */
 import { execFile } from 'node:child_process';
-import { readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { link, mkdtemp, readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -39,7 +40,8 @@ async function modelPage(prefix: string): Promise<string> {
 describe.runIf(chromiumAvailable())('the gallery as a daily tool', () => {
   beforeAll(async () => {
     ({ work, outDir } = await buildDemoSite('cs-daily-'));
-    const dir = path.join(work, 'fixture');
+    // The demo build is shared with other suites: the fixture site goes in a folder of this file's.
+    const dir = path.join(await mkdtemp(path.join(tmpdir(), 'cs-daily-fixture-')), 'fixture');
     await promisify(execFile)(process.execPath, ['test/site/fixture-site.ts', '--dir', dir, '--duplicates'], { maxBuffer: 64 * 1024 * 1024 });
     fixtureOut = path.join(dir, 'dist');
     browser = await launchChromium();
@@ -351,15 +353,21 @@ describe.runIf(chromiumAvailable())('the gallery as a daily tool', () => {
     expect(await page.locator('#lb-stage .lb-unplayable').count()).toBe(0);
 
     // A video this browser cannot play says so, with the file to open instead. The built file is
-    // a hard link to the library's preview: replaced by a rename, so the library keeps its clip.
+    // a hard link to the library's preview, and the site is shared with other suites: the broken
+    // copy comes in by a rename and the clip goes back afterwards.
     const clip = path.join(outDir, path.dirname(videoPage), 'preview-1.mp4');
-    await writeFile(`${clip}.broken`, Buffer.concat([(await readFile(clip)).subarray(0, 64), Buffer.alloc(4096, 0x5a)]));
-    await rename(`${clip}.broken`, clip);
-    await page.goto(fileUrl(outDir, videoPage));
-    await page.locator('#shots .shot-link').first().click();
-    await expect.poll(() => page.locator('#lb-stage .lb-unplayable').count()).toBe(1);
-    expect(await page.locator('#lb-stage .lb-unplayable').textContent()).toContain('cannot be played');
-    expect(await page.locator('#lb-stage .lb-unplayable a').getAttribute('href')).toBe('preview-1.mp4');
+    await link(clip, `${clip}.kept`);
+    try {
+      await writeFile(`${clip}.broken`, Buffer.concat([(await readFile(clip)).subarray(0, 64), Buffer.alloc(4096, 0x5a)]));
+      await rename(`${clip}.broken`, clip);
+      await page.goto(fileUrl(outDir, videoPage));
+      await page.locator('#shots .shot-link').first().click();
+      await expect.poll(() => page.locator('#lb-stage .lb-unplayable').count()).toBe(1);
+      expect(await page.locator('#lb-stage .lb-unplayable').textContent()).toContain('cannot be played');
+      expect(await page.locator('#lb-stage .lb-unplayable a').getAttribute('href')).toBe('preview-1.mp4');
+    } finally {
+      await rename(`${clip}.kept`, clip);
+    }
     await context.close();
   });
 
