@@ -1,10 +1,11 @@
 /**
- * `node bench/scale.ts [--files N] [--dir PATH]` — the engine on a generated library of N tiny
+ * `node bench/scale.ts [--files N] [--dir PATH] [--stages]` — the engine on a generated library of N tiny
  * safetensors files (default 50,000, in folders of 500, mtimes an hour old), run twice: a first
  * run (everything hashed, identified, written) and a no-change rerun. Each run is its own child
  * process, so its peak RSS is its own. CivitAI is a client made inside the child (every hash is a
  * version of its own, with a realistic body from the fake's fixtures; about 2 versions per model):
- * this measures the engine, not HTTP. Prints seconds, peak RSS, sidecar reads and writes.
+ * this measures the engine, not HTTP. Prints seconds, peak RSS, sidecar reads and writes;
+ * `--stages` adds a line per run with the seconds of each stage.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
@@ -20,6 +21,8 @@ const { values: args } = parseArgs({
     dir: { type: 'string' },
     child: { type: 'string' },
     keep: { type: 'boolean', default: false },
+    /** Also print where each run spent its time, stage by stage. */
+    stages: { type: 'boolean', default: false },
   },
 });
 
@@ -38,6 +41,7 @@ async function parent(): Promise<void> {
     await generate(root, count);
     console.log(`library written in ${((performance.now() - started) / 1000).toFixed(1)} s`);
     const rows: string[] = [];
+    const stageRows: string[] = [];
     for (const label of ['first run', 'no-change rerun']) {
       const result = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child', root], {
         encoding: 'utf8',
@@ -53,8 +57,10 @@ async function parent(): Promise<void> {
         `${label.padEnd(16)} ${String(figures.seconds?.toFixed(2)).padStart(7)} s  peak RSS ${String(Math.round((figures.maxRssKB ?? 0) / 1024)).padStart(5)} MB  ` +
           `sidecar reads ${figures.sidecarReads}  sidecar files written ${figures.written}  hashed ${figures.hashedFiles} files  records ${figures.records}`,
       );
+      if (args.stages) stageRows.push(`${label.padEnd(16)} ${(figures as unknown as { stages?: string }).stages ?? ''}`);
     }
     for (const row of rows) console.log(row);
+    for (const row of stageRows) console.log(row);
   } finally {
     if (!args.keep) await rm(root, { recursive: true, force: true });
   }
@@ -145,12 +151,16 @@ async function child(root: string): Promise<void> {
       throw new Error('no downloads in this bench');
     },
   };
+  let stages = '';
+  const quiet = () => undefined;
+  const logger = { debug: (message: string) => void (message.startsWith('stages: ') && (stages = message.slice(8))), info: quiet, warn: quiet, error: quiet };
   const started = performance.now();
   const result = await runScanJob({
     config,
     job: selected?.job as never,
     jobName: selected?.name ?? 'scan',
     client: client as never,
+    logger,
   });
   const seconds = (performance.now() - started) / 1000;
   console.log(
@@ -161,6 +171,7 @@ async function child(root: string): Promise<void> {
       written: result.report.sidecars.written,
       hashedFiles: result.report.hash.files,
       records: result.records.length,
+      stages,
     }),
   );
 }

@@ -33,7 +33,7 @@ function recorder(): Logger & { lines: string[] } {
 function hashEvents(): Array<[number, ProgressEvent]> {
   const base = { stage: 'hash' as const, total: 4, totalBytes: 4 * GIB };
   return [
-    [0, { ...base, phase: 'start', done: 0, bytes: 0 }],
+    [0, { ...base, phase: 'start', done: 0, bytes: 0, of: 1504, unchanged: 1500, seeded: 0 }],
     [500, { ...base, phase: 'progress', done: 0, bytes: 0.5 * GIB }],
     [1000, { ...base, phase: 'progress', done: 1, bytes: GIB, item: '/models/a.safetensors' }],
     [2000, { ...base, phase: 'progress', done: 2, bytes: 2 * GIB, item: '/models/b.safetensors' }],
@@ -96,7 +96,7 @@ describe('progress renderer', () => {
     progress.close();
     expect(text()).toBe('');
     expect(logger.lines.filter((line) => line.startsWith('info'))).toEqual([
-      'info hash: 4 files (4.0 GB)',
+      'info hash: 4 of 1,504 files to read (4.0 GB); 1,500 unchanged',
       'info hash: done, 4/4 files, 4.0 GB in 4.0 s (1.00 GB/s)',
       'info identify: 3 hashes',
       'info identify: done, 3/3 hashes in 0.5 s',
@@ -107,7 +107,7 @@ describe('progress renderer', () => {
     const logger = recorder();
     let now = 0;
     const progress = createProgress({ terminal: createTerminal(fakeStream(false).stream), logger, fileLogger: recorder(), console: true, now: () => now });
-    progress.onProgress({ stage: 'hash', phase: 'start', done: 0, total: 10, bytes: 0, totalBytes: 100 * GIB });
+    progress.onProgress({ stage: 'hash', phase: 'start', done: 0, total: 10, bytes: 0, totalBytes: 100 * GIB, of: 50_500, unchanged: 50_400, seeded: 90 });
     now = 31_000;
     progress.onProgress({ stage: 'hash', phase: 'progress', done: 3, total: 10, bytes: 31 * GIB, totalBytes: 100 * GIB });
     now = 40_000;
@@ -116,7 +116,7 @@ describe('progress renderer', () => {
     progress.close();
     const info = logger.lines.filter((line) => line.startsWith('info'));
     expect(info).toEqual([
-      'info hash: 10 files (100.0 GB)',
+      "info hash: 10 of 50,500 files to read (100.0 GB); 50,400 unchanged, 90 from other tools' sidecars",
       'info hash: 3/10 files, 31.0 GB of 100.0 GB, 1.00 GB/s, ETA 1m09s',
       'info hash: stopped at 4/10 files, 40.0 GB of 100.0 GB after 41 s',
     ]);
@@ -149,10 +149,24 @@ describe('progress of a real run', () => {
     const { file } = await libraryCopy(ws, 'piped');
     const result = await cli(ws, ['-c', file]);
     expect(result.code).toBe(1);
-    expect(result.stderr).toMatch(/^hash: \d+ files \([\d.]+ [KMG]?B\)$/m);
     expect(result.stderr).toMatch(/^hash: done, (\d+)\/\1 files, [\d.]+ [KMG]?B in [\d.]+ s \([\d.]+ GB\/s\)$/m);
     expect(result.stderr).toMatch(/^identify: done, /m);
     expect(result.stderr).not.toMatch(/[\r\u001b]/);
+    // The start line says what is really read, decided after the ledger's check: all of it in
+    // a first run, on a rerun only what the ledger and the stamps do not know.
+    const plan = (stderr: string) => {
+      const start = /^hash: (\d+) of (\d+) files to read \([\d.]+ [KMG]?B\); (\d+) unchanged$/m.exec(stderr);
+      const done = /^hash: done, (\d+)\/(\d+) files/m.exec(stderr);
+      expect(start, stderr).not.toBeNull();
+      return { toRead: Number(start?.[1]), found: Number(start?.[2]), unchanged: Number(start?.[3]), read: Number(done?.[1]) };
+    };
+    const first = plan(result.stderr);
+    expect(first).toMatchObject({ unchanged: 0, toRead: first.found, read: first.found });
+    const rerun = plan((await cli(ws, ['-c', file])).stderr);
+    expect(rerun.found).toBe(first.found);
+    expect(rerun.unchanged).toBeGreaterThan(0);
+    expect(rerun.toRead + rerun.unchanged).toBe(rerun.found);
+    expect(rerun.read).toBe(rerun.toRead);
   });
 
   const hasScript = (() => {

@@ -69,7 +69,8 @@ export function createProgress(options: ProgressOptions): ProgressRenderer {
     if (event.phase === 'start' || !state) {
       state = { startedAt: time, last: event, drawnAt: -Infinity, loggedAt: time, debugDone: 0, ended: false };
       states.set(event.stage, state);
-      if (event.phase === 'start' && event.total > 0) summaryLog.info(`${prefix}${startLine(event)}`);
+      // Hashing says what it found unchanged even when that is everything.
+      if (event.phase === 'start' && (event.total > 0 || (event.of ?? 0) > 0)) summaryLog.info(`${prefix}${startLine(event)}`);
     }
     state.last = event;
     const elapsed = (time - state.startedAt) / 1000;
@@ -171,8 +172,15 @@ function rates(event: ProgressEvent, elapsed: number): string {
 
 function startLine(event: ProgressEvent): string {
   const bytes = event.totalBytes !== undefined ? ` (${formatBytes(event.totalBytes)})` : '';
+  if (event.of !== undefined) {
+    // `hash: 12 of 50,500 files to read (3.1 GB); 50,488 unchanged`: what is really read.
+    const seeded = event.seeded ? `, ${count(event.seeded)} from other tools' sidecars` : '';
+    return `${event.stage}: ${count(event.total)} of ${count(event.of)} ${UNIT[event.stage]} to read${bytes}; ${count(event.unchanged ?? 0)} unchanged${seeded}`;
+  }
   return `${event.stage}: ${event.total} ${UNIT[event.stage]}${bytes}`;
 }
+
+const count = (value: number) => value.toLocaleString('en-US');
 
 function endLine(event: ProgressEvent, elapsed: number): string {
   const value = rate(event, elapsed);

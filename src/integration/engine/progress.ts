@@ -18,6 +18,14 @@ export interface ProgressEvent {
    */
   bytes?: number;
   totalBytes?: number;
+  /**
+   * Hashing's start: `total` is what will really be read, decided after the ledger check;
+   * `of` the files found, `unchanged` those whose hashes are known (the file did not change),
+   * `seeded` those whose hashes came from other tools' sidecars.
+   */
+  of?: number;
+  unchanged?: number;
+  seeded?: number;
   /** The item just finished, for a debug log. */
   item?: string;
 }

@@ -18,7 +18,7 @@ import type { SidecarRead, StoredSidecar } from './sidecars/metadata.ts';
 import type { SidecarLayout } from './sidecars/paths.ts';
 import { silentLogger, type Logger } from './util/logger.ts';
 import type { ProgressListener } from './progress.ts';
-import { createReport, type RunReport } from './report.ts';
+import { countRequests, createReport, requestSummary, type RunReport } from './report.ts';
 import { discover } from './stages/discover.ts';
 import { completeHashes } from './stages/complete-hashes.ts';
 import { enrichParents } from './stages/enrich.ts';
@@ -32,6 +32,7 @@ import { writeSidecars } from './stages/sidecars.ts';
 import { writeLoraManagerSidecars } from './stages/lora-manager.ts';
 import { buildSourceChain, type NetworkMode, type SourceChain } from './sources/chain.ts';
 import { readTraining } from './stages/training.ts';
+import { annotateUpdatesWhenRead } from './stages/updates.ts';
 
 export interface ScanJobOptions {
   config: Config;
@@ -96,6 +97,17 @@ export interface WorkItem {
   fresh: boolean;
   /** Enrichment or previews failed this time: the next run completes it. */
   incomplete?: boolean;
+  /**
+   * The file's training summary when the state store knew it (`null`: its header has none);
+   * undefined: the training stage reads the header.
+   */
+  training?: TrainingSummary | null;
+  /** The sidecar came from the state store's stamp, and the stamp did not know `training`. */
+  stampWithoutTraining?: boolean;
+  /** Where a safetensors file's tensors start, once this run read its header (read once). */
+  tensorOffset?: number;
+  /** `training` was read from the header in this run (the state store does not know it yet). */
+  trainingRead?: boolean;
 }
 
 /** Everything the stages share: the settings of the run, then what earlier stages produced. */
@@ -143,6 +155,7 @@ type StageName =
   | 'images'
   | 'training'
   | 'records'
+  | 'updates'
   | 'sidecars'
   | 'lora-manager'
   | 'organize';
@@ -167,6 +180,7 @@ const STAGES: readonly RunStage[] = [
   { name: 'images', run: downloadImages },
   { name: 'training', run: readTraining },
   { name: 'records', run: buildRecords },
+  { name: 'updates', run: annotateUpdatesWhenRead },
   { name: 'sidecars', run: writeSidecars },
   { name: 'lora-manager', run: writeLoraManagerSidecars },
   { name: 'organize', run: organize },
@@ -268,18 +282,22 @@ function createContext(
 
 async function runStages(ctx: RunContext, logger: Logger): Promise<ScanJobResult> {
   const { report } = ctx;
+  const timings: string[] = [];
   for (const stage of STAGES) {
+    const started = performance.now();
     await stage.run(ctx);
+    timings.push(`${stage.name} ${((performance.now() - started) / 1000).toFixed(2)} s [${Math.round(process.memoryUsage().heapUsed / 1e6)} MB]`);
     if (stage.interruptible && ctx.signal?.aborted) {
       report.finish();
       throw new RunInterruptedError(report);
     }
   }
-  report.api.requests = ctx.client.stats.apiRequests;
-  report.api.retries = ctx.client.stats.retries;
+  countRequests(report, ctx.sources.counts());
   report.finish();
+  // Where a slow run spends its time and memory (--debug): seconds and heap in use after each stage.
+  logger.debug(`stages: ${timings.join(', ')}`);
   logger.info(
-    `done: ${ctx.records.length} records, ${report.api.requests} API requests, ${report.images.downloaded} previews downloaded, ${report.files.failed} files failed`,
+    `done: ${ctx.records.length} records, ${requestSummary(report)}, ${report.images.downloaded} previews downloaded, ${report.files.failed} files failed`,
   );
   return { records: ctx.records, report, ...(ctx.organizePlan ? { organizePlan: ctx.organizePlan } : {}) };
 }

@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { ModelSchema, ModelVersionSchema } from '../civitai/schemas.ts';
 import { TrainingSummarySchema } from './training.ts';
+import { NewerVersionSchema } from '../updates/schema.ts';
 
 export const HASH_TYPES = ['SHA256', 'AutoV2', 'AutoV1', 'AutoV3', 'BLAKE3', 'CRC32'] as const;
 export const HashTypeSchema = z.enum(HASH_TYPES);
@@ -107,6 +108,12 @@ export const ModelRecordSchema = z.object({
   training: TrainingSummarySchema.optional(),
   /** AIR of the version, `urn:air:{ecosystem}:{type}:civitai:{modelId}@{versionId}`. */
   air: z.string().optional(),
+  /**
+   * Newer versions of this file's family (same base model and variant) that the library does not
+   * have, newest first; counted as updates when `flags` is empty (early access, paid, on-site
+   * only and ignored ones are flagged). Absent when the model's versions are not known.
+   */
+  updates: z.array(NewerVersionSchema).optional(),
   /** Non-fatal problems met while processing this file (e.g. a preview that failed). */
   problems: z.array(RecordProblemSchema).default([]),
 });

@@ -1,10 +1,9 @@
-import { opendir, realpath, stat } from 'node:fs/promises';
-import type { Stats } from 'node:fs';
+import { readdir, realpath, stat } from 'node:fs/promises';
+import { Stats, type Dirent } from 'node:fs';
 import path from 'node:path';
 import type { InputPath } from '../config/schema.ts';
 import type { LocalFile } from '../records/schema.ts';
-import { mapLimit } from '../util/map-limit.ts';
-import { OPEN_FILES_LIMIT } from './safetensors.ts';
+import { createStatter, type StatOutcome } from './stat-many.ts';
 
 export interface DiscoveredFile extends LocalFile {
   /** Device and inode: the file's identity across renames (used by the hash ledger). */
@@ -60,64 +59,58 @@ export async function discoverModelFiles(
       problems.push({ path: root, stage: 'discover', message: `input path "${id}" is not a folder` });
       continue;
     }
-    const patterns = input.patterns.map((pattern) => pattern.toLowerCase());
+    const matchers = input.patterns.map((pattern) => compilePattern(pattern.toLowerCase()));
+    const byRelative = matchers.some((matcher) => matcher.relative);
     const recursive = options.recursive ?? input.recursive;
     const visitedFolders = new Set<string>([await realpath(root)]);
+    const statter = createStatter();
 
-    const walk = async (folder: string): Promise<void> => {
-      let entries;
+    /** `relative`: the folder below the input root, POSIX-style ('' for the root itself). */
+    const walk = async (folder: string, relative: string): Promise<void> => {
+      let entries: Dirent[];
       try {
-        entries = await opendir(folder);
+        // One call per folder (an async iterator costs a promise per entry: 150,000 of them in
+        // a large library); the names come back whole, so a folder is read with one descriptor.
+        entries = await readdir(folder, { withFileTypes: true });
       } catch (error) {
         problems.push({ path: folder, stage: 'discover', message: describeFsError(error as NodeJS.ErrnoException, 'folder') });
         return;
       }
-      const names: { name: string; isDir: boolean; isLink: boolean }[] = [];
-      for await (const entry of entries) {
-        names.push({ name: entry.name, isDir: entry.isDirectory(), isLink: entry.isSymbolicLink() });
-      }
+      const names = entries.map((entry) => ({ name: entry.name, isDir: entry.isDirectory(), isLink: entry.isSymbolicLink() }));
       // Sorted so runs, reports and page order are reproducible.
       names.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-      const candidates: { name: string; full: string; isDir: boolean; isLink: boolean; matches: boolean }[] = [];
+      const candidates: { name: string; full: string; relativePath: string; isDir: boolean; isLink: boolean; matches: boolean }[] = [];
       for (const { name, isDir, isLink } of names) {
         if (name.startsWith('.')) continue;
         const full = path.join(folder, name);
+        const relativePath = relative ? `${relative}/${name}` : name;
         if (isDir) {
-          candidates.push({ name, full, isDir, isLink, matches: false });
+          candidates.push({ name, full, relativePath, isDir, isLink, matches: false });
           continue;
         }
-        const relativePath = toPosix(path.relative(root, full));
         const lowerName = name.toLowerCase();
-        const lowerRelative = relativePath.toLowerCase();
-        const matches = patterns.some((pattern) =>
-          path.matchesGlob(pattern.includes('/') ? lowerRelative : lowerName, pattern),
-        );
-        if (matches || isLink) candidates.push({ name, full, isDir, isLink, matches });
+        const lowerRelative = byRelative ? relativePath.toLowerCase() : lowerName;
+        const matches = matchers.some((matcher) => matcher.test(matcher.relative ? lowerRelative : lowerName));
+        if (matches || isLink) candidates.push({ name, full, relativePath, isDir, isLink, matches });
       }
-      // A folder of thousands of models is stat'ed a bounded number at a time (stat follows a
-      // symlink, so one call tells both where it leads and what the file is).
-      const stats = new Map<string, Stats | NodeJS.ErrnoException>();
-      await mapLimit(
-        candidates.filter((entry) => !entry.isDir && !(entry.matches && !entry.isLink && entry.name.includes('\uFFFD'))),
-        OPEN_FILES_LIMIT,
-        async (entry) => {
-          stats.set(entry.full, await stat(entry.full).catch((error: NodeJS.ErrnoException) => error));
-        },
-      );
-      for (const { name, full, isDir, isLink, matches } of candidates) {
+      // stat follows a symlink, so one call tells both where it leads and what the file is.
+      const toStat = candidates.filter((entry) => !entry.isDir && !(entry.matches && !entry.isLink && entry.name.includes('\uFFFD')));
+      const outcomes = await statter(toStat.map((entry) => entry.full));
+      const stats = new Map<string, StatOutcome>(toStat.map((entry, index) => [entry.full, outcomes[index]]));
+      for (const { name, full, relativePath, isDir, isLink, matches } of candidates) {
         if (isDir) {
           if (name.includes('\uFFFD')) {
             problems.push({ path: full, stage: 'discover', message: 'the folder name is not valid UTF-8; rename the folder to scan it' });
             continue;
           }
-          if (recursive && !excluded.has(full)) await walk(full);
+          if (recursive && !excluded.has(full)) await walk(full, relativePath);
           continue;
         }
         if (isLink) {
-          const target = stats.get(full) as Stats | NodeJS.ErrnoException;
-          if (target instanceof Error) {
+          const target = stats.get(full);
+          if (!(target instanceof Stats)) {
             if (matches) {
-              const message = target.code === 'ELOOP' ? 'symlink loop' : 'broken symlink (its target does not exist)';
+              const message = target instanceof Error && target.code === 'ELOOP' ? 'symlink loop' : 'broken symlink (its target does not exist)';
               problems.push({ path: full, stage: 'discover', message });
             }
             continue;
@@ -127,7 +120,7 @@ export async function discoverModelFiles(
             const real = await realpath(full);
             if (visitedFolders.has(real)) continue;
             visitedFolders.add(real);
-            await walk(full);
+            await walk(full, relativePath);
             continue;
           }
         }
@@ -137,9 +130,10 @@ export async function discoverModelFiles(
           problems.push({ path: full, stage: 'discover', message: 'the file name is not valid UTF-8; rename the file to read it' });
           continue;
         }
-        const fileStats = stats.get(full) as Stats | NodeJS.ErrnoException;
-        if (fileStats instanceof Error) {
-          problems.push({ path: full, stage: 'discover', message: describeFsError(fileStats, 'file') });
+        const fileStats = stats.get(full);
+        if (!(fileStats instanceof Stats)) {
+          const error = fileStats ?? Object.assign(new Error('no such file'), { code: 'ENOENT' });
+          problems.push({ path: full, stage: 'discover', message: describeFsError(error, 'file') });
           continue;
         }
         if (!fileStats.isFile()) {
@@ -149,10 +143,10 @@ export async function discoverModelFiles(
         }
         if (seen.has(full)) continue;
         seen.add(full);
-        files.push(toDiscoveredFile(full, root, id, input.type, fileStats));
+        files.push(toDiscoveredFile(full, root, id, input.type, fileStats, relativePath));
       }
     };
-    await walk(root);
+    await walk(root, '');
   }
   return { files, problems };
 }
@@ -163,9 +157,11 @@ export function toDiscoveredFile(
   inputPathId: string,
   inputType: string,
   fileStats: Stats,
+  /** `full` relative to `root`, POSIX-style, when the caller knows it already. */
+  known?: string,
 ): DiscoveredFile {
-  const relativePath = toPosix(path.relative(root, full));
-  const name = path.basename(full);
+  const relativePath = compact(known ?? toPosix(path.relative(root, full)));
+  const name = path.basename(compact(full));
   const ext = path.extname(name);
   const folder = toPosix(path.dirname(relativePath));
   return {
@@ -173,15 +169,40 @@ export function toDiscoveredFile(
     inputPathId,
     inputType,
     relativePath,
-    folder: folder === '.' ? '' : folder,
+    folder: folder === '.' ? '' : compact(folder),
     name,
     stem: ext ? name.slice(0, -ext.length) : name,
-    ext: ext.toLowerCase(),
+    ext: intern(ext.toLowerCase()),
     size: fileStats.size,
     mtimeMs: fileStats.mtimeMs,
     dev: fileStats.dev,
     ino: fileStats.ino,
   };
+}
+
+/**
+ * `value`, stored flat. V8 keeps a string built by concatenation (path.join, template literals)
+ * as a tree of its parts, 32 bytes a node plus every part, until something reads it by index:
+ * a path is then several times its length, and a run holds several per file (1.5 KB a file,
+ * 75 MB over 50,000). Reading one character flattens it; the garbage collector drops the tree.
+ */
+export function compact(value: string): string {
+  value.charCodeAt(0);
+  return value;
+}
+
+const interned = new Map<string, string>();
+
+/**
+ * One string for a short value that recurs in every file's data (an extension, a key name):
+ * a run over 50,000 files would otherwise hold 50,000 copies. Only the first few hundred
+ * distinct values are kept.
+ */
+export function intern(value: string): string {
+  const known = interned.get(value);
+  if (known !== undefined) return known;
+  if (interned.size < 256) interned.set(value, value);
+  return value;
 }
 
 export function toPosix(value: string): string {
@@ -200,4 +221,22 @@ export function describeFsError(error: NodeJS.ErrnoException, what: string): str
     default:
       return `${what} cannot be read: ${error.message}`;
   }
+}
+
+interface PatternMatcher {
+  /** Matched against the path relative to the input root (the pattern has a `/`), else the name. */
+  relative: boolean;
+  test(value: string): boolean;
+}
+
+/**
+ * A lower-cased pattern as a test. `*.safetensors` and its kind (a star and a plain suffix) are
+ * a suffix test: path.matchesGlob parses its pattern on every call, which over the 150,000
+ * names of a large library (models and their sidecars) took most of a second.
+ */
+function compilePattern(pattern: string): PatternMatcher {
+  const relative = pattern.includes('/');
+  const suffix = relative ? undefined : /^\*([\w. -]*)$/.exec(pattern)?.[1];
+  if (suffix !== undefined) return { relative, test: (value) => value.endsWith(suffix) };
+  return { relative, test: (value) => path.matchesGlob(value, pattern) };
 }

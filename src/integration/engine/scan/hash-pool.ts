@@ -107,9 +107,10 @@ export function createHashPool(options: HashPoolOptions = {}): HashPool {
   const maxParallelLarge = Math.max(1, options.maxParallelLarge ?? threads);
   const poolSignal = options.signal;
 
-  // Pending tasks, kept so that the next one to run is at the end (pop is O(1)).
-  const small: Task[] = []; // descending size: smallest last
-  const large: Task[] = []; // ascending size: largest last
+  // Pending tasks as heaps (a library's 50,000 files arrive a few at a time: keeping one array
+  // sorted by sorting it on each arrival was quadratic). Equal sizes: the last submitted first.
+  const small = new TaskHeap((a, b) => sizeOf(a) < sizeOf(b) || (sizeOf(a) === sizeOf(b) && a.id > b.id)); // smallest first
+  const large = new TaskHeap((a, b) => sizeOf(a) > sizeOf(b) || (sizeOf(a) === sizeOf(b) && a.id > b.id)); // largest first
   let incoming: Task[] = [];
   let lanes: Lane[] = [];
   let mode: HashPoolMode | undefined;
@@ -254,12 +255,10 @@ export function createHashPool(options: HashPoolOptions = {}): HashPool {
       if (!task.large) queuedSmallBytes += task.job.size ?? 0;
     }
     incoming = [];
-    small.sort((a, b) => (b.job.size ?? 0) - (a.job.size ?? 0));
-    large.sort((a, b) => (a.job.size ?? 0) - (b.job.size ?? 0));
   };
 
-  const takeFrom = (queue: Task[]): Task | undefined => {
-    while (queue.length > 0) {
+  const takeFrom = (queue: TaskHeap): Task | undefined => {
+    while (queue.size > 0) {
       const task = queue.pop() as Task;
       if (queue === small) queuedSmallBytes -= task.job.size ?? 0;
       if (!task.settled) return task;
@@ -283,7 +282,7 @@ export function createHashPool(options: HashPoolOptions = {}): HashPool {
   // large files and the small ones fill the gaps at the end.
   const keepSmallForTheEnd = (): boolean => {
     if (lanes.length < 2) return false;
-    const largest = large.at(-1)?.job.size ?? 0;
+    const largest = large.peek()?.job.size ?? 0;
     return largest > 0 && queuedSmallBytes <= largest;
   };
 
@@ -346,11 +345,9 @@ export function createHashPool(options: HashPoolOptions = {}): HashPool {
   };
 
   const cancelAll = (reason: unknown) => {
-    for (const task of [...incoming, ...small, ...large]) cancel(task, reason);
+    for (const task of [...incoming, ...small.drain(), ...large.drain()]) cancel(task, reason);
     for (const lane of lanes) if (lane.busy) cancel(lane.busy, reason);
     incoming = [];
-    small.length = 0;
-    large.length = 0;
     queuedSmallBytes = 0;
   };
 
@@ -446,4 +443,64 @@ function rebuildError(error: { name: string; message: string; code?: string }): 
 
 function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+const sizeOf = (task: Task) => task.job.size ?? 0;
+
+/** A binary heap of tasks: `before(a, b)` when `a` runs first. */
+class TaskHeap {
+  #items: Task[] = [];
+  readonly #before: (a: Task, b: Task) => boolean;
+
+  constructor(before: (a: Task, b: Task) => boolean) {
+    this.#before = before;
+  }
+
+  get size(): number {
+    return this.#items.length;
+  }
+
+  peek(): Task | undefined {
+    return this.#items[0];
+  }
+
+  push(task: Task): void {
+    const items = this.#items;
+    items.push(task);
+    let at = items.length - 1;
+    while (at > 0) {
+      const parent = (at - 1) >> 1;
+      if (!this.#before(items[at] as Task, items[parent] as Task)) break;
+      [items[at], items[parent]] = [items[parent] as Task, items[at] as Task];
+      at = parent;
+    }
+  }
+
+  pop(): Task | undefined {
+    const items = this.#items;
+    const top = items[0];
+    const last = items.pop();
+    if (items.length > 0 && last) {
+      items[0] = last;
+      let at = 0;
+      for (;;) {
+        const left = 2 * at + 1;
+        const right = left + 1;
+        let first = at;
+        if (left < items.length && this.#before(items[left] as Task, items[first] as Task)) first = left;
+        if (right < items.length && this.#before(items[right] as Task, items[first] as Task)) first = right;
+        if (first === at) break;
+        [items[at], items[first]] = [items[first] as Task, items[at] as Task];
+        at = first;
+      }
+    }
+    return top;
+  }
+
+  /** Everything left, emptying the heap. */
+  drain(): Task[] {
+    const items = this.#items;
+    this.#items = [];
+    return items;
+  }
 }

@@ -6,10 +6,12 @@
  * so top-level keys may be edited by other tools (A1111's editor shares this file name) without
  * corrupting anything.
  */
+import { readFileSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { ModelSchema, ModelVersionSchema, type Model, type ModelVersion } from '../civitai/schemas.ts';
+import { copyLazy } from '../records/lazy.ts';
 import { HashesSchema, LocalImageSchema, type LocalImage, type ModelRecord } from '../records/schema.ts';
 import { toJsonText, writeFileAtomic, type WriteOutcome } from '../util/atomic-write.ts';
 import { A1111_KEYS, mergeA1111, type A1111Metadata } from './a1111.ts';
@@ -73,14 +75,37 @@ export interface StoredSidecar {
   link?: string | number;
 }
 
+/**
+ * What the repair check needs of a sidecar's A1111 keys, known without its document (from the
+ * state store's stamp): the keys we wrote (`civitscraper.a1111`), and whether one of them is
+ * empty at the top level (the WebUI's user metadata in our own file).
+ */
+export interface A1111Facts {
+  ours: string[];
+  emptyAtTop: boolean;
+}
+
+/** A1111Facts of a section and the document's top-level values. */
+export function a1111Facts(section: Record<string, unknown>, top: Record<string, unknown>): A1111Facts {
+  const written = section.a1111;
+  const ours = written && typeof written === 'object' ? Object.keys(written) : [];
+  return { ours, emptyAtTop: ours.some((key) => isEmptyValue(top[key])) };
+}
+
+/** An A1111 value that says nothing (what the repair check writes again). */
+export function isEmptyValue(value: unknown): boolean {
+  return value === undefined || value === null || value === '';
+}
+
 export type SidecarRead =
   /** `empty`: a file is there but holds nothing (0 bytes, or only white space): written over like a missing one. */
   | { kind: 'missing'; empty?: true }
   /**
-   * Ours. `partial`: `raw` holds only the top-level A1111 keys (the sidecar was not read, or its
-   * body was not kept); a writer reads the file again before merging into it.
+   * Ours. `partial`: `raw` holds only the top-level A1111 keys (its body was not kept), or
+   * nothing (the sidecar was not read: its stamp's `a1111` says what the repair check needs);
+   * a writer reads the file again before merging into it.
    */
-  | { kind: 'own'; stored: StoredSidecar; raw: Record<string, unknown>; partial?: true }
+  | { kind: 'own'; stored: StoredSidecar; raw: Record<string, unknown>; partial?: true; a1111?: A1111Facts }
   /** Written by the Python CivitScraper: the raw version body. Upgraded on the next write. */
   | { kind: 'seed'; version: ModelVersion; raw: Record<string, unknown> }
   /** An A1111/Forge user-metadata file: merged into, its keys never changed. */
@@ -137,9 +162,8 @@ export async function readSidecarWithStat(sidecarPath: string, options: ReadSide
   }
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return { read: { kind: 'foreign', reason: 'it is not a JSON object' } };
   const record = raw as Record<string, unknown>;
-  const own = OwnSectionSchema.safeParse(record.civitscraper);
-  if (own.success) {
-    const section = own.data as Record<string, unknown>;
+  const section = validatedSection(record.civitscraper);
+  if (section) {
     const stored = storedFromSection(section, path.dirname(sidecarPath));
     const read: SidecarRead =
       options.keepRaw === false ? { kind: 'own', stored, raw: a1111Top(record), partial: true } : { kind: 'own', raw: record, stored };
@@ -153,10 +177,48 @@ export async function readSidecarWithStat(sidecarPath: string, options: ReadSide
   return { read: { kind: 'foreign', reason: 'it was not written by CivitScraper or an A1111-style WebUI' }, stat: info };
 }
 
-/** Our section as a read would validate it (what the state store keeps), or undefined. */
+/**
+ * Our section if it validates (what the state store keeps), or undefined. The section as it is
+ * in the file, not zod's copy: that one has the schema's key order, so a sidecar read and
+ * written again would change bytes for nothing (the schemas transform no value; a missing
+ * `images` is read as none).
+ */
 export function validatedSection(section: unknown): Record<string, unknown> | undefined {
-  const own = OwnSectionSchema.safeParse(section);
-  return own.success ? (own.data as Record<string, unknown>) : undefined;
+  return OwnSectionSchema.safeParse(section).success ? (section as Record<string, unknown>) : undefined;
+}
+
+/**
+ * The section `buildSidecar` just made, for the state store's stamp. Not validated again: it
+ * was built from validated API answers (a zod pass per written sidecar was a large part of a
+ * first run); only its shape is checked, so a bug cannot stamp what a read would refuse.
+ */
+export function builtSection(section: unknown): Record<string, unknown> | undefined {
+  if (!section || typeof section !== 'object') return undefined;
+  const own = section as Record<string, unknown>;
+  const version = own.version as { id?: unknown } | undefined;
+  const ok =
+    typeof own.format === 'number' &&
+    own.file !== null &&
+    typeof own.file === 'object' &&
+    own.hashes !== null &&
+    typeof own.hashes === 'object' &&
+    typeof version?.id === 'number' &&
+    Array.isArray(own.images);
+  return ok ? own : undefined;
+}
+
+/**
+ * Our section of the sidecar as it is on disk now, validated, or undefined: where a stored body
+ * comes from when the state store lost it (synchronous: it is read from a property getter).
+ */
+export function readOwnSectionSync(sidecarPath: string): Record<string, unknown> | undefined {
+  try {
+    sidecarReadStats.reads += 1;
+    const record = JSON.parse(readFileSync(sidecarPath, 'utf8')) as Record<string, unknown> | null;
+    return record && typeof record === 'object' ? validatedSection(record.civitscraper) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The top-level values the repair check looks at (A1111 keys and the ones we merge). */
@@ -169,12 +231,11 @@ export function a1111Top(document: Record<string, unknown>): Record<string, unkn
 /**
  * Our section (as validated by OwnSectionSchema, or as we wrote it) as stored data, paths made
  * absolute against the sidecar's folder. No validation: the caller vouches for the section.
+ * `version` and `model` stay unparsed when they are (a section from the state store).
  */
 export function storedFromSection(section: Record<string, unknown>, folder: string): StoredSidecar {
   const data = section as z.output<typeof OwnSectionSchema>;
-  return {
-    version: data.version,
-    model: data.model,
+  const stored = {
     hashes: data.hashes,
     checkedAt: data.checkedAt,
     file: data.file,
@@ -190,7 +251,10 @@ export function storedFromSection(section: Record<string, unknown>, folder: stri
       path: path.resolve(folder, file),
       ...(still ? { still: path.resolve(folder, still) } : {}),
     })),
-  };
+  } as StoredSidecar;
+  copyLazy(stored, section, 'version');
+  if ('model' in section) copyLazy(stored, section, 'model');
+  return stored;
 }
 
 export interface SidecarContent {
@@ -288,8 +352,12 @@ function existingLink(existing: SidecarRead): unknown {
   return sidecarLink(existing);
 }
 
-export async function writeSidecar(sidecarPath: string, document: Record<string, unknown>): Promise<WriteOutcome> {
-  return writeFileAtomic(sidecarPath, toJsonText(document));
+/**
+ * `existing`: what the run found there. Nothing: the bytes are not compared first (reading a
+ * file that is not there costs an exception, 50,000 times in a first run).
+ */
+export async function writeSidecar(sidecarPath: string, document: Record<string, unknown>, existing?: SidecarRead): Promise<WriteOutcome> {
+  return writeFileAtomic(sidecarPath, toJsonText(document), { skipIfUnchanged: existing?.kind !== 'missing' });
 }
 
 /** The seed's `siblingVersions`: every published version, newest first. */

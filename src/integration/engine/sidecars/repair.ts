@@ -7,8 +7,9 @@ import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { CompatOutputConfig } from '../config/schema.ts';
 import type { LocalImage, ModelRecord } from '../records/schema.ts';
+import { createStatter, hasContentStat } from '../scan/stat-many.ts';
 import { webuiPreviewSource } from './compat.ts';
-import { readSidecar, type SidecarRead } from './metadata.ts';
+import { isEmptyValue, readSidecar, type SidecarRead } from './metadata.ts';
 import type { SidecarLayout } from './paths.ts';
 
 export type RepairKind = 'metadata sidecar' | '.civitai.info' | 'WebUI preview' | 'A1111 keys';
@@ -32,35 +33,41 @@ export async function findMissingFiles(options: {
   existing: SidecarRead;
   compat: CompatOutputConfig;
   a1111Enabled: boolean;
+  /** Answers hasContent, e.g. from one batch of stats (`prefetchContent`). */
+  probe?: ContentProbe;
 }): Promise<MissingFile[]> {
   const { record, layout, existing, compat } = options;
+  const probe = options.probe ?? hasContent;
   const emptySidecar = existing.kind === 'missing' && existing.empty === true;
   if (existing.kind !== 'own' && !emptySidecar) return [];
   const stored = existing.kind === 'own' ? existing.stored : undefined;
   const missing: MissingFile[] = [];
   if (emptySidecar) missing.push({ path: layout.metadataPath, kind: 'metadata sidecar' });
 
-  if (compat.civitai_info && !(await hasContent(layout.civitaiInfoPath))) missing.push({ path: layout.civitaiInfoPath, kind: '.civitai.info' });
+  if (compat.civitai_info && !(await probe(layout.civitaiInfoPath))) missing.push({ path: layout.civitaiInfoPath, kind: '.civitai.info' });
 
   const source = compat.webui_preview ? webuiPreviewSource(record) : undefined;
   if (source) {
     const target = layout.webuiPreviewPath(path.extname(source));
     const owned = stored?.webuiPreview;
     const present =
-      (await hasContent(target)) ||
+      (await probe(target)) ||
       // Ours under another extension, or the user's own preview: the WebUI has one.
-      (owned !== undefined && owned !== target && (await hasContent(owned))) ||
-      (owned === undefined && (await otherWebuiPreview(layout, record.file.stem)));
+      (owned !== undefined && owned !== target && (await probe(owned))) ||
+      (owned === undefined && (await otherWebuiPreview(layout, record.file.stem, probe)));
     if (!present) missing.push({ path: target, kind: 'WebUI preview' });
   }
 
   if (options.a1111Enabled && !emptySidecar) {
-    const ours = Object.keys(stored?.a1111 ?? {});
+    // A sidecar not read in this run: its stamp knows the answer for our own file.
+    const facts = existing.kind === 'own' ? existing.a1111 : undefined;
+    const ours = facts?.ours ?? Object.keys(stored?.a1111 ?? {});
     if (layout.a1111Path === layout.metadataPath) {
-      if (existing.kind === 'own' && ours.some((key) => isEmpty(existing.raw[key]))) missing.push({ path: layout.a1111Path, kind: 'A1111 keys' });
+      const gaps = facts ? facts.emptyAtTop : existing.kind === 'own' && ours.some((key) => isEmptyValue(existing.raw[key]));
+      if (existing.kind === 'own' && gaps) missing.push({ path: layout.a1111Path, kind: 'A1111 keys' });
     } else {
       const target = await readSidecar(layout.a1111Path);
-      if (target.kind === 'missing' || (target.kind === 'a1111' && ours.some((key) => isEmpty(target.raw[key])))) {
+      if (target.kind === 'missing' || (target.kind === 'a1111' && ours.some((key) => isEmptyValue(target.raw[key])))) {
         missing.push({ path: layout.a1111Path, kind: 'A1111 keys' });
       }
     }
@@ -68,9 +75,36 @@ export async function findMissingFiles(options: {
   return missing;
 }
 
+/** The paths findMissingFiles stats for a model (the rest it reads), to stat them in one batch. */
+export function pathsToProbe(record: ModelRecord, layout: SidecarLayout, existing: SidecarRead, compat: CompatOutputConfig): string[] {
+  if (existing.kind !== 'own' && !(existing.kind === 'missing' && existing.empty === true)) return [];
+  const paths: string[] = [];
+  if (compat.civitai_info) paths.push(layout.civitaiInfoPath);
+  const source = compat.webui_preview ? webuiPreviewSource(record) : undefined;
+  if (source) {
+    paths.push(layout.webuiPreviewPath(path.extname(source)));
+    if (existing.kind === 'own' && existing.stored.webuiPreview) paths.push(existing.stored.webuiPreview);
+  }
+  return paths;
+}
+
+/** Whether a file has content, asked of many files. */
+export type ContentProbe = (file: string) => Promise<boolean>;
+
+/**
+ * Stats `paths` in one batch (scan/stat-many.ts: a few µs each on a local disk, where one
+ * `stat` promise per file costs several times that) and answers hasContent from it; other
+ * paths are stat'ed when asked.
+ */
+export async function prefetchContent(paths: readonly string[]): Promise<ContentProbe> {
+  const outcomes = await createStatter()(paths);
+  const known = new Map(paths.map((file, index) => [file, hasContentStat(outcomes[index])]));
+  return async (file) => known.get(file) ?? hasContent(file);
+}
+
 /** A downloaded preview (and a video's still frame) that is still there with content. */
-export async function imageIsIntact(image: LocalImage): Promise<boolean> {
-  return (await hasContent(image.path)) && (!image.still || (await hasContent(image.still)));
+export async function imageIsIntact(image: LocalImage, probe: ContentProbe = hasContent): Promise<boolean> {
+  return (await probe(image.path)) && (!image.still || (await probe(image.still)));
 }
 
 /** A regular file with at least one byte. */
@@ -83,20 +117,17 @@ export async function hasContent(file: string): Promise<boolean> {
   }
 }
 
-async function otherWebuiPreview(layout: SidecarLayout, stem: string): Promise<boolean> {
+async function otherWebuiPreview(layout: SidecarLayout, stem: string, probe: ContentProbe): Promise<boolean> {
   const folder = layout.compatDir;
   const names = await readdir(folder).catch(() => [] as string[]);
   const prefix = `${stem}.preview`;
   for (const name of names) {
     if (!name.startsWith(prefix) || !WEBUI_PREVIEW_EXTENSIONS.includes(name.slice(prefix.length).toLowerCase())) continue;
-    if (await hasContent(path.join(folder, name))) return true;
+    if (await probe(path.join(folder, name))) return true;
   }
   return false;
 }
 
-function isEmpty(value: unknown): boolean {
-  return value === undefined || value === null || value === '';
-}
 
 /** "2 WebUI previews, 1 .civitai.info": what a stage repaired, for its summary line. */
 export function describeKinds(kinds: readonly string[]): string {

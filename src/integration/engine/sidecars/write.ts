@@ -6,7 +6,7 @@ import type { ModelRecord } from '../records/schema.ts';
 import { toJsonText, writeFailureCode, writeFileAtomic, type WriteOutcome } from '../util/atomic-write.ts';
 import { a1111Metadata, mergeA1111, type A1111Metadata } from './a1111.ts';
 import { civitaiInfo, webuiPreviewSource, writeCivitaiInfo, writeWebuiPreview } from './compat.ts';
-import { a1111Top, buildSidecar, readSidecar, validatedSection, writeSidecar, type SidecarRead } from './metadata.ts';
+import { a1111Top, buildSidecar, builtSection, readSidecar, writeSidecar, type SidecarRead } from './metadata.ts';
 import type { SidecarLayout } from './paths.ts';
 
 export interface SidecarWriteResult {
@@ -126,8 +126,8 @@ export async function writeModelSidecars(options: {
       },
       existing,
     );
-    count(layout.metadataPath, await writeSidecar(layout.metadataPath, document));
-    const section = validatedSection(document.civitscraper);
+    count(layout.metadataPath, await writeSidecar(layout.metadataPath, document, existing));
+    const section = builtSection(document.civitscraper);
     if (section) result.metadata = { section, top: a1111Top(document) };
   });
 

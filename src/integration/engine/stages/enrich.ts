@@ -2,6 +2,7 @@ import { fetchParentModels } from '../enrich/parents.ts';
 import type { CivitaiClient } from '../civitai/client.ts';
 import type { RunContext, WorkItem } from '../run.ts';
 import { slimModel } from '../sidecars/metadata.ts';
+import { keepFileFacts } from '../updates/rules.ts';
 
 /**
  * The parent model of each version looked up in this run, asked once per model id. A source
@@ -12,7 +13,7 @@ export async function enrichParents(ctx: RunContext): Promise<void> {
   const needParents = identified.filter((item) => {
     const identification = item.identification;
     if (identification?.status !== 'identified' || !identification.model) return true;
-    item.model = slimModel(identification.model);
+    item.model = keepFileFacts(slimModel(identification.model), identification.model);
     return false;
   });
   // A version civitai.red answered for is asked about there (some models answer only there).
@@ -34,7 +35,8 @@ async function enrichGroup(client: CivitaiClient, needParents: WorkItem[]): Prom
     const modelId = item.version?.modelId as number;
     const model = parents.models.get(modelId);
     const stored = item.sidecar.kind === 'own' ? item.sidecar.stored.model : undefined;
-    if (model) item.model = slimModel(model);
+    // The files' metadata stays: the update radar tells variants (fp8, pruned, CKPT) by it.
+    if (model) item.model = keepFileFacts(slimModel(model), model);
     // A failed lookup keeps what an earlier run stored (a 404 means deleted: keep that too).
     else if (stored?.id === modelId) {
       item.model = stored;

@@ -2,7 +2,8 @@ import { stat } from 'node:fs/promises';
 import { messageOf } from '../enrich/identify.ts';
 import type { RunContext } from '../run.ts';
 import { ModelFileError } from '../scan/safetensors.ts';
-import { resolveHashes } from '../state/index.ts';
+import { defaultTensorOffset, resolveHashes } from '../state/index.ts';
+import { readHeaderOnce } from './training.ts';
 import { formatBytes } from '../util/format.ts';
 import { mapLimit } from '../util/map-limit.ts';
 
@@ -14,8 +15,9 @@ import { mapLimit } from '../util/map-limit.ts';
 export async function hashFiles(ctx: RunContext): Promise<void> {
   const { config, state, pool, report, progress, signal } = ctx;
   const pending = ctx.candidates.filter((item) => !item.hashes);
-  const total = pending.length;
-  const totalBytes = pending.reduce((sum, item) => sum + item.file.size, 0);
+  // Known once the ledger has answered: only the files really read count (#15).
+  let total = 0;
+  let totalBytes = 0;
   const byPath = new Map(pending.map((item) => [item.file.path, item]));
   const started = performance.now();
   let done = 0;
@@ -26,7 +28,6 @@ export async function hashFiles(ctx: RunContext): Promise<void> {
     for (const value of inFlight.values()) sum += value;
     return sum;
   };
-  progress?.({ stage: 'hash', phase: 'start', done, total, bytes, totalBytes });
   const result = await resolveHashes(
     pending.map((item) => item.file),
     {
@@ -34,7 +35,19 @@ export async function hashFiles(ctx: RunContext): Promise<void> {
       pool,
       store: state,
       ownSidecars: (file) => [byPath.get(file.path)?.layout.metadataPath ?? ''].filter(Boolean),
+      // The header is read once per run: the training stage and the AutoV3 read take it from here.
+      tensorOffset: (file) => {
+        const item = byPath.get(file.path);
+        return item && file.ext === '.safetensors' ? readHeaderOnce(item) : defaultTensorOffset(file);
+      },
       signal,
+      onPlanned: (plan) => {
+        total = plan.toRead.length;
+        totalBytes = plan.bytes;
+        const found = ctx.candidates.length;
+        const seeded = plan.fromSidecars;
+        progress?.({ stage: 'hash', phase: 'start', done, total, bytes, totalBytes, of: found, unchanged: found - total - seeded, seeded });
+      },
       // Bytes of the files being read count as they go: a large file moves the line while it is read.
       onBytes: (file, bytesDone) => {
         inFlight.set(file.path, bytesDone);
@@ -44,13 +57,17 @@ export async function hashFiles(ctx: RunContext): Promise<void> {
         inFlight.delete(file.path);
         // A file cancelled by Ctrl-C is neither done nor failed: the next run hashes it.
         if ('error' in outcome && signal?.aborted) return;
+        const item = byPath.get(file.path);
+        if (item && 'error' in outcome) report.fail(file.path, 'hash', describeFileError(outcome.error));
+        else if (item && !('error' in outcome)) {
+          item.hashes = outcome.hashes;
+          if (outcome.training !== undefined) item.training ??= outcome.training;
+        }
+        // Progress counts the files read (the ones the start line announced).
+        if (!('error' in outcome) && outcome.source !== 'read') return;
         done += 1;
         if (!('error' in outcome)) bytes += outcome.bytesRead;
         progress?.({ stage: 'hash', phase: 'progress', done, total, bytes: bytes + sumInFlight(), totalBytes, item: file.path });
-        const item = byPath.get(file.path);
-        if (!item) return;
-        if ('error' in outcome) report.fail(file.path, 'hash', describeFileError(outcome.error));
-        else item.hashes = outcome.hashes;
       },
     },
   );

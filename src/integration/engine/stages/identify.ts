@@ -6,6 +6,7 @@ import { slimModel, type StoredSidecar } from '../sidecars/metadata.ts';
 import { lookUpInOrder } from '../sources/chain.ts';
 import { fetchLinkedVersions, resolveLinks } from '../sources/links.ts';
 import type { StateStore } from '../state/index.ts';
+import { reuseStored } from './read-sidecars.ts';
 import type { Logger } from '../util/logger.ts';
 
 /**
@@ -22,14 +23,9 @@ export async function identify(ctx: RunContext): Promise<void> {
     ? []
     : items.filter((item) => !(reuse && item.stored && !item.stored.incomplete && !linkChanged(item, links.get(item))));
   ctx.toLookUp = toLookUp;
+  const lookingUp = new Set(toLookUp);
   for (const item of items) {
-    if (item.stored && !toLookUp.includes(item)) {
-      item.version = item.stored.version;
-      item.model = item.stored.model;
-      item.images = item.stored.images;
-      item.checkedAt = item.stored.checkedAt;
-      item.identification = { status: 'identified', version: item.stored.version, ...storedFlags(item.stored) };
-    }
+    if (item.stored && !lookingUp.has(item)) reuseStored(item, storedFlags(item.stored));
   }
   // A hash every source answered 404 for within a week is not sent again (unless forced).
   const knownMissing = (hash: string) => !forceRefresh && state?.notFound.isFresh(hash) === true;

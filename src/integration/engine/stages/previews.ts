@@ -7,7 +7,8 @@ import { NSFW_LEVEL_VALUES, isNsfwVersion } from '../media/nsfw.ts';
 import { downloadPreviews, selectImages, type PreviewOutcome } from '../media/previews.ts';
 import type { LocalImage } from '../records/schema.ts';
 import type { RunContext, WorkItem } from '../run.ts';
-import { imageIsIntact } from '../sidecars/repair.ts';
+import { isSet } from '../records/lazy.ts';
+import { imageIsIntact, prefetchContent, type ContentProbe } from '../sidecars/repair.ts';
 import { describePaths, parseTempName, writeFailureCode, writeFailureHint } from '../util/atomic-write.ts';
 import { mapLimit } from '../util/map-limit.ts';
 
@@ -39,7 +40,7 @@ export async function downloadImages(ctx: RunContext): Promise<void> {
       if (now) repairedNames.push(path.basename(now.path));
     }
   };
-  const identified = ctx.items.filter((item) => item.identification?.status === 'identified' && item.version);
+  const identified = ctx.items.filter((item) => item.identification?.status === 'identified' && isSet(item, 'version'));
 
   await mapLimit(
     identified.filter((item) => item.fresh),
@@ -77,10 +78,15 @@ export async function downloadImages(ctx: RunContext): Promise<void> {
   if (!dryRun) {
     // Not looked up this time: the previews its sidecar lists, exactly those, where broken.
     const withStored = identified.filter((item) => !item.fresh && item.sidecar.kind === 'own' && item.stored && item.images.length > 0);
-    await mapLimit(withStored, config.api.batch.max_concurrent, async (item) => {
+    // Every saved preview of a large library is stat'ed in one batch (scan/stat-many.ts).
+    const probe = await prefetchContent(withStored.flatMap((item) => item.images.flatMap((image) => (image.still ? [image.path, image.still] : [image.path]))));
+    const brokenOf = new Map<WorkItem, LocalImage[]>();
+    for (const item of withStored) {
+      const broken = await brokenImages(item.images, probe);
+      if (broken.length > 0) brokenOf.set(item, broken);
+    }
+    await mapLimit([...brokenOf], config.api.batch.max_concurrent, async ([item, broken]) => {
       const stored = item.images;
-      const broken = await brokenImages(stored);
-      if (broken.length === 0) return;
       const outcome = await downloadPreviews({
         client,
         images: stored.map(asVersionImage),
@@ -109,8 +115,8 @@ export async function downloadImages(ctx: RunContext): Promise<void> {
 }
 
 /** The previews (or their still frames) an earlier run saved that are missing or empty now. */
-async function brokenImages(images: readonly LocalImage[]): Promise<LocalImage[]> {
-  const intact = await Promise.all(images.map((image) => imageIsIntact(image)));
+async function brokenImages(images: readonly LocalImage[], probe?: ContentProbe): Promise<LocalImage[]> {
+  const intact = await Promise.all(images.map((image) => imageIsIntact(image, probe)));
   return images.filter((_, index) => !intact[index]);
 }
 

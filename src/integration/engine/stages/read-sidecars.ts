@@ -1,91 +1,169 @@
+import { Stats } from 'node:fs';
+import path from 'node:path';
 import type { ModelVersion } from '../civitai/schemas.ts';
+import type { Identification } from '../enrich/identify.ts';
+import { copyLazy, shallowCopy } from '../records/lazy.ts';
 import { HASH_TYPES, type Hashes } from '../records/schema.ts';
+import type { TrainingSummary } from '../records/training.ts';
 import type { RunContext, WorkItem } from '../run.ts';
 import type { DiscoveredFile } from '../scan/discover.ts';
-import { stat } from 'node:fs/promises';
-import path from 'node:path';
 import { OPEN_FILES_LIMIT } from '../scan/safetensors.ts';
-import { readSidecarWithStat, storedFromSection, type SidecarRead, type StoredSidecar } from '../sidecars/metadata.ts';
-import type { SidecarStamp } from '../state/index.ts';
+import { createStatter, type StatOutcome } from '../scan/stat-many.ts';
+import { readOwnSectionSync, readSidecarWithStat, storedFromSection, type SidecarRead, type StoredSidecar } from '../sidecars/metadata.ts';
+import { resolveSidecarLayout, type SidecarLayout } from '../sidecars/paths.ts';
+import type { BodyField, SidecarStamp, StateStore } from '../state/index.ts';
 import { mapLimit } from '../util/map-limit.ts';
-import { resolveSidecarLayout } from '../sidecars/paths.ts';
 
 /**
  * What earlier runs (ours or the seed's) left beside each file; their hashes save a read.
  *
  * A sidecar of ours whose model file and own stat (size, mtime, ctime, inode) are what the state
  * store stamped when we last wrote or read it is not read at all: its section comes from the
- * store (one `stat` instead of stat + read + parse + validation). Everything else is read, at
- * most OPEN_FILES_LIMIT at once, and stamped for the next run. Bodies are not kept: `raw` holds
- * only the A1111 keys (`partial`), the writer reads the file again when it merges into it.
+ * store (one `stat` instead of stat + read + parse + validation), its API bodies unparsed
+ * (records/lazy.ts). Everything else is read, at most OPEN_FILES_LIMIT at once, and stamped for
+ * the next run. Bodies are not kept: `raw` holds only the A1111 keys, or nothing for a stamped
+ * sidecar (`partial`); the writer reads the file again when it merges into it.
  */
 export async function readSidecars(ctx: RunContext): Promise<void> {
   const { job, state } = ctx;
+  const layouts = ctx.files.map((file) => resolveSidecarLayout(file, job.output));
   const items: WorkItem[] = new Array(ctx.files.length);
-  const stamps: { path: string; stamp: Omit<SidecarStamp, 'at'> }[] = [];
-  await mapLimit([...ctx.files.keys()], OPEN_FILES_LIMIT, async (index) => {
-    const file = ctx.files[index] as DiscoveredFile;
-    const layout = resolveSidecarLayout(file, job.output);
-    const sidecar = await readOne(ctx, file, layout.metadataPath, stamps);
-    const item: WorkItem = { file, layout, sidecar, images: [], problems: [], fresh: false };
-    if (sidecar.kind === 'foreign' || sidecar.kind === 'unreadable') {
-      item.problems.push({
-        stage: 'sidecars',
-        message: `${layout.metadataPath} is not ours (${sidecar.reason}); it is left untouched. Set output.metadata.filename (e.g. "{model_name}.civitai.json") to keep our metadata elsewhere.`,
-      });
-    }
-    if (sidecar.kind === 'own' && sameFile(sidecar.stored, file, job.verify_hashes)) {
-      item.stored = sidecar.stored;
-      item.hashes = sidecar.stored.hashes;
-      // Incomplete (a preview or the parent model failed): completed by a later run, but only
-      // once its back-off is due (state/retries.ts). Until then it is taken as it is, so it is
-      // neither looked up, nor downloaded, nor rewritten; `item.sidecar` still says incomplete.
-      if (sidecar.stored.incomplete && !ctx.forceRefresh && state?.retries.waiting(layout.metadataPath)) {
-        const { incomplete: _incomplete, ...rest } = sidecar.stored;
-        void _incomplete;
-        item.stored = rest;
+  const stamps = stampBatch(state);
+  // With a store, every sidecar is stat'ed first (in one batch: stat-many.ts) and compared
+  // with its stamp; only what the store cannot answer for is read.
+  const toRead: number[] = [];
+  if (state) {
+    const stats = await createStatter()(layouts.map((layout) => layout.metadataPath));
+    for (const [index, file] of ctx.files.entries()) {
+      const layout = layouts[index] as SidecarLayout;
+      // Nothing there (a first run): nothing to read either.
+      if (stats[index] === undefined) {
+        items[index] = toItem(ctx, file, layout, { kind: 'missing' });
+        continue;
       }
+      const stamped = fromStamp(state, file, layout.metadataPath, stats[index]);
+      if (!stamped) {
+        toRead.push(index);
+        continue;
+      }
+      const item = toItem(ctx, file, layout, stamped.read);
+      if (stamped.training !== undefined) item.training = stamped.training;
+      else item.stampWithoutTraining = true;
+      items[index] = item;
     }
-    if (sidecar.kind === 'seed' && job.use_cached_metadata) {
-      // The Python tool's sidecar: the version body. Its file entry gives the hashes when the size matches.
-      item.stored = storedFromSeed(sidecar.version, file);
-      item.hashes = item.stored?.hashes;
+  } else {
+    toRead.push(...ctx.files.keys());
+  }
+  await mapLimit(toRead, OPEN_FILES_LIMIT, async (index) => {
+    const file = ctx.files[index] as DiscoveredFile;
+    const layout = layouts[index] as SidecarLayout;
+    const model = { dev: file.dev, ino: file.ino, size: file.size, mtimeMs: file.mtimeMs };
+    const { read, stat: sidecarStat, section } = await readSidecarWithStat(layout.metadataPath, { keepRaw: false });
+    const item = toItem(ctx, file, layout, read);
+    if (read.kind === 'own' && section && sidecarStat && state) {
+      stamps.add(layout.metadataPath, { model, sidecar: sidecarStat, section, top: read.raw });
+      item.stampWithoutTraining = true;
     }
     items[index] = item;
   });
+  stamps.flush();
   ctx.candidates.push(...items);
-  if (state && stamps.length > 0) {
+}
+
+/**
+ * An item not looked up this time takes what its sidecar stored, its version and parent model
+ * left unparsed when they are (records/lazy.ts).
+ */
+export function reuseStored(item: WorkItem, flags: Omit<Identified, 'status' | 'version'>): void {
+  const stored = item.stored as StoredSidecar;
+  copyLazy(item, stored, 'version');
+  copyLazy(item, stored, 'model');
+  item.images = stored.images;
+  item.checkedAt = stored.checkedAt;
+  const identification = { status: 'identified', ...flags } as Identified;
+  copyLazy(identification, stored, 'version');
+  item.identification = identification;
+}
+
+type Identified = Extract<Identification, { status: 'identified' }>;
+
+/** One model file with what its sidecar says, as the later stages take it. */
+function toItem(ctx: RunContext, file: DiscoveredFile, layout: SidecarLayout, sidecar: SidecarRead): WorkItem {
+  const { job, state } = ctx;
+  const item: WorkItem = { file, layout, sidecar, images: [], problems: [], fresh: false };
+  if (sidecar.kind === 'foreign' || sidecar.kind === 'unreadable') {
+    item.problems.push({
+      stage: 'sidecars',
+      message: `${layout.metadataPath} is not ours (${sidecar.reason}); it is left untouched. Set output.metadata.filename (e.g. "{model_name}.civitai.json") to keep our metadata elsewhere.`,
+    });
+  }
+  if (sidecar.kind === 'own' && sameFile(sidecar.stored, file, job.verify_hashes)) {
+    item.stored = sidecar.stored;
+    item.hashes = sidecar.stored.hashes;
+    // Incomplete (a preview or the parent model failed): completed by a later run, but only
+    // once its back-off is due (state/retries.ts). Until then it is taken as it is, so it is
+    // neither looked up, nor downloaded, nor rewritten; `item.sidecar` still says incomplete.
+    if (sidecar.stored.incomplete && !ctx.forceRefresh && state?.retries.waiting(layout.metadataPath)) {
+      const rest = shallowCopy(sidecar.stored);
+      delete rest.incomplete;
+      item.stored = rest;
+    }
+  }
+  if (sidecar.kind === 'seed' && job.use_cached_metadata) {
+    // The Python tool's sidecar: the version body. Its file entry gives the hashes when the size matches.
+    item.stored = storedFromSeed(sidecar.version, file);
+    item.hashes = item.stored?.hashes;
+  }
+  return item;
+}
+
+/** The sidecar from the store's stamp when it and its model file are unchanged. */
+function fromStamp(
+  state: StateStore,
+  file: DiscoveredFile,
+  sidecarPath: string,
+  now: StatOutcome,
+): { read: SidecarRead; training?: TrainingSummary | null } | undefined {
+  if (!(now instanceof Stats) || !now.isFile()) return undefined;
+  const model = { dev: file.dev, ino: file.ino, size: file.size, mtimeMs: file.mtimeMs };
+  const sidecarStat = { size: now.size, mtimeMs: now.mtimeMs, ctimeMs: now.ctimeMs, ino: now.ino };
+  // A body the store lost (another run dropped it, a failing disk) comes from the sidecar itself.
+  const fallback = (field: BodyField) => readOwnSectionSync(sidecarPath)?.[field];
+  const stamp = state.sidecars.lookup(sidecarPath, model, sidecarStat, { fallback });
+  if (!stamp) return undefined;
+  const stored = storedFromSection(stamp.section, path.dirname(sidecarPath));
+  return {
+    read: { kind: 'own', stored, raw: {}, partial: true, ...(stamp.a1111 ? { a1111: stamp.a1111 } : {}) },
+    ...(stamp.training !== undefined ? { training: stamp.training } : {}),
+  };
+}
+
+/** Stamps of the sidecars read in this run, written to the store a few hundred at a time. */
+function stampBatch(state: StateStore | undefined) {
+  const pending: { path: string; stamp: Omit<SidecarStamp, 'at'> }[] = [];
+  const flush = () => {
+    if (!state || pending.length === 0) return;
+    const batch = pending.splice(0);
     try {
       state.transaction(() => {
-        for (const { path: sidecarPath, stamp } of stamps) state.sidecars.remember(sidecarPath, stamp);
+        for (const { path: sidecarPath, stamp } of batch) state.sidecars.remember(sidecarPath, stamp);
       });
     } catch {
       // Only saves reads next time; the store's guard already warned.
     }
-  }
+  };
+  return {
+    add(sidecarPath: string, stamp: Omit<SidecarStamp, 'at'>) {
+      pending.push({ path: sidecarPath, stamp });
+      // The sections held here are whole (bodies parsed): a first run over 50,000 old sidecars
+      // must not keep them all until the end.
+      if (pending.length >= STAMP_BATCH) flush();
+    },
+    flush,
+  };
 }
 
-/** The sidecar from the store's stamp when it is unchanged, else read from disk (and stamped). */
-async function readOne(
-  ctx: RunContext,
-  file: DiscoveredFile,
-  sidecarPath: string,
-  stamps: { path: string; stamp: Omit<SidecarStamp, 'at'> }[],
-): Promise<SidecarRead> {
-  const { state } = ctx;
-  const model = { dev: file.dev, ino: file.ino, size: file.size, mtimeMs: file.mtimeMs };
-  if (state) {
-    const now = await stat(sidecarPath).catch(() => undefined);
-    if (now?.isFile()) {
-      const sidecarStat = { size: now.size, mtimeMs: now.mtimeMs, ctimeMs: now.ctimeMs, ino: now.ino };
-      const stamp = state.sidecars.lookup(sidecarPath, model, sidecarStat);
-      if (stamp) return { kind: 'own', stored: storedFromSection(stamp.section, path.dirname(sidecarPath)), raw: stamp.top, partial: true };
-    }
-  }
-  const { read, stat: sidecarStat, section } = await readSidecarWithStat(sidecarPath, { keepRaw: false });
-  if (read.kind === 'own' && section && sidecarStat) stamps.push({ path: sidecarPath, stamp: { model, sidecar: sidecarStat, section, top: read.raw } });
-  return read;
-}
+const STAMP_BATCH = 256;
 
 /** An earlier sidecar still describes this file when size and mtime are unchanged. */
 function sameFile(stored: StoredSidecar, file: DiscoveredFile, strict: boolean): boolean {

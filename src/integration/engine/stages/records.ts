@@ -1,21 +1,28 @@
+import { copyLazy, isSet } from '../records/lazy.ts';
 import { assignRecordIds } from '../records/id.ts';
 import type { ModelRecord } from '../records/schema.ts';
+import { factsOf, sizeMismatchOf } from '../records/version-facts.ts';
 import type { RunContext } from '../run.ts';
-import { airOf } from '../sources/air.ts';
-import { sizeMismatch } from './identify.ts';
 
-/** One record per item; a record shares its item's `problems`, so later stages' problems show. */
+/**
+ * One record per item; a record shares its item's `problems`, so later stages' problems show.
+ * The version and model of an item that needed no work stay unparsed (records/lazy.ts): its
+ * AIR and size check come from the stamp's facts.
+ */
 export async function buildRecords(ctx: RunContext): Promise<void> {
   const { items, training } = ctx;
   const ids = assignRecordIds(items.map((item) => ({ stem: item.file.stem, sha256: item.hashes?.SHA256 ?? '' })));
   ctx.records = items.map((item, index): ModelRecord => {
     const status = item.identification?.status ?? 'not-checked';
-    const doubtful = item.version && status === 'identified' ? sizeMismatch(item.version, item) : undefined;
+    const hasVersion = isSet(item, 'version');
+    const facts = hasVersion ? factsOf(item) : undefined;
+    const doubtful = status === 'identified' ? sizeMismatchOf(facts, item.file.size) : undefined;
     const identified = item.identification?.status === 'identified' ? item.identification : undefined;
     const { dev, ino, ...file } = item.file;
     void dev;
     void ino;
-    return {
+    const summary = training.get(item.file.path);
+    const record: ModelRecord = {
       id: ids[index] as string,
       file,
       hashes: item.hashes ?? {},
@@ -28,12 +35,14 @@ export async function buildRecords(ctx: RunContext): Promise<void> {
         ...(identified?.linked ? { linked: true } : {}),
         ...(identified?.removedFromCivitai ? { removedFromCivitai: true } : {}),
       },
-      ...(item.version && airOf(item.version, item.model) ? { air: airOf(item.version, item.model) } : {}),
-      ...(item.version ? { version: item.version } : {}),
-      ...(item.model ? { model: item.model } : {}),
-      images: item.images,
-      ...(training.has(item.file.path) ? { training: training.get(item.file.path) } : {}),
-      problems: item.problems,
-    };
+      ...(facts?.air ? { air: facts.air } : {}),
+    } as ModelRecord;
+    // In the order they always had (JSON output, the site's data).
+    if (hasVersion) copyLazy(record, item, 'version');
+    if (isSet(item, 'model')) copyLazy(record, item, 'model');
+    record.images = item.images;
+    if (summary) record.training = summary;
+    record.problems = item.problems;
+    return record;
   });
 }

@@ -59,7 +59,6 @@ export interface RunLog {
 }
 
 const CacheRowSchema = z.object({ status: z.number(), body: z.string(), fetched_at: z.number() });
-const NotFoundRowSchema = z.object({ checked_at: z.number() });
 const RunRowSchema = z.object({
   id: z.number(),
   job: z.string(),
@@ -110,10 +109,12 @@ export function createNotFoundCache({ db, now, guard }: StoreContext): NotFoundC
   );
   const remove = db.prepare('DELETE FROM not_found WHERE sha256 = ?');
   const pruneOld = db.prepare('DELETE FROM not_found WHERE checked_at < ?');
+  // Asked once per unknown file per run (tens of thousands in a large library): our own rows,
+  // checked by hand rather than with a zod pass each.
   const checkedAt = (sha256: string): number | undefined =>
     guard('not-found cache read', undefined, () => {
-      const row = NotFoundRowSchema.safeParse(select.get(sha256.toUpperCase()));
-      return row.success ? row.data.checked_at : undefined;
+      const row = select.get(sha256.toUpperCase()) as { checked_at?: unknown } | undefined;
+      return typeof row?.checked_at === 'number' ? row.checked_at : undefined;
     });
   return {
     checkedAt,

@@ -25,8 +25,17 @@ export {
   type RunStatus,
 } from './caches.ts';
 export { RETRY_BASE_MS, RETRY_MAX_MS, type RetryBackoff } from './retries.ts';
-export { sameSidecarStat, type SidecarStamp, type SidecarStamps, type SidecarStat } from './sidecar-stamps.ts';
 export {
+  ORPHAN_GRACE_MS,
+  sameSidecarStat,
+  type BodyField,
+  type SidecarStamp,
+  type SidecarStamps,
+  type SidecarStat,
+  type StampLookupOptions,
+} from './sidecar-stamps.ts';
+export {
+  defaultTensorOffset,
   resolveHashes,
   type HashSource,
   type ResolvedHashes,

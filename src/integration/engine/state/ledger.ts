@@ -3,8 +3,8 @@
  * and valid while its size and mtime are unchanged. A file that stays in place, or is renamed or
  * moved within the same device (same inode), is found again without reading a byte of it.
  */
-import { z } from 'zod';
-import { HashesSchema, type Hashes } from '../records/schema.ts';
+import { HASH_TYPES, type Hashes } from '../records/schema.ts';
+import type { TrainingSummary } from '../records/training.ts';
 import type { StoreContext } from './store.ts';
 
 /** What `fs.stat` tells about a file, enough to recognise it without reading it. */
@@ -25,6 +25,8 @@ export interface LedgerEntry extends FileIdentity {
   hashedAt: number;
   /** Epoch ms when a run last found the file. */
   seenAt: number;
+  /** Its safetensors header's training summary (`null`: none); absent when not read yet. */
+  training?: TrainingSummary | null;
 }
 
 export interface LedgerHit {
@@ -60,6 +62,8 @@ export interface HashLedger {
    * its source and hashing time (hashes CivitAI gave, or a second pass for more types).
    */
   addHashes(identity: FileIdentity, hashes: Hashes): void;
+  /** Records the training summary of the file with this identity when size and mtime are unchanged. */
+  setTraining(identity: FileIdentity, training: TrainingSummary | null): void;
   /** Marks entries as seen in this run (and updates their path) so `prune` keeps them. */
   touch(files: readonly (FileIdentity & { path: string })[]): void;
   /** Drops what is recorded under `path`; returns how many entries went. */
@@ -76,29 +80,73 @@ export interface HashLedger {
  */
 export const RACY_WINDOW_MS = 2000;
 
-const RowSchema = z.object({
-  dev: z.string(),
-  ino: z.string(),
-  size: z.number(),
-  mtime_ms: z.number(),
-  path: z.string(),
-  hashes: z.string(),
-  source: z.string(),
-  hashed_at: z.number(),
-  seen_at: z.number(),
-});
+const HASH_TYPE_SET: ReadonlySet<string> = new Set(HASH_TYPES);
+
+/**
+ * A row as `remember` wrote it, or undefined. Checked by hand rather than with zod: these are our
+ * own rows, read once per file per run, and a zod pass per row was a visible part of a run over
+ * 50,000 files. Same rules as the row's zod shape and HashesSchema (known hash types, text values).
+ */
+function checkRow(raw: unknown): (Omit<LedgerEntry, 'dev' | 'ino'> & { dev: string; ino: string }) | undefined {
+  const row = raw as Record<string, unknown> | undefined;
+  if (
+    !row ||
+    typeof row.dev !== 'string' ||
+    typeof row.ino !== 'string' ||
+    typeof row.size !== 'number' ||
+    typeof row.mtime_ms !== 'number' ||
+    typeof row.path !== 'string' ||
+    typeof row.hashes !== 'string' ||
+    typeof row.source !== 'string' ||
+    typeof row.hashed_at !== 'number' ||
+    typeof row.seen_at !== 'number'
+  ) {
+    return undefined;
+  }
+  let training: TrainingSummary | null | undefined;
+  if (typeof row.training === 'string') {
+    try {
+      const parsed = JSON.parse(row.training) as unknown;
+      // Written by setTraining from a summary; anything else is as good as unknown.
+      if (parsed === null || (typeof parsed === 'object' && !Array.isArray(parsed))) training = parsed as TrainingSummary | null;
+    } catch {
+      training = undefined;
+    }
+  }
+  let hashes: unknown;
+  try {
+    hashes = JSON.parse(row.hashes);
+  } catch {
+    return undefined;
+  }
+  if (!hashes || typeof hashes !== 'object' || Array.isArray(hashes)) return undefined;
+  for (const [type, value] of Object.entries(hashes)) if (!HASH_TYPE_SET.has(type) || typeof value !== 'string') return undefined;
+  return {
+    dev: row.dev,
+    ino: row.ino,
+    size: row.size,
+    mtimeMs: row.mtime_ms,
+    path: row.path,
+    hashes: hashes as Hashes,
+    source: row.source,
+    hashedAt: row.hashed_at,
+    seenAt: row.seen_at,
+    ...(training !== undefined ? { training } : {}),
+  };
+}
 
 export function createLedger(context: StoreContext): HashLedger {
   const { db, now, guard } = context;
   const byIdentity = db.prepare('SELECT * FROM ledger WHERE dev = ? AND ino = ?');
   const byPath = db.prepare('SELECT * FROM ledger WHERE path = ?');
   const upsert = db.prepare(`
-    INSERT INTO ledger (dev, ino, size, mtime_ms, path, hashes, source, hashed_at, seen_at)
-    VALUES ($dev, $ino, $size, $mtime, $path, $hashes, $source, $hashedAt, $seenAt)
+    INSERT INTO ledger (dev, ino, size, mtime_ms, path, hashes, source, hashed_at, seen_at, training)
+    VALUES ($dev, $ino, $size, $mtime, $path, $hashes, $source, $hashedAt, $seenAt, $training)
     ON CONFLICT (dev, ino) DO UPDATE SET
       size = excluded.size, mtime_ms = excluded.mtime_ms, path = excluded.path, hashes = excluded.hashes,
-      source = excluded.source, hashed_at = excluded.hashed_at, seen_at = excluded.seen_at
+      source = excluded.source, hashed_at = excluded.hashed_at, seen_at = excluded.seen_at, training = excluded.training
   `);
+  const updateTraining = db.prepare('UPDATE ledger SET training = ? WHERE dev = ? AND ino = ? AND size = ? AND mtime_ms = ?');
   const dropPathOfOthers = db.prepare('DELETE FROM ledger WHERE path = ? AND NOT (dev = ? AND ino = ?)');
   const updateHashes = db.prepare('UPDATE ledger SET hashes = ? WHERE dev = ? AND ino = ?');
   const touchOne = db.prepare('UPDATE ledger SET seen_at = ?, path = ? WHERE dev = ? AND ino = ?');
@@ -107,27 +155,8 @@ export function createLedger(context: StoreContext): HashLedger {
   const countAll = db.prepare('SELECT COUNT(*) AS n FROM ledger');
 
   const toEntry = (raw: unknown): LedgerEntry | undefined => {
-    const row = RowSchema.safeParse(raw);
-    if (!row.success) return undefined;
-    let hashes: Hashes;
-    try {
-      const parsed = HashesSchema.safeParse(JSON.parse(row.data.hashes));
-      if (!parsed.success) return undefined;
-      hashes = parsed.data;
-    } catch {
-      return undefined;
-    }
-    return {
-      dev: Number(row.data.dev),
-      ino: Number(row.data.ino),
-      size: row.data.size,
-      mtimeMs: row.data.mtime_ms,
-      path: row.data.path,
-      hashes,
-      source: row.data.source,
-      hashedAt: row.data.hashed_at,
-      seenAt: row.data.seen_at,
-    };
+    const row = checkRow(raw);
+    return row ? { ...row, dev: Number(row.dev), ino: Number(row.ino) } : undefined;
   };
 
   const valid = (entry: LedgerEntry | undefined, size: number, mtimeMs: number): entry is LedgerEntry =>
@@ -181,6 +210,8 @@ export function createLedger(context: StoreContext): HashLedger {
           source: options.source ?? 'read',
           hashedAt: options.hashedAt ?? at,
           seenAt: at,
+          // What the header said stays true while the content is the same.
+          training: sameContent && existing.training !== undefined ? JSON.stringify(existing.training) : null,
         });
       });
     },
@@ -189,6 +220,11 @@ export function createLedger(context: StoreContext): HashLedger {
         const existing = toEntry(byIdentity.get(String(identity.dev), String(identity.ino)));
         if (!existing || existing.size !== identity.size || existing.mtimeMs !== identity.mtimeMs) return;
         updateHashes.run(JSON.stringify({ ...existing.hashes, ...hashes }), String(identity.dev), String(identity.ino));
+      });
+    },
+    setTraining(identity, training) {
+      guard('ledger write', undefined, () => {
+        updateTraining.run(JSON.stringify(training), String(identity.dev), String(identity.ino), identity.size, identity.mtimeMs);
       });
     },
     touch(files) {

@@ -4,6 +4,7 @@
  * seeded is remembered at once, so a run killed half-way keeps what it finished.
  */
 import type { HashType, Hashes } from '../records/schema.ts';
+import type { TrainingSummary } from '../records/training.ts';
 import type { DiscoveredFile } from '../scan/discover.ts';
 import { readForeignHashes, type ForeignSource } from '../scan/foreign-hashes.ts';
 import type { HashPool } from '../scan/hash-pool.ts';
@@ -19,6 +20,8 @@ export interface ResolvedHashes {
   source: HashSource;
   /** Bytes read to get them (0 unless `source` is `read`). */
   bytesRead: number;
+  /** From the ledger: the file's training summary, when an earlier run read its header. */
+  training?: TrainingSummary | null;
 }
 
 export interface ResolveHashesOptions {
@@ -37,6 +40,11 @@ export interface ResolveHashesOptions {
   tensorOffset?: (file: DiscoveredFile) => Promise<number | undefined>;
   signal?: AbortSignal;
   onResult?: (file: DiscoveredFile, outcome: ResolvedHashes | { error: unknown }) => void;
+  /**
+   * Once the ledger and other tools' sidecars have answered, before the first byte is read:
+   * what will really be read (progress states that, not what the ledger then skips).
+   */
+  onPlanned?: (plan: { toRead: readonly DiscoveredFile[]; bytes: number; fromLedger: number; fromSidecars: number }) => void;
   /** Bytes of a file hashed so far while the pool reads it (before its onResult). */
   onBytes?: (file: DiscoveredFile, bytesDone: number) => void;
 }
@@ -81,7 +89,8 @@ export async function resolveHashes(files: readonly DiscoveredFile[], options: R
         seen.push(file);
       }
       result.counts.ledger += 1;
-      done(file, { hashes: hit.entry.hashes, source: 'ledger', bytesRead: 0 });
+      const training = hit.entry.training;
+      done(file, { hashes: hit.entry.hashes, source: 'ledger', bytesRead: 0, ...(training !== undefined ? { training } : {}) });
     } else {
       rest.push(file);
     }
@@ -95,9 +104,22 @@ export async function resolveHashes(files: readonly DiscoveredFile[], options: R
     }
   }
 
-  // 2. Other tools' sidecars.
+  // 2. Other tools' sidecars. Remembered a few hundred per transaction (one commit per file
+  // was a large part of this step): a run killed before a flush reads those sidecars again.
   if (options.seedFromSidecars ?? true) {
     const unseeded: DiscoveredFile[] = [];
+    const seeded: { file: DiscoveredFile; hashes: Hashes; source: string }[] = [];
+    const flush = () => {
+      if (!ledger || seeded.length === 0) return;
+      const batch = seeded.splice(0);
+      try {
+        (options.store as StateStore).transaction(() => {
+          for (const { file, hashes, source } of batch) ledger.remember(file, file.path, hashes, { source });
+        });
+      } catch {
+        // Only saves a sidecar read next time; the guard inside already warned.
+      }
+    };
     await mapLimit(rest, OPEN_FILES_LIMIT, async (file) => {
       if (options.signal?.aborted) {
         unseeded.push(file);
@@ -111,14 +133,23 @@ export async function resolveHashes(files: readonly DiscoveredFile[], options: R
         unseeded.push(file);
         return;
       }
-      ledger?.remember(file, file.path, seed.hashes, { source: seed.source });
+      seeded.push({ file, hashes: seed.hashes, source: seed.source });
+      if (seeded.length >= 256) flush();
       result.counts.sidecar += 1;
       done(file, { hashes: seed.hashes, source: seed.source, bytesRead: 0 });
     });
+    flush();
     // mapLimit finishes out of order; keep the discovery order for reproducible scheduling.
     const order = new Map(files.map((file, index) => [file.path, index]));
     rest = unseeded.sort((a, b) => (order.get(a.path) ?? 0) - (order.get(b.path) ?? 0));
   }
+
+  options.onPlanned?.({
+    toRead: rest,
+    bytes: rest.reduce((sum, file) => sum + file.size, 0),
+    fromLedger: result.counts.ledger,
+    fromSidecars: result.counts.sidecar,
+  });
 
   // 3. Read the rest through the pool. Every file goes to the pool at once (it schedules by
   // size and opens only one file per thread), but the header reads before it are gated: all
@@ -151,7 +182,7 @@ export async function resolveHashes(files: readonly DiscoveredFile[], options: R
 }
 
 /** As the engine did before the pool: safetensors get AutoV3, an empty other file is an error. */
-async function defaultTensorOffset(file: DiscoveredFile): Promise<number | undefined> {
+export async function defaultTensorOffset(file: DiscoveredFile): Promise<number | undefined> {
   if (file.ext === '.safetensors') {
     const header = await readSafetensorsHeader(file.path);
     return 8 + header.headerLength;

@@ -6,12 +6,26 @@
  * the model file with the same identity and the sidecar with the same stat takes the section
  * from here: one `stat` of the sidecar instead of stat + read + JSON.parse + zod.
  *
+ * The section's API bodies (`version`, `model`: most of its bytes) are kept apart, once each by
+ * content (50 versions of one model share one model body), and `lookup` hands them out unparsed
+ * (records/lazy.ts): a file that needs no work never has them parsed. A body no stamp refers to
+ * any more is dropped ORPHAN_GRACE_MS later, so records handed out earlier can still load theirs
+ * (after the run closed the store, through a connection of their own).
+ *
  * An edit by hand changes the sidecar's mtime and ctime (even an editor that restores the mtime
  * changes the ctime), so it is read again. On file systems with whole-second timestamps a stamp
  * taken within RACY_WINDOW_MS of the sidecar's mtime is not trusted (a second write in the same
  * tick would look unchanged).
  */
 import { createHash } from 'node:crypto';
+import type { DatabaseSync, StatementSync } from 'node:sqlite';
+import { defineLazy, LazyValue, lazyOf } from '../records/lazy.ts';
+import type { Hashes } from '../records/schema.ts';
+import type { TrainingSummary } from '../records/training.ts';
+import { versionFacts, type BodyMeta, type VersionFacts } from '../records/version-facts.ts';
+import type { Model, ModelVersion } from '../civitai/schemas.ts';
+import { intern } from '../scan/discover.ts';
+import { a1111Facts, type A1111Facts } from '../sidecars/metadata.ts';
 import type { StoreContext } from './store.ts';
 import { RACY_WINDOW_MS, type FileIdentity } from './ledger.ts';
 
@@ -27,74 +41,177 @@ export interface SidecarStamp {
   /** The model file the sidecar describes, as it was then. */
   model: FileIdentity;
   sidecar: SidecarStat;
-  /** The `civitscraper` section as validated (paths relative to the sidecar's folder). */
+  /**
+   * The `civitscraper` section as validated (paths relative to the sidecar's folder). From
+   * `lookup`, its `version` and `model` are parsed when first read.
+   */
   section: Record<string, unknown>;
-  /** Top-level values of the A1111 keys (only those present), for the repair check. */
-  top: Record<string, unknown>;
+  /**
+   * To `remember`: top-level values of the A1111 keys (only those present). Kept as `a1111`
+   * (what the repair check needs of them), not themselves: descriptions made up most of a
+   * stamp's bytes, and of its cost to read.
+   */
+  top?: Record<string, unknown>;
+  /** From `lookup`: what the repair check needs of the A1111 keys. */
+  a1111?: A1111Facts;
+  /** The model file's training summary (`null`: its header has none); absent when not read yet. */
+  training?: TrainingSummary | null;
+  /** What a record needs of the version, known without parsing it. */
+  facts?: VersionFacts;
   /** Epoch ms when the stamp was taken. */
   at: number;
 }
 
+export interface StampLookupOptions {
+  /**
+   * Where a body comes from when the store does not have it any more (another run dropped it,
+   * or the disk failed under the store): the sidecar itself.
+   */
+  fallback?: (field: BodyField) => unknown;
+}
+
+export type BodyField = 'version' | 'model';
+
 export interface SidecarStamps {
   /** The stamp of `sidecarPath` if the model file and the sidecar are exactly as recorded. */
-  lookup(sidecarPath: string, model: FileIdentity, sidecar: SidecarStat): SidecarStamp | undefined;
+  lookup(sidecarPath: string, model: FileIdentity, sidecar: SidecarStat, options?: StampLookupOptions): SidecarStamp | undefined;
+  /** A section from `lookup` is stored without loading its bodies. */
   remember(sidecarPath: string, stamp: Omit<SidecarStamp, 'at'>): void;
+  /** Adds the training summary to a stamp taken before the header was read. */
+  setTraining(sidecarPath: string, training: TrainingSummary | null): void;
   forget(sidecarPath: string): void;
+  /**
+   * After stamps changed in this run: marks the bodies no stamp refers to and drops those marked
+   * more than ORPHAN_GRACE_MS ago. Returns how many went.
+   */
+  collect(): number;
   count(): number;
 }
+
+/** How long a body no stamp refers to is kept for records handed out before. */
+export const ORPHAN_GRACE_MS = 24 * 60 * 60 * 1000;
+
+/** A connection opened to load a body after the run closed its store is closed after this long unused. */
+const LATE_READER_IDLE_MS = 2000;
 
 export function sameSidecarStat(a: SidecarStat, b: SidecarStat): boolean {
   return a.size === b.size && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs && a.ino === b.ino;
 }
 
-export function createSidecarStamps({ db, now, guard }: StoreContext): SidecarStamps {
-  const select = db.prepare('SELECT body FROM sidecar_stamps WHERE path = ?');
-  // Parent models are kept once, by content (50 versions of one model share one body), and
-  // parsed once per run: most of a sidecar's bytes are its parent model.
-  const selectModel = db.prepare('SELECT body FROM stamp_models WHERE key = ?');
-  const insertModel = db.prepare('INSERT OR IGNORE INTO stamp_models (key, body) VALUES (?, ?)');
-  const parsedModels = new Map<string, unknown>();
-  const modelOf = (key: string): unknown => {
-    if (parsedModels.has(key)) return parsedModels.get(key);
-    const row = selectModel.get(key) as { body?: unknown } | undefined;
-    const model = typeof row?.body === 'string' ? (JSON.parse(row.body) as unknown) : undefined;
-    parsedModels.set(key, model);
-    return model;
-  };
+interface StampRow {
+  body?: unknown;
+  version_key?: unknown;
+  model_key?: unknown;
+  stamped_at?: unknown;
+}
+
+/** A model file's identity as one text (numbers in JavaScript's exact round-trip form). */
+const identityKey = (file: FileIdentity) => `${file.dev}:${file.ino}:${file.size}:${file.mtimeMs}`;
+/** A sidecar's stat as one text: any change in it (an edit, a copy, a touch) is a mismatch. */
+const statKey = (stat: SidecarStat) => `${stat.size}:${stat.mtimeMs}:${stat.ctimeMs}:${stat.ino}`;
+
+export function createSidecarStamps({ db, file, now, guard }: StoreContext): SidecarStamps {
+  // The model file's identity and the sidecar's stat are compared by SQLite: only a stamp that
+  // still holds comes back (and is parsed).
+  const select = db.prepare('SELECT body, version_key, model_key, stamped_at FROM sidecar_stamps WHERE path = ? AND model = ? AND sidecar = ?');
   const upsert = db.prepare(
-    'INSERT INTO sidecar_stamps (path, body, stamped_at) VALUES (?, ?, ?) ON CONFLICT (path) DO UPDATE SET body = excluded.body, stamped_at = excluded.stamped_at',
+    'INSERT INTO sidecar_stamps (path, model, sidecar, body, version_key, model_key, stamped_at) VALUES (?, ?, ?, ?, ?, ?, ?) ' +
+      'ON CONFLICT (path) DO UPDATE SET model = excluded.model, sidecar = excluded.sidecar, body = excluded.body, ' +
+      'version_key = excluded.version_key, model_key = excluded.model_key, stamped_at = excluded.stamped_at',
   );
+  const updateTraining = db.prepare("UPDATE sidecar_stamps SET body = json_set(body, '$.training', json(?)) WHERE path = ?");
   const remove = db.prepare('DELETE FROM sidecar_stamps WHERE path = ?');
   const countAll = db.prepare('SELECT COUNT(*) AS n FROM sidecar_stamps');
-  return {
-    lookup(sidecarPath, model, sidecar) {
+  const selectBody = db.prepare('SELECT body FROM stamp_bodies WHERE key = ?');
+  const insertBody = db.prepare(
+    'INSERT INTO stamp_bodies (key, body) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET orphaned_at = NULL WHERE orphaned_at IS NOT NULL',
+  );
+  const keepBody = db.prepare('UPDATE stamp_bodies SET orphaned_at = NULL WHERE key = ? AND orphaned_at IS NOT NULL');
+  const markOrphans = db.prepare(
+    'UPDATE stamp_bodies SET orphaned_at = ? WHERE orphaned_at IS NULL ' +
+      'AND key NOT IN (SELECT version_key FROM sidecar_stamps WHERE version_key IS NOT NULL) ' +
+      'AND key NOT IN (SELECT model_key FROM sidecar_stamps WHERE model_key IS NOT NULL)',
+  );
+  const dropOrphans = db.prepare('DELETE FROM stamp_bodies WHERE orphaned_at IS NOT NULL AND orphaned_at < ?');
+  /** Stamps were replaced or removed in this run: `collect` has something to look at. */
+  let changed = false;
+
+  const bodyText = (key: string): string | undefined => {
+    if (db.isOpen) {
       return guard('sidecar stamp read', undefined, () => {
-        const row = select.get(sidecarPath) as { body?: unknown } | undefined;
-        if (typeof row?.body !== 'string') return undefined;
-        let stamp: SidecarStamp & { modelKey?: string };
+        const row = selectBody.get(key) as { body?: unknown } | undefined;
+        return typeof row?.body === 'string' ? row.body : undefined;
+      });
+    }
+    return file === undefined ? undefined : readLate(file, key);
+  };
+  // One parse per parent model per run, shared by its versions (as the records were before).
+  const models = new Map<string, LazyValue<unknown, BodyMeta>>();
+  const bodyValue = (key: string, field: BodyField, sidecarPath: string, fallback: StampLookupOptions['fallback']) => {
+    const load = () => {
+      const text = bodyText(key);
+      if (text !== undefined) {
         try {
-          stamp = JSON.parse(row.body) as SidecarStamp & { modelKey?: string };
+          return JSON.parse(text) as unknown;
+        } catch {
+          // A damaged row: the sidecar has the same body.
+        }
+      }
+      const value = fallback?.(field);
+      if (value === undefined) {
+        throw new Error(`the stored ${field} of ${sidecarPath} is not in the state store any more and the sidecar no longer has it; run the scan again`);
+      }
+      return value;
+    };
+    if (field === 'version') return new LazyValue<unknown, BodyMeta>(load, { key });
+    // Shared, fallback included: a body of the same key is the same in every sidecar holding it.
+    let shared = models.get(key);
+    if (!shared) models.set(key, (shared = new LazyValue(load, { key })));
+    return shared;
+  };
+
+  /** The key of a body in the store, storing it if needed; null when the section has none. */
+  const storeBody = (section: Record<string, unknown>, field: BodyField): string | null => {
+    const lazy = lazyOf(section, field);
+    if (lazy) {
+      const { key } = lazy.meta as BodyMeta;
+      keepBody.run(key);
+      return key;
+    }
+    const value = section[field];
+    if (value === undefined) return null;
+    const text = JSON.stringify(value);
+    const key = createHash('sha256').update(text).digest('base64url');
+    insertBody.run(key, text);
+    return key;
+  };
+
+  return {
+    lookup(sidecarPath, model, sidecar, options = {}) {
+      return guard('sidecar stamp read', undefined, () => {
+        const row = select.get(sidecarPath, identityKey(model), statKey(sidecar)) as StampRow | undefined;
+        if (typeof row?.body !== 'string' || typeof row.stamped_at !== 'number') return undefined;
+        // Whole-second timestamps: a write in the same tick as the stamp would not show.
+        const coarse = sidecar.mtimeMs % 1000 === 0;
+        if (coarse && row.stamped_at - sidecar.mtimeMs < RACY_WINDOW_MS) return undefined;
+        let stored: Omit<SidecarStamp, 'model' | 'sidecar' | 'at'>;
+        try {
+          stored = JSON.parse(row.body) as typeof stored;
         } catch {
           return undefined;
         }
-        if (!stamp || typeof stamp !== 'object' || !stamp.model || !stamp.sidecar || !stamp.section || typeof stamp.section !== 'object') return undefined;
-        const m = stamp.model;
-        if (m.dev !== model.dev || m.ino !== model.ino || m.size !== model.size || m.mtimeMs !== model.mtimeMs) return undefined;
-        if (!sameSidecarStat(stamp.sidecar, sidecar)) return undefined;
-        // Whole-second timestamps: a write in the same tick as the stamp would not show.
-        const coarse = sidecar.mtimeMs % 1000 === 0;
-        if (coarse && stamp.at - sidecar.mtimeMs < RACY_WINDOW_MS) return undefined;
-        if (stamp.modelKey !== undefined) {
-          let model: unknown;
-          try {
-            model = modelOf(stamp.modelKey);
-          } catch {
-            return undefined;
-          }
-          if (!model) return undefined;
-          const { modelKey: _key, ...rest } = stamp;
-          void _key;
-          return { ...rest, section: { ...stamp.section, model } };
+        if (!stored || typeof stored !== 'object' || !stored.section || typeof stored.section !== 'object') return undefined;
+        const stamp: SidecarStamp = { ...stored, model, sidecar, at: row.stamped_at };
+        // The same few key names and values in every stamp: one string each, not one per stamp.
+        if (Array.isArray(stamp.a1111?.ours)) stamp.a1111.ours = stamp.a1111.ours.map(intern);
+        if (typeof stamp.section.source === 'string') stamp.section.source = intern(stamp.section.source);
+        const parent = typeof row.model_key === 'string' ? bodyValue(row.model_key, 'model', sidecarPath, options.fallback) : null;
+        if (parent) defineLazy(stamp.section, 'model', parent);
+        if (typeof row.version_key === 'string') {
+          const version = bodyValue(row.version_key, 'version', sidecarPath, options.fallback);
+          // The facts hold with this parent model (records/version-facts.ts factsOf).
+          if (stamp.facts) Object.assign(version.meta, { facts: stamp.facts, model: parent });
+          defineLazy(stamp.section, 'version', version);
         }
         return stamp;
       });
@@ -102,24 +219,114 @@ export function createSidecarStamps({ db, now, guard }: StoreContext): SidecarSt
     remember(sidecarPath, stamp) {
       guard('sidecar stamp write', undefined, () => {
         const at = now();
-        const { model, ...section } = stamp.section;
-        if (model === undefined) {
-          upsert.run(sidecarPath, JSON.stringify({ ...stamp, at }), at);
-          return;
-        }
-        const text = JSON.stringify(model);
-        const modelKey = createHash('sha256').update(text).digest('base64url');
-        insertModel.run(modelKey, text);
-        upsert.run(sidecarPath, JSON.stringify({ ...stamp, section, modelKey, at }), at);
+        // The bodies are stored apart; our A1111 values only as the facts the repair check needs
+        // (the writer reads the sidecar itself before it merges into it).
+        const section: Record<string, unknown> = {};
+        for (const key of Object.keys(stamp.section)) if (key !== 'version' && key !== 'model' && key !== 'a1111') section[key] = stamp.section[key];
+        const a1111 = stamp.a1111 ?? a1111Facts(stamp.section, stamp.top ?? {});
+        const versionKey = storeBody(stamp.section, 'version');
+        const modelKey = storeBody(stamp.section, 'model');
+        const facts = factsFor(stamp);
+        const body = {
+          section,
+          a1111,
+          ...(stamp.training !== undefined ? { training: stamp.training } : {}),
+          ...(facts ? { facts } : {}),
+        };
+        upsert.run(sidecarPath, identityKey(stamp.model), statKey(stamp.sidecar), JSON.stringify(body), versionKey, modelKey, at);
+        changed = true;
+      });
+    },
+    setTraining(sidecarPath, training) {
+      guard('sidecar stamp write', undefined, () => {
+        updateTraining.run(JSON.stringify(training), sidecarPath);
       });
     },
     forget(sidecarPath) {
       guard('sidecar stamp write', undefined, () => {
-        remove.run(sidecarPath);
+        if (Number(remove.run(sidecarPath).changes) > 0) changed = true;
+      });
+    },
+    collect() {
+      if (!changed) return 0;
+      return guard('sidecar stamp write', 0, () => {
+        const at = now();
+        markOrphans.run(at);
+        const dropped = Number(dropOrphans.run(at - ORPHAN_GRACE_MS).changes);
+        changed = false;
+        return dropped;
       });
     },
     count() {
       return guard('sidecar stamp read', 0, () => Number((countAll.get() as { n: number }).n));
     },
   };
+}
+
+/**
+ * The facts to keep with a stamp: the ones its lazy version brought while its parent model is
+ * the one they were taken with, else taken from the version (parsing it if lazy).
+ */
+function factsFor(stamp: Omit<SidecarStamp, 'at'>): VersionFacts | undefined {
+  const { section } = stamp;
+  if (stamp.facts) return stamp.facts;
+  const meta = lazyOf(section, 'version')?.meta as BodyMeta | undefined;
+  if (meta?.facts && meta.model !== undefined) {
+    const model = lazyOf(section, 'model');
+    if (model ? model === meta.model : meta.model === null && section.model === undefined) return meta.facts;
+  }
+  const version = section.version as ModelVersion | undefined;
+  if (!version || typeof version !== 'object') return undefined;
+  return versionFacts(version, section.model as Model | undefined, (section.hashes ?? {}) as Hashes);
+}
+
+interface LateReader {
+  db: DatabaseSync;
+  select: StatementSync;
+  usedAt: number;
+  timer?: NodeJS.Timeout;
+}
+
+const lateReaders = new Map<string, LateReader>();
+
+/**
+ * A body asked for after its run closed the store (a record's version read by the site after
+ * the scan): read through a read-only connection of its own, closed again once unused.
+ */
+function readLate(file: string, key: string): string | undefined {
+  let reader = lateReaders.get(file);
+  try {
+    if (!reader) {
+      const sqlite = process.getBuiltinModule('node:sqlite') as typeof import('node:sqlite');
+      const late = new sqlite.DatabaseSync(file, { readOnly: true, timeout: 5000 });
+      reader = { db: late, select: late.prepare('SELECT body FROM stamp_bodies WHERE key = ?'), usedAt: 0 };
+      lateReaders.set(file, reader);
+    }
+    reader.usedAt = performance.now();
+    if (!reader.timer) armIdleClose(file, reader);
+    const row = reader.select.get(key) as { body?: unknown } | undefined;
+    return typeof row?.body === 'string' ? row.body : undefined;
+  } catch {
+    if (reader) closeLate(file, reader);
+    return undefined;
+  }
+}
+
+function armIdleClose(file: string, reader: LateReader): void {
+  reader.timer = setTimeout(() => {
+    reader.timer = undefined;
+    if (performance.now() - reader.usedAt >= LATE_READER_IDLE_MS) closeLate(file, reader);
+    else armIdleClose(file, reader);
+  }, LATE_READER_IDLE_MS);
+  reader.timer.unref();
+}
+
+function closeLate(file: string, reader: LateReader): void {
+  if (reader.timer) clearTimeout(reader.timer);
+  if (lateReaders.get(file) === reader) lateReaders.delete(file);
+  try {
+    if (reader.db.isOpen) reader.db.close();
+  } catch {
+    // Closing a connection that failed: nothing to keep.
+  }
 }

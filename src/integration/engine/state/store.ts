@@ -13,7 +13,7 @@
  * answers "nothing known". When the disk fails under it during a run (full, I/O error, turned
  * read-only), the store says so once, naming its file, and the run goes on without it.
  */
-import { existsSync, mkdirSync, renameSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { DatabaseSync } from 'node:sqlite';
 import { silentLogger, type Logger } from '../util/logger.ts';
@@ -25,7 +25,7 @@ import { createSidecarStamps, type SidecarStamps } from './sidecar-stamps.ts';
 export const STATE_FILE_NAME = 'state.sqlite';
 
 /** Bumped on every change of the tables below; `migrate` brings older stores forward. */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 const MIGRATIONS: Record<number, string> = {
   1: `
@@ -62,36 +62,50 @@ const MIGRATIONS: Record<number, string> = {
     );
     CREATE INDEX IF NOT EXISTS runs_job ON runs (job, started_at);
   `,
-  // Our sidecars as last written or validated (sidecar-stamps.ts): a rerun over an unchanged
-  // library reads none of them; and the back-off of models a run could not complete
-  // (retries.ts). A version-1 store simply gains the tables (empty: the next run reads every
-  // sidecar once and stamps it).
+  // The back-off of models a run could not complete (retries.ts). (Version 2 also had the first
+  // sidecar stamps, replaced by version 3's: a store below 2 goes straight to those.)
   2: `
-    CREATE TABLE IF NOT EXISTS sidecar_stamps (
-      path TEXT PRIMARY KEY,
-      body TEXT NOT NULL,
-      stamped_at INTEGER NOT NULL
-    ) WITHOUT ROWID;
-    CREATE TABLE IF NOT EXISTS stamp_models (
-      key TEXT PRIMARY KEY,
-      body TEXT NOT NULL
-    ) WITHOUT ROWID;
     CREATE TABLE IF NOT EXISTS retries (
       key TEXT PRIMARY KEY,
       attempts INTEGER NOT NULL,
       next_at INTEGER NOT NULL
     ) WITHOUT ROWID;
   `,
+  // Our sidecars as last written or validated (sidecar-stamps.ts): a rerun over an unchanged
+  // library reads none of them. The API bodies (version, parent model) are kept once each, by
+  // content, in stamp_bodies, and a rerun parses only the ones somebody reads (records/lazy.ts).
+  // Rowid tables: rows of several KB are slow in WITHOUT ROWID tables. Version-2 stamps are
+  // dropped (the next run reads every sidecar once and stamps it again). The ledger keeps what
+  // a file's header says (`training`), so a rerun reads no header of a file without a stamp.
+  3: `
+    DROP TABLE IF EXISTS stamp_models;
+    DROP TABLE IF EXISTS sidecar_stamps;
+    CREATE TABLE sidecar_stamps (
+      path TEXT PRIMARY KEY,
+      model TEXT NOT NULL,
+      sidecar TEXT NOT NULL,
+      body TEXT NOT NULL,
+      version_key TEXT,
+      model_key TEXT,
+      stamped_at INTEGER NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS stamp_bodies (
+      key TEXT PRIMARY KEY,
+      body TEXT NOT NULL,
+      orphaned_at INTEGER
+    );
+    ALTER TABLE ledger ADD COLUMN training TEXT;
+  `,
 };
 
 /** The columns every table must have (more are fine): a store without them is rebuilt. */
 const EXPECTED_COLUMNS: Record<string, readonly string[]> = {
-  ledger: ['dev', 'ino', 'size', 'mtime_ms', 'path', 'hashes', 'source', 'hashed_at', 'seen_at'],
+  ledger: ['dev', 'ino', 'size', 'mtime_ms', 'path', 'hashes', 'source', 'hashed_at', 'seen_at', 'training'],
   http_cache: ['key', 'status', 'body', 'fetched_at'],
   not_found: ['sha256', 'checked_at'],
   runs: ['id', 'job', 'started_at', 'finished_at', 'status', 'summary'],
-  sidecar_stamps: ['path', 'body', 'stamped_at'],
-  stamp_models: ['key', 'body'],
+  sidecar_stamps: ['path', 'model', 'sidecar', 'body', 'version_key', 'model_key', 'stamped_at'],
+  stamp_bodies: ['key', 'body', 'orphaned_at'],
   retries: ['key', 'attempts', 'next_at'],
 };
 
@@ -127,6 +141,8 @@ export interface StateStore {
 /** What the table modules get: the database, the clock and a guard that turns errors into warnings. */
 export interface StoreContext {
   db: DatabaseSync;
+  /** The database file, for reads after the run closed the store (undefined: in memory). */
+  file?: string;
   now: () => number;
   guard<T>(what: string, fallback: T, fn: () => T): T;
 }
@@ -177,6 +193,14 @@ export function openStateStore(dir: string, options: StateStoreOptions = {}): St
     const level = diskFailure(error) ?? 'all';
     if (off === 'all' || off === level) return;
     off = level;
+    if (isCorruption(error) && kind === 'sqlite') {
+      // Damage the check on opening may not cover (integrityCheck): the next open checks it all.
+      try {
+        writeFileSync(file + FULL_CHECK_SUFFIX, '');
+      } catch {
+        // The folder is not writable either: the next run meets the damage again and says so.
+      }
+    }
     logger.warn(
       `state store ${file}: ${what} failed (${describe(error)}${diskHint(error)}); ` +
         (level === 'writes'
@@ -204,13 +228,13 @@ export function openStateStore(dir: string, options: StateStoreOptions = {}): St
   let tables: Tables | undefined;
   if (db) {
     try {
-      tables = createTables({ db, now, guard });
+      tables = createTables({ db, file, now, guard });
     } catch (error) {
       // A table of the wrong shape that the check in openFile did not see (a statement fails to prepare).
       db.close();
       db = rebuild(sqlite, file, busyTimeoutMs, error, now(), warn);
       try {
-        if (db) tables = createTables({ db, now, guard });
+        if (db) tables = createTables({ db, file, now, guard });
       } catch (retryError) {
         db?.close();
         db = undefined;
@@ -334,11 +358,7 @@ function openFile(sqlite: SqliteModule, file: string, busyTimeoutMs: number): Da
   try {
     // Reading the journal mode is the first access to the file: a non-database fails here.
     db.prepare('PRAGMA journal_mode = WAL').get();
-    const check = db.prepare('PRAGMA quick_check').all() as { quick_check?: string }[];
-    if (check.length !== 1 || check[0]?.quick_check !== 'ok') {
-      const detail = check.map((row) => row.quick_check).slice(0, 3).join('; ');
-      throw Object.assign(new Error(`integrity check failed: ${detail}`), { errcode: 11 });
-    }
+    integrityCheck(db, file);
     const { user_version: version } = db.prepare('PRAGMA user_version').get() as { user_version: number };
     if (version > SCHEMA_VERSION) {
       throw new Error(`it was written by a newer CivitScraper (schema ${version}, this one knows ${SCHEMA_VERSION})`);
@@ -356,6 +376,33 @@ function openFile(sqlite: SqliteModule, file: string, busyTimeoutMs: number): Da
     db.close();
     throw error;
   }
+}
+
+/**
+ * A store at least this big is checked table by table on opening, without the stored API bodies
+ * (stamp_bodies): hundreds of MB in a large library, where checking them on every open was a
+ * tenth of a no-change run. A damaged body is read from its sidecar instead (sidecar-stamps.ts);
+ * a run that meets damage leaves FULL_CHECK_SUFFIX beside the store, and the next open checks it
+ * whole (and rebuilds it when it is damaged).
+ */
+const FULL_CHECK_BYTES = 64 * 1024 * 1024;
+const BULK_TABLES = new Set(['stamp_bodies']);
+export const FULL_CHECK_SUFFIX = '.check';
+
+/** Throws a corruption error (the store is set aside and rebuilt) when SQLite's quick check fails. */
+function integrityCheck(db: DatabaseSync, file: string): void {
+  const marker = file + FULL_CHECK_SUFFIX;
+  const full = existsSync(marker) || (statSync(file, { throwIfNoEntry: false })?.size ?? 0) < FULL_CHECK_BYTES;
+  const tables = full
+    ? [undefined]
+    : (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]).map((row) => row.name).filter((name) => !BULK_TABLES.has(name));
+  const problems: string[] = [];
+  for (const table of tables) {
+    const check = db.prepare(table === undefined ? 'PRAGMA quick_check' : `PRAGMA quick_check("${table.replaceAll('"', '""')}")`).all() as { quick_check?: string }[];
+    if (check.length !== 1 || check[0]?.quick_check !== 'ok') problems.push(...check.map((row) => String(row.quick_check)));
+  }
+  if (problems.length > 0) throw Object.assign(new Error(`integrity check failed: ${problems.slice(0, 3).join('; ')}`), { errcode: 11 });
+  if (full) rmSync(marker, { force: true });
 }
 
 /** Throws a corruption error (the store is set aside and rebuilt) for a table missing or missing columns. */
@@ -376,22 +423,27 @@ function checkShape(db: DatabaseSync): void {
 function setUp(db: DatabaseSync, fromVersion = 0): void {
   db.exec('PRAGMA synchronous = NORMAL');
   db.exec('PRAGMA foreign_keys = ON');
-  for (let version = fromVersion + 1; version <= SCHEMA_VERSION; version += 1) {
-    db.exec('BEGIN IMMEDIATE');
+  if (fromVersion >= SCHEMA_VERSION) return;
+  // Every step in one transaction: the store is at the old version or the new one, never in
+  // between, and a new store's tables cost one write of each page (a nearly full disk).
+  db.exec('BEGIN IMMEDIATE');
+  try {
+    for (let version = fromVersion + 1; version <= SCHEMA_VERSION; version += 1) db.exec(MIGRATIONS[version] ?? '');
+    db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
+    db.exec('COMMIT');
+  } catch (error) {
     try {
-      db.exec(MIGRATIONS[version] ?? '');
-      db.exec(`PRAGMA user_version = ${version}`);
-      db.exec('COMMIT');
-    } catch (error) {
       db.exec('ROLLBACK');
-      throw error;
+    } catch {
+      // SQLite rolled back already (a full disk, an I/O error): the first error is the one to tell.
     }
+    throw error;
   }
 }
 
 /** SQLITE_CORRUPT (11) and SQLITE_NOTADB (26): the file itself is bad, not our access to it. */
 function isCorruption(error: unknown): boolean {
-  const code = (error as { errcode?: number }).errcode;
+  const code = ((error as { errcode?: number } | undefined)?.errcode ?? 0) & 0xff;
   return code === 11 || code === 26;
 }
 

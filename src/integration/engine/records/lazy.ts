@@ -1,0 +1,152 @@
+/**
+ * Values parsed only when somebody reads them. On a rerun over an unchanged library every
+ * stored CivitAI answer (the version and parent-model bodies: most of a record's bytes) is in
+ * the state store; parsing them all was most of the run and kept them all in memory. Instead a
+ * record's `version` and `model` are accessor properties that load on the first read and then
+ * turn into plain properties: a caller that reads them (the site, a report) pays for what it
+ * reads, one that does not (a CLI scan) pays nothing.
+ *
+ * The spread operator and `Object.assign` read accessors, so code that moves these values from
+ * object to object goes through `copyLazy`/`shallowCopy`, and tests for presence with `isSet`.
+ */
+
+/** A value loaded once, on the first `get()`. `meta` is what is known without loading it. */
+export class LazyValue<T, M = unknown> {
+  #load: (() => T) | undefined;
+  #value: T | undefined;
+  readonly meta: M;
+
+  constructor(load: () => T, meta: M) {
+    this.#load = load;
+    this.meta = meta;
+  }
+
+  get loaded(): boolean {
+    return this.#load === undefined;
+  }
+
+  get(): T {
+    const load = this.#load;
+    if (load) {
+      this.#value = load();
+      this.#load = undefined;
+    }
+    return this.#value as T;
+  }
+}
+
+/** Where an object keeps its lazy values (not enumerable: JSON, spread and equality skip it). */
+const SLOTS = Symbol('lazy values');
+type Slots = Record<PropertyKey, LazyValue<unknown>>;
+
+const settle = (self: object, key: PropertyKey, value: unknown) => {
+  Object.defineProperty(self, key, { value, writable: true, enumerable: true, configurable: true });
+};
+
+/**
+ * One getter and setter per property name, shared by every object: V8 then gives objects with
+ * the same lazy properties one shape (a closure per object made each one a shape of its own).
+ */
+const accessors = new Map<PropertyKey, { get(this: object): unknown; set(this: object, value: unknown): void }>();
+function accessorsOf(key: PropertyKey) {
+  let pair = accessors.get(key);
+  if (!pair) {
+    pair = {
+      get(this: object) {
+        // `this`, not the object it was defined on: a copy made with shallowCopy settles on itself.
+        const value = (slotsOf(this)?.[key] as LazyValue<unknown>).get();
+        settle(this, key, value);
+        return value;
+      },
+      set(this: object, value: unknown) {
+        settle(this, key, value);
+      },
+    };
+    accessors.set(key, pair);
+  }
+  return pair;
+}
+
+function slotsOf(target: object): Slots | undefined {
+  return (target as { [SLOTS]?: Slots })[SLOTS];
+}
+
+/** `target[key]` reads `lazy` on first access, then is a plain property (writable, enumerable). */
+export function defineLazy(target: object, key: PropertyKey, lazy: LazyValue<unknown>): void {
+  let slots = slotsOf(target);
+  if (!slots) {
+    slots = {};
+    Object.defineProperty(target, SLOTS, { value: slots, writable: true, configurable: true, enumerable: false });
+  }
+  slots[key] = lazy;
+  const { get, set } = accessorsOf(key);
+  Object.defineProperty(target, key, { get, set, enumerable: true, configurable: true });
+}
+
+/** The unloaded lazy value behind `target[key]`, if it is one. */
+export function lazyOf(target: object, key: PropertyKey): LazyValue<unknown> | undefined {
+  const descriptor = Object.getOwnPropertyDescriptor(target, key);
+  if (!descriptor?.get || descriptor.get !== accessors.get(key)?.get) return undefined;
+  const lazy = slotsOf(target)?.[key];
+  return lazy && !lazy.loaded ? lazy : undefined;
+}
+
+/** `target[key] = source[key]`, without loading it when it is lazy. */
+export function copyLazy<T extends object, K extends keyof T>(target: T, source: object, key: K): void {
+  const lazy = lazyOf(source, key);
+  if (lazy) defineLazy(target, key, lazy);
+  else target[key] = (source as T)[key];
+}
+
+/** `target[key] !== undefined`, answered for a lazy property without loading it. */
+export function isSet(target: object, key: PropertyKey): boolean {
+  return lazyOf(target, key) !== undefined || (target as Record<PropertyKey, unknown>)[key] !== undefined;
+}
+
+/** `{ ...source }` that keeps lazy properties lazy. */
+export function shallowCopy<T extends object>(source: T): T {
+  const copy = Object.defineProperties({}, Object.getOwnPropertyDescriptors(source)) as T;
+  // Slots of its own: a lazy value defined on the copy later must not change the source.
+  const slots = slotsOf(source);
+  if (slots) Object.defineProperty(copy, SLOTS, { value: { ...slots }, writable: true, configurable: true, enumerable: false });
+  return copy;
+}
+
+/** A field worked out on first read (defineComputed). */
+interface ComputeSlot {
+  compute: () => void;
+}
+
+const computedAccessors = new Map<PropertyKey, { get(this: object): unknown; set(this: object, value: unknown): void }>();
+
+/**
+ * `target[key]` is computed on first read by `compute`, which assigns it (on this object and
+ * maybe others that share the computation) or leaves it undefined; an assignment settles it as
+ * a plain property. For an optional field worked out over a group of records (`updates`).
+ * Shared accessors, as for defineLazy: a getter per object put every record in V8's slow mode.
+ */
+export function defineComputed(target: object, key: PropertyKey, compute: () => void): void {
+  let pair = computedAccessors.get(key);
+  if (!pair) {
+    pair = {
+      get(this: object) {
+        const slot = slotsOf(this)?.[key] as unknown as ComputeSlot | undefined;
+        // A plain property first, so that what compute assigns lands in it.
+        settle(this, key, undefined);
+        slot?.compute();
+        return (this as Record<PropertyKey, unknown>)[key];
+      },
+      set(this: object, value: unknown) {
+        settle(this, key, value);
+      },
+    };
+    computedAccessors.set(key, pair);
+  }
+  let slots = slotsOf(target);
+  if (!slots) {
+    slots = {};
+    Object.defineProperty(target, SLOTS, { value: slots, writable: true, configurable: true, enumerable: false });
+  }
+  (slots as Record<PropertyKey, unknown>)[key] = { compute } satisfies ComputeSlot;
+  Object.defineProperty(target, key, { get: pair.get, set: pair.set, enumerable: true, configurable: true });
+}
