@@ -5,7 +5,7 @@
  * process, so its peak RSS is its own. CivitAI is a client made inside the child (every hash is a
  * version of its own, with a realistic body from the fake's fixtures; about 2 versions per model):
  * this measures the engine, not HTTP. Prints seconds, peak RSS, sidecar reads and writes;
- * `--stages` adds a line per run with the seconds of each stage.
+ * `--stages` adds a line per run with its CPU seconds and the seconds (and heap) of each stage.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
@@ -57,7 +57,7 @@ async function parent(): Promise<void> {
         `${label.padEnd(16)} ${String(figures.seconds?.toFixed(2)).padStart(7)} s  peak RSS ${String(Math.round((figures.maxRssKB ?? 0) / 1024)).padStart(5)} MB  ` +
           `sidecar reads ${figures.sidecarReads}  sidecar files written ${figures.written}  hashed ${figures.hashedFiles} files  records ${figures.records}`,
       );
-      if (args.stages) stageRows.push(`${label.padEnd(16)} ${(figures as unknown as { stages?: string }).stages ?? ''}`);
+      if (args.stages) stageRows.push(`${label.padEnd(16)} cpu ${figures.cpuSeconds?.toFixed(2)} s; ${(figures as unknown as { stages?: string }).stages ?? ''}`);
     }
     for (const row of rows) console.log(row);
     for (const row of stageRows) console.log(row);
@@ -155,6 +155,7 @@ async function child(root: string): Promise<void> {
   const quiet = () => undefined;
   const logger = { debug: (message: string) => void (message.startsWith('stages: ') && (stages = message.slice(8))), info: quiet, warn: quiet, error: quiet };
   const started = performance.now();
+  const cpuBefore = process.cpuUsage();
   const result = await runScanJob({
     config,
     job: selected?.job as never,
@@ -163,9 +164,12 @@ async function child(root: string): Promise<void> {
     logger,
   });
   const seconds = (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpuBefore);
   console.log(
     JSON.stringify({
       seconds,
+      /** Main thread and workers, user and system: steadier than `seconds` on a busy machine. */
+      cpuSeconds: (cpu.user + cpu.system) / 1e6,
       maxRssKB: process.resourceUsage().maxRSS,
       sidecarReads: metadata.sidecarReadStats?.reads ?? -1,
       written: result.report.sidecars.written,

@@ -102,7 +102,7 @@ describe('a store with tables of the wrong shape', () => {
     const setup = await copyLibrary(ws, 'shape-run', { job: JOB });
     const file = path.join(setup.cacheDir, STATE_FILE_NAME);
     openStateStore(setup.cacheDir).close();
-    reshape(file, 'DROP TABLE ledger; CREATE TABLE ledger (ino TEXT PRIMARY KEY, size INTEGER, mtime_ms REAL, path TEXT, hashes TEXT, source TEXT, hashed_at INTEGER, seen_at INTEGER);');
+    reshape(file, 'DROP TABLE ledger; CREATE TABLE ledger (ino TEXT PRIMARY KEY, size INTEGER, mtime_ms REAL, path TEXT, hashes TEXT, source TEXT, hashed_at INTEGER, seen_at INTEGER, training TEXT);');
     const logger = capture();
     const { report, records } = await runScanJob({ config: setup.config, job: setup.job, jobName: setup.name, logger });
     expect(report.sidecars.written).toBe(reference.sidecars);

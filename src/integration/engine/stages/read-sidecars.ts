@@ -4,14 +4,13 @@ import type { ModelVersion } from '../civitai/schemas.ts';
 import type { Identification } from '../enrich/identify.ts';
 import { copyLazy, shallowCopy } from '../records/lazy.ts';
 import { HASH_TYPES, type Hashes } from '../records/schema.ts';
-import type { TrainingSummary } from '../records/training.ts';
 import type { RunContext, WorkItem } from '../run.ts';
 import type { DiscoveredFile } from '../scan/discover.ts';
 import { OPEN_FILES_LIMIT } from '../scan/safetensors.ts';
-import { createStatter, type StatOutcome } from '../scan/stat-many.ts';
+import { createStatter } from '../scan/stat-many.ts';
 import { readOwnSectionSync, readSidecarWithStat, storedFromSection, type SidecarRead, type StoredSidecar } from '../sidecars/metadata.ts';
 import { resolveSidecarLayout, type SidecarLayout } from '../sidecars/paths.ts';
-import type { BodyField, SidecarStamp, StateStore } from '../state/index.ts';
+import type { BodyField, FileIdentity, SidecarStamp, SidecarStat, StateStore } from '../state/index.ts';
 import { mapLimit } from '../util/map-limit.ts';
 
 /**
@@ -34,6 +33,15 @@ export async function readSidecars(ctx: RunContext): Promise<void> {
   const toRead: number[] = [];
   if (state) {
     const stats = await createStatter()(layouts.map((layout) => layout.metadataPath));
+    const wanted: { path: string; model: FileIdentity; sidecar: SidecarStat }[] = [];
+    for (const [index, file] of ctx.files.entries()) {
+      const now = stats[index];
+      if (!(now instanceof Stats) || !now.isFile()) continue;
+      const sidecar = { size: now.size, mtimeMs: now.mtimeMs, ctimeMs: now.ctimeMs, ino: now.ino };
+      wanted.push({ path: (layouts[index] as SidecarLayout).metadataPath, model: { dev: file.dev, ino: file.ino, size: file.size, mtimeMs: file.mtimeMs }, sidecar });
+    }
+    // A body the store lost (another run dropped it, a failing disk) comes from the sidecar itself.
+    const stamps = state.sidecars.lookupMany(wanted, (sidecarPath) => (field: BodyField) => readOwnSectionSync(sidecarPath)?.[field]);
     for (const [index, file] of ctx.files.entries()) {
       const layout = layouts[index] as SidecarLayout;
       // Nothing there (a first run): nothing to read either.
@@ -41,13 +49,13 @@ export async function readSidecars(ctx: RunContext): Promise<void> {
         items[index] = toItem(ctx, file, layout, { kind: 'missing' });
         continue;
       }
-      const stamped = fromStamp(state, file, layout.metadataPath, stats[index]);
-      if (!stamped) {
+      const stamp = stamps.get(layout.metadataPath);
+      if (!stamp) {
         toRead.push(index);
         continue;
       }
-      const item = toItem(ctx, file, layout, stamped.read);
-      if (stamped.training !== undefined) item.training = stamped.training;
+      const item = toItem(ctx, file, layout, fromStamp(stamp, layout.metadataPath));
+      if (stamp.training !== undefined) item.training = stamp.training;
       else item.stampWithoutTraining = true;
       items[index] = item;
     }
@@ -117,25 +125,10 @@ function toItem(ctx: RunContext, file: DiscoveredFile, layout: SidecarLayout, si
   return item;
 }
 
-/** The sidecar from the store's stamp when it and its model file are unchanged. */
-function fromStamp(
-  state: StateStore,
-  file: DiscoveredFile,
-  sidecarPath: string,
-  now: StatOutcome,
-): { read: SidecarRead; training?: TrainingSummary | null } | undefined {
-  if (!(now instanceof Stats) || !now.isFile()) return undefined;
-  const model = { dev: file.dev, ino: file.ino, size: file.size, mtimeMs: file.mtimeMs };
-  const sidecarStat = { size: now.size, mtimeMs: now.mtimeMs, ctimeMs: now.ctimeMs, ino: now.ino };
-  // A body the store lost (another run dropped it, a failing disk) comes from the sidecar itself.
-  const fallback = (field: BodyField) => readOwnSectionSync(sidecarPath)?.[field];
-  const stamp = state.sidecars.lookup(sidecarPath, model, sidecarStat, { fallback });
-  if (!stamp) return undefined;
+/** Our sidecar as its stamp in the state store has it (the file is as stamped: not read). */
+function fromStamp(stamp: SidecarStamp, sidecarPath: string): SidecarRead {
   const stored = storedFromSection(stamp.section, path.dirname(sidecarPath));
-  return {
-    read: { kind: 'own', stored, raw: {}, partial: true, ...(stamp.a1111 ? { a1111: stamp.a1111 } : {}) },
-    ...(stamp.training !== undefined ? { training: stamp.training } : {}),
-  };
+  return { kind: 'own', stored, raw: {}, partial: true, ...(stamp.a1111 ? { a1111: stamp.a1111 } : {}) };
 }
 
 /** Stamps of the sidecars read in this run, written to the store a few hundred at a time. */

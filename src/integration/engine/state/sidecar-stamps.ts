@@ -75,6 +75,14 @@ export type BodyField = 'version' | 'model';
 export interface SidecarStamps {
   /** The stamp of `sidecarPath` if the model file and the sidecar are exactly as recorded. */
   lookup(sidecarPath: string, model: FileIdentity, sidecar: SidecarStat, options?: StampLookupOptions): SidecarStamp | undefined;
+  /**
+   * `lookup` of many sidecars at once (a run's): the stamps that still hold, by sidecar path.
+   * `fallbackOf(path)`: that sidecar's StampLookupOptions.fallback.
+   */
+  lookupMany(
+    wanted: readonly { path: string; model: FileIdentity; sidecar: SidecarStat }[],
+    fallbackOf: (sidecarPath: string) => StampLookupOptions['fallback'],
+  ): Map<string, SidecarStamp>;
   /** A section from `lookup` is stored without loading its bodies. */
   remember(sidecarPath: string, stamp: Omit<SidecarStamp, 'at'>): void;
   /** Adds the training summary to a stamp taken before the header was read. */
@@ -87,6 +95,9 @@ export interface SidecarStamps {
   collect(): number;
   count(): number;
 }
+
+/** From this many sidecars on, lookupMany reads the whole table once. */
+const SCAN_FROM = 512;
 
 /** How long a body no stamp refers to is kept for records handed out before. */
 export const ORPHAN_GRACE_MS = 24 * 60 * 60 * 1000;
@@ -114,6 +125,7 @@ export function createSidecarStamps({ db, file, now, guard }: StoreContext): Sid
   // The model file's identity and the sidecar's stat are compared by SQLite: only a stamp that
   // still holds comes back (and is parsed).
   const select = db.prepare('SELECT body, version_key, model_key, stamped_at FROM sidecar_stamps WHERE path = ? AND model = ? AND sidecar = ?');
+  const selectAll = db.prepare('SELECT path, model, sidecar, body, version_key, model_key, stamped_at FROM sidecar_stamps');
   const upsert = db.prepare(
     'INSERT INTO sidecar_stamps (path, model, sidecar, body, version_key, model_key, stamped_at) VALUES (?, ?, ?, ?, ?, ?, ?) ' +
       'ON CONFLICT (path) DO UPDATE SET model = excluded.model, sidecar = excluded.sidecar, body = excluded.body, ' +
@@ -186,34 +198,65 @@ export function createSidecarStamps({ db, file, now, guard }: StoreContext): Sid
     return key;
   };
 
+  /** A row whose identity and stat matched, as a stamp with its bodies unparsed; undefined when it cannot be used. */
+  const fromRow = (row: StampRow, sidecarPath: string, model: FileIdentity, sidecar: SidecarStat, fallback: StampLookupOptions['fallback']) => {
+    if (typeof row.body !== 'string' || typeof row.stamped_at !== 'number') return undefined;
+    // Whole-second timestamps: a write in the same tick as the stamp would not show.
+    const coarse = sidecar.mtimeMs % 1000 === 0;
+    if (coarse && row.stamped_at - sidecar.mtimeMs < RACY_WINDOW_MS) return undefined;
+    let stamp: SidecarStamp;
+    try {
+      stamp = JSON.parse(row.body) as SidecarStamp;
+    } catch {
+      return undefined;
+    }
+    if (!stamp || typeof stamp !== 'object' || !stamp.section || typeof stamp.section !== 'object') return undefined;
+    stamp.model = model;
+    stamp.sidecar = sidecar;
+    stamp.at = row.stamped_at;
+    // The same few key names and values in every stamp: one string each, not one per stamp.
+    if (Array.isArray(stamp.a1111?.ours)) stamp.a1111.ours = stamp.a1111.ours.map(intern);
+    if (typeof stamp.section.source === 'string') stamp.section.source = intern(stamp.section.source);
+    const parent = typeof row.model_key === 'string' ? bodyValue(row.model_key, 'model', sidecarPath, fallback) : null;
+    if (parent) defineLazy(stamp.section, 'model', parent);
+    if (typeof row.version_key === 'string') {
+      const version = bodyValue(row.version_key, 'version', sidecarPath, fallback);
+      // The facts hold with this parent model (records/version-facts.ts factsOf).
+      if (stamp.facts) Object.assign(version.meta, { facts: stamp.facts, model: parent });
+      defineLazy(stamp.section, 'version', version);
+    }
+    return stamp;
+  };
+
   return {
     lookup(sidecarPath, model, sidecar, options = {}) {
       return guard('sidecar stamp read', undefined, () => {
         const row = select.get(sidecarPath, identityKey(model), statKey(sidecar)) as StampRow | undefined;
-        if (typeof row?.body !== 'string' || typeof row.stamped_at !== 'number') return undefined;
-        // Whole-second timestamps: a write in the same tick as the stamp would not show.
-        const coarse = sidecar.mtimeMs % 1000 === 0;
-        if (coarse && row.stamped_at - sidecar.mtimeMs < RACY_WINDOW_MS) return undefined;
-        let stored: Omit<SidecarStamp, 'model' | 'sidecar' | 'at'>;
-        try {
-          stored = JSON.parse(row.body) as typeof stored;
-        } catch {
-          return undefined;
+        return row ? fromRow(row, sidecarPath, model, sidecar, options.fallback) : undefined;
+      });
+    },
+    lookupMany(wanted, fallbackOf) {
+      const found = new Map<string, SidecarStamp>();
+      return guard('sidecar stamp read', found, () => {
+        // Most of a library: one pass over the table beats a search per file (half the cost a
+        // row); a few files: a search each.
+        const scan = wanted.length >= SCAN_FROM && wanted.length * 2 >= Number((countAll.get() as { n: number }).n);
+        if (!scan) {
+          for (const entry of wanted) {
+            const row = select.get(entry.path, identityKey(entry.model), statKey(entry.sidecar)) as StampRow | undefined;
+            const stamp = row ? fromRow(row, entry.path, entry.model, entry.sidecar, fallbackOf(entry.path)) : undefined;
+            if (stamp) found.set(entry.path, stamp);
+          }
+          return found;
         }
-        if (!stored || typeof stored !== 'object' || !stored.section || typeof stored.section !== 'object') return undefined;
-        const stamp: SidecarStamp = { ...stored, model, sidecar, at: row.stamped_at };
-        // The same few key names and values in every stamp: one string each, not one per stamp.
-        if (Array.isArray(stamp.a1111?.ours)) stamp.a1111.ours = stamp.a1111.ours.map(intern);
-        if (typeof stamp.section.source === 'string') stamp.section.source = intern(stamp.section.source);
-        const parent = typeof row.model_key === 'string' ? bodyValue(row.model_key, 'model', sidecarPath, options.fallback) : null;
-        if (parent) defineLazy(stamp.section, 'model', parent);
-        if (typeof row.version_key === 'string') {
-          const version = bodyValue(row.version_key, 'version', sidecarPath, options.fallback);
-          // The facts hold with this parent model (records/version-facts.ts factsOf).
-          if (stamp.facts) Object.assign(version.meta, { facts: stamp.facts, model: parent });
-          defineLazy(stamp.section, 'version', version);
+        const byPath = new Map(wanted.map((entry) => [entry.path, entry]));
+        for (const row of selectAll.iterate() as Iterable<StampRow & { path: string; model: unknown; sidecar: unknown }>) {
+          const entry = byPath.get(row.path);
+          if (!entry || row.model !== identityKey(entry.model) || row.sidecar !== statKey(entry.sidecar)) continue;
+          const stamp = fromRow(row, entry.path, entry.model, entry.sidecar, fallbackOf(entry.path));
+          if (stamp) found.set(entry.path, stamp);
         }
-        return stamp;
+        return found;
       });
     },
     remember(sidecarPath, stamp) {
