@@ -106,51 +106,13 @@ async function child(root: string): Promise<void> {
   const { parseConfig, selectJobs } = await import('../src/integration/engine/config/index.ts');
   const { runScanJob } = await import('../src/integration/engine/run.ts');
   const metadata = (await import('../src/integration/engine/sidecars/metadata.ts')) as { sidecarReadStats?: { reads: number } };
-  const { Catalog } = await import('../src/dev/fake-civitai/index.ts');
+  const { inProcessCivitai } = await import('../src/dev/fake-civitai/in-process.ts');
   const file = path.join(root, 'civitscraper.yaml');
   const { config } = parseConfig(await readFile(file, 'utf8'), file);
   const [selected] = selectJobs(config, {});
-  const catalog = new Catalog();
-  const templates = catalog
-    .allVersionIds()
-    .map((id) => catalog.versionBody(id))
-    .filter((body): body is NonNullable<typeof body> => body !== undefined)
-    .slice(0, 50);
-  const models = catalog.allVersionIds().map((id) => catalog.modelOf(id)).filter((model) => model !== undefined);
-  const stats = { apiRequests: 0, downloadRequests: 0, retries: 0, throttled: 0 };
   const fileCount = Number(process.env.CIVITSCRAPER_SCALE_FILES ?? 50000);
-  const idOf = (sha: string) => (Number.parseInt(sha.slice(0, 8), 16) % 900_000_000) + 1;
-  const client = {
-    stats,
-    async getVersionsBySha256(hashes: readonly string[]) {
-      stats.apiRequests += 1;
-      return hashes.map((sha) => {
-        const id = idOf(sha);
-        const template = templates[id % templates.length] as Record<string, unknown>;
-        const files = (template.files as Record<string, unknown>[] | undefined) ?? [];
-        const primary = { ...(files[0] ?? {}), name: 'model.safetensors', sizeKB: 0.2, primary: true, hashes: { SHA256: sha.toUpperCase(), AutoV2: sha.slice(0, 10).toUpperCase(), AutoV3: sha.slice(20, 32).toUpperCase(), CRC32: sha.slice(40, 48).toUpperCase() } };
-        return { ...template, id, modelId: (id % Math.max(1, Math.ceil(fileCount / 2))) + 1, files: [primary] };
-      });
-    },
-    async getVersionByHash() {
-      stats.apiRequests += 1;
-      return { found: false };
-    },
-    async getModels(ids: readonly number[]) {
-      stats.apiRequests += 1;
-      return ids.map((id) => ({ ...(models[id % models.length] as Record<string, unknown>), id }));
-    },
-    async getModel(id: number) {
-      stats.apiRequests += 1;
-      return { found: true, value: { ...(models[id % models.length] as Record<string, unknown>), id } };
-    },
-    async getImages() {
-      return { items: [] };
-    },
-    async download() {
-      throw new Error('no downloads in this bench');
-    },
-  };
+  // About 2 versions per model.
+  const client = inProcessCivitai({ templates: 50, allHashes: true, modelIdOf: (id) => (id % Math.max(1, Math.ceil(fileCount / 2))) + 1 });
   let stages = '';
   const quiet = () => undefined;
   const logger = { debug: (message: string) => void (message.startsWith('stages: ') && (stages = message.slice(8))), info: quiet, warn: quiet, error: quiet };
