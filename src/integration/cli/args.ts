@@ -53,6 +53,8 @@ export interface CliArgs {
   ignore: string[];
   /** updates: `--unignore VERSION` (repeatable). */
   unignore: string[];
+  /** `--lock-wait SECONDS`: how long to wait for another run on the same cache (as CIVITSCRAPER_LOCK_WAIT). */
+  lockWaitSeconds?: number;
 }
 
 const OPTIONS = {
@@ -80,6 +82,7 @@ const OPTIONS = {
   remove: { type: 'boolean' },
   ignore: { type: 'string', multiple: true },
   unignore: { type: 'string', multiple: true },
+  'lock-wait': { type: 'string' },
 } as const;
 
 /** Options that only one command takes. */
@@ -182,6 +185,10 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
   if (values.unreadable !== undefined && values.unreadable !== 'fail' && values.unreadable !== 'warn') {
     throw new UsageError(`--unreadable takes fail (the default: exit 1) or warn (report them, exit 0), not "${values.unreadable}".`);
   }
+  const lockWait = values['lock-wait'];
+  if (lockWait !== undefined && !(lockWait.trim() !== '' && Number.isFinite(Number(lockWait)) && Number(lockWait) >= 0)) {
+    throw new UsageError(`--lock-wait takes the seconds to wait for another run on the same cache (0: do not wait), not "${lockWait}".`);
+  }
   for (const option of ['config', 'job', 'report', 'loras-file', 'out', 'astro-cache'] as const) {
     const value = values[option];
     if (value !== undefined && value.trim() === '') throw new UsageError(`--${option} needs a value.`);
@@ -214,5 +221,6 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
     remove: values.remove ?? false,
     ignore: values.ignore ?? [],
     unignore: values.unignore ?? [],
+    ...(lockWait !== undefined ? { lockWaitSeconds: Number(lockWait) } : {}),
   };
 }

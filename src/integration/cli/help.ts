@@ -14,6 +14,9 @@ const COMMON = `Options (every command):
       --no-remote      never send a hash anywhere: identify from sources.archive_db only
       --unreadable warn  files that are not readable models (empty, corrupt, a broken
                        link) are reported but do not make the run exit 1 (default: fail)
+      --lock-wait SECONDS  how long to wait for another run on the same scanner.cache_dir
+                       before giving up with exit 1 (default: $CIVITSCRAPER_LOCK_WAIT, else 600;
+                       0: do not wait)
       --report FILE    write the report as JSON to FILE
       --json           print the report as JSON on stdout (logs stay on stderr)
   -q, --quiet          no progress, only errors on the console
@@ -197,8 +200,9 @@ version of that family you have. Versions in early access, paid ones and on-site
 left out of the table. The gallery's "newer version" badges and facet use the same rules.
 
 The models are asked with /models?ids= (100 per request); answers are kept for 24 hours, so a
-second run the same day sends nothing. With --offline (or --no-remote) nothing is sent: the
-answers of the last check are used, and the table says how old they are. A model that cannot
+second run the same day sends nothing. With --offline (or --no-remote, or
+sources.civitai.enabled: false in the config) nothing is sent: the answers of the last check
+are used, and the last line says how old they are. A model that cannot
 be asked keeps what was known, never "no update". The records come from the sidecars: run
 \`civitscraper scan\` first to identify new files. Exit code 0 unless the arguments are wrong.
 

@@ -64,6 +64,8 @@ export async function main(argv: string[]): Promise<number> {
   // --offline wins over --no-remote (it sends nothing at all).
   if (args.offline) loaded.config.sources.network = 'offline';
   else if (args.noRemote) loaded.config.sources.network = 'no-remote';
+  // --lock-wait is the environment variable's setting for this command (and any child it starts).
+  if (args.lockWaitSeconds !== undefined) process.env[(await import('../engine/state/lock.ts')).LOCK_WAIT_ENV] = String(args.lockWaitSeconds);
 
   const terminal = createTerminal(process.stderr);
   const logging = setupLogging(loaded.config.logging, args, terminal, [loaded.config.api.key]);

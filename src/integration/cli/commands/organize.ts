@@ -15,7 +15,9 @@ import {
   type RunSummary,
 } from '../../engine/organize/index.ts';
 import type { CliContext } from '../context.ts';
+import { withCacheLock } from '../../engine/state/index.ts';
 import { EXIT, messageOf, UsageError } from '../exit.ts';
+import { isAbortError } from '../interrupt.ts';
 import { journalDir, runScanStep, type JobOutcome } from '../jobs.ts';
 import { chooseJobs, jobsResult, runEachJob, type CommandResult } from './shared.ts';
 
@@ -53,9 +55,18 @@ async function undoCommand(ctx: CliContext, runId: string | undefined): Promise<
       ctx.out(`dry run: would undo organize run ${target.runId} (${target.begin.mode ?? '?'}, ${operations} operations, started ${target.begin.startedAt})\n`);
       return { exitCode: EXIT.ok, json: { ...base, dryRun: true, exitCode: EXIT.ok, runId: target.runId, operations } };
     }
-    const recovery = await recoverIncompleteRuns(dir, { logger });
-    for (const run of recovery.runs) logger.warn(`organize: an earlier ${run.kind} run ${run.runId} was interrupted: ${run.action}`);
-    const result = await undoRun({ journalDir: dir, logger, ...(runId !== undefined ? { runId } : {}) });
+    // Undoing moves files back: one run at a time on the cache, as a scan (it waits, then refuses).
+    let result;
+    try {
+      result = await withCacheLock(ctx.config.scanner.cache_dir, { logger, signal: ctx.interrupt.signal, job: 'organize --undo' }, async () => {
+        const recovery = await recoverIncompleteRuns(dir, { logger });
+        for (const run of recovery.runs) logger.warn(`organize: an earlier ${run.kind} run ${run.runId} was interrupted: ${run.action}`);
+        return undoRun({ journalDir: dir, logger, ...(runId !== undefined ? { runId } : {}) });
+      });
+    } catch (error) {
+      if (!isAbortError(error, ctx.interrupt.signal)) throw error;
+      return { exitCode: EXIT.interrupted, json: { ...base, exitCode: EXIT.interrupted, interrupted: true } };
+    }
     for (const problem of result.problems) logger.error(`organize undo: ${problem}`);
     const exitCode = result.problems.length > 0 ? EXIT.filesFailed : EXIT.ok;
     logger.info(`organize: undid run ${result.undoneRunId}: ${result.reversed} operations reversed${result.problems.length ? `, ${result.problems.length} problems` : ''}`);

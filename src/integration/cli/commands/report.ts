@@ -1,13 +1,16 @@
 /**
  * `civitscraper report`: the library report, offline. The engine runs in dry-run mode with a
- * client that refuses every request, over the sidecars and the hash ledger.
+ * client that refuses every request, over the sidecars and the hash ledger. The cache lock is
+ * held from the first job to the last read, so a scan or organize run elsewhere cannot change
+ * the library between the records and the checks made on them (sidecars, updates.json).
  */
 import path from 'node:path';
 import type { ScanJob } from '../../engine/config/index.ts';
 import { resolveOutputRoot } from '../../engine/organize/index.ts';
 import type { ModelRecord } from '../../engine/records/schema.ts';
 import type { CliContext } from '../context.ts';
-import { UsageError } from '../exit.ts';
+import { CacheLockedError, withCacheLock } from '../../engine/state/index.ts';
+import { EXIT, UsageError } from '../exit.ts';
 import { isAbortError } from '../interrupt.ts';
 import { runScanStep, type JobOutcome } from '../jobs.ts';
 import { buildLibraryReport, formatLibraryReport } from '../library-report.ts';
@@ -22,6 +25,19 @@ export async function reportCommand(ctx: CliContext): Promise<CommandResult> {
     jobs = Object.entries(ctx.config.jobs).flatMap(([name, job]) => (job.type === 'scan-paths' ? [{ name, job }] : []));
   }
   if (jobs.length === 0) throw new UsageError(`job "${ctx.args.job}" is not a scan-paths job; the report needs one`);
+  try {
+    return await withCacheLock(ctx.config.scanner.cache_dir, { logger: ctx.logger, signal: ctx.interrupt.signal, job: 'report' }, () => report(ctx, jobs));
+  } catch (error) {
+    if (error instanceof CacheLockedError) {
+      ctx.logger.error(`report: ${error.message}`);
+      return { exitCode: EXIT.filesFailed, json: { command: 'report', exitCode: EXIT.filesFailed, error: error.message, library: null } };
+    }
+    if (isAbortError(error, ctx.interrupt.signal)) return { exitCode: EXIT.interrupted, json: { command: 'report', exitCode: EXIT.interrupted, interrupted: true, library: null } };
+    throw error;
+  }
+}
+
+async function report(ctx: CliContext, jobs: Array<{ name: string; job: ScanJob }>): Promise<CommandResult> {
   const client = createOfflineClient('`civitscraper report` works offline; no CivitAI request is made');
   const outcomes: JobOutcome[] = [];
   for (const { name, job } of jobs) {

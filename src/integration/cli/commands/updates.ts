@@ -10,10 +10,10 @@ import type { ScanJob } from '../../engine/config/index.ts';
 import { createOfflineClient } from '../../engine/civitai/client.ts';
 import type { ModelRecord } from '../../engine/records/schema.ts';
 import { LinkRefError, parseVersionRef } from '../../engine/sources/links.ts';
-import { acquireCacheLock } from '../../engine/state/index.ts';
+import { acquireCacheLock, CacheLockedError, type CacheLock } from '../../engine/state/index.ts';
 import { checkUpdates } from '../../engine/updates/check.ts';
 import type { UpdateReport } from '../../engine/updates/schema.ts';
-import { readUpdateState, updatesPath, writeUpdateState } from '../../engine/updates/state.ts';
+import { readUpdateState, UpdateStateDamagedError, updatesPath, writeUpdateState } from '../../engine/updates/state.ts';
 import type { CliContext } from '../context.ts';
 import { EXIT, UsageError } from '../exit.ts';
 import { plural } from '../format.ts';
@@ -79,12 +79,30 @@ async function changeIgnored(ctx: CliContext): Promise<CommandResult> {
   const both = ignore.filter((id) => unignore.includes(id));
   if (both.length > 0) throw new UsageError(`version ${both.join(', ')} is given to both --ignore and --unignore`);
   const cacheDir = ctx.config.scanner.cache_dir;
-  const lock = await acquireCacheLock(cacheDir, { logger: ctx.logger, signal: ctx.interrupt.signal, job: 'updates' });
+  const failed = (error: unknown): CommandResult => {
+    ctx.logger.error((error as Error).message);
+    return { exitCode: EXIT.filesFailed, json: { command: 'updates', exitCode: EXIT.filesFailed, error: (error as Error).message } };
+  };
+  let lock: CacheLock;
+  try {
+    lock = await acquireCacheLock(cacheDir, { logger: ctx.logger, signal: ctx.interrupt.signal, job: 'updates' });
+  } catch (error) {
+    if (error instanceof CacheLockedError) return failed(error);
+    if (isAbortError(error, ctx.interrupt.signal)) return { exitCode: EXIT.interrupted, json: { command: 'updates', exitCode: EXIT.interrupted, interrupted: true } };
+    throw error;
+  }
   let list: number[];
   const added: number[] = [];
   const removed: number[] = [];
   try {
-    const state = await readUpdateState(cacheDir, ctx.logger);
+    // A damaged file is moved aside before the new list is written (a dry run leaves it).
+    let state;
+    try {
+      state = await readUpdateState(cacheDir, ctx.logger, { damaged: ctx.dryRun ? 'keep' : 'before-write' });
+    } catch (error) {
+      if (error instanceof UpdateStateDamagedError) return failed(error);
+      throw error;
+    }
     const current = new Set(state.ignore);
     for (const id of ignore) {
       if (current.has(id)) continue;
@@ -180,9 +198,19 @@ export function answersLine(report: UpdateReport, now: number): string {
     models.snapshot > 0 ? `${models.snapshot} from the last check` : '',
     models.sidecar > 0 ? `${models.sidecar} from what the scan stored` : '',
   ].filter(Boolean);
-  const mode = report.network === 'online' ? '' : ` (--${report.network}: nothing was sent)`;
+  const off = (report.notAsked ?? []).map((entry) => entry.reason);
+  const asked = models.network + models.cache > 0;
+  const mode =
+    report.network !== 'online'
+      ? ` (--${report.network}: nothing was sent)`
+      : off.length > 0 && !asked
+        ? ` (${off.join(', ')}: nothing was sent, so nothing new is known; the answers are the last ones stored)`
+        : '';
+  const skipped = asked && off.length > 0
+    ? (report.notAsked ?? []).map((entry) => `; ${plural(entry.models, 'model')} not asked (${entry.reason})`).join('')
+    : '';
   const failed = models.failed > 0 ? `; ${models.failed} could not be asked (what was known is kept)` : '';
   const missing = models.missing > 0 ? `; ${models.missing} removed from CivitAI` : '';
   const oldest = models.oldestAnswerAt ? `; the oldest answer is ${formatAge(models.oldestAnswerAt, now)}` : '';
-  return `updates: ${plural(models.total, 'model')} checked${mode}: ${parts.join(', ') || 'no data'}${oldest}${failed}${missing}`;
+  return `updates: ${plural(models.total, 'model')} checked${mode}: ${parts.join(', ') || 'no data'}${oldest}${skipped}${failed}${missing}`;
 }

@@ -13,7 +13,8 @@ import { readUpdateState } from '../updates/state.ts';
  * and the clock of this run.
  */
 export async function annotateUpdatesWhenRead(ctx: RunContext): Promise<void> {
-  const state = await readUpdateState(ctx.config.scanner.cache_dir, ctx.log);
+  // The scan holds the cache lock: a damaged file is moved aside now, before anything writes over it.
+  const state = await readUpdateState(ctx.config.scanner.cache_dir, ctx.log, { damaged: ctx.dryRun ? 'keep' : 'set-aside' });
   const options = { state, ignore: ctx.config.updates.ignore, now: Date.now() };
   const byModel = new Map<number, ModelRecord[]>();
   for (const record of ctx.records) {

@@ -52,4 +52,5 @@ export {
   type AcquireCacheLockOptions,
   type CacheLock,
   type LockHolder,
+  withCacheLock,
 } from './lock.ts';

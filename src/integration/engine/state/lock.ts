@@ -16,9 +16,12 @@
  * - Released in `finally` by the caller and, should the process exit without it, on `exit`.
  * - Within one process, runs on the same cache queue up (the Astro integration runs its jobs
  *   one after the other; two builds in one dev server must not deadlock on their own lock).
+ *   Inside `withCacheLock` (a command that must see one state over several runs, as the
+ *   library report), the runs it starts on the same cache go on under its lock.
  * - A cache folder where no lock can be written (read-only, full, a file in its place) does not
  *   stop the run: it goes on unlocked and says so, as the store goes on in memory.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomBytes } from 'node:crypto';
 import { existsSync, linkSync, mkdirSync, readFileSync, renameSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname as osHostname } from 'node:os';
@@ -90,6 +93,8 @@ interface ProcessLocks {
   tails: Map<string, Promise<void>>;
   /** Per cache folder: the token of the lock this process holds. */
   held: Map<string, string>;
+  /** The locks held by `withCacheLock` around the code running now, by cache folder. */
+  scope?: AsyncLocalStorage<ReadonlyMap<string, CacheLock>>;
 }
 
 /** Shared by every copy of this module in the process (sources and dist, Vite's SSR graph). */
@@ -98,7 +103,24 @@ const REGISTRY = Symbol.for('civitscraper.cacheLocks');
 function registry(): ProcessLocks {
   const holder = globalThis as Record<symbol, ProcessLocks | undefined>;
   holder[REGISTRY] ??= { tails: new Map(), held: new Map() };
+  holder[REGISTRY].scope ??= new AsyncLocalStorage();
   return holder[REGISTRY];
+}
+
+/**
+ * Runs `fn` holding the lock of `cacheDir` from start to end; the lock is taken as
+ * acquireCacheLock takes it (and fails the same way). Runs started inside `fn` on the same
+ * folder (acquireCacheLock) go on under this lock instead of queueing behind it.
+ */
+export async function withCacheLock<T>(cacheDir: string, options: AcquireCacheLockOptions, fn: (lock: CacheLock) => Promise<T>): Promise<T> {
+  const lock = await acquireCacheLock(cacheDir, options);
+  try {
+    const scope = registry().scope as AsyncLocalStorage<ReadonlyMap<string, CacheLock>>;
+    const held = new Map(scope.getStore() ?? []).set(path.resolve(cacheDir), lock);
+    return await scope.run(held, () => fn(lock));
+  } finally {
+    lock.release();
+  }
 }
 
 /** The wait configured by `CIVITSCRAPER_LOCK_WAIT` (seconds), else the default. */
@@ -119,6 +141,9 @@ export async function acquireCacheLock(cacheDir: string, options: AcquireCacheLo
   const dir = path.resolve(cacheDir);
   const file = path.join(dir, LOCK_FILE_NAME);
   const locks = registry();
+  const outer = locks.scope?.getStore()?.get(dir);
+  // Inside withCacheLock on this folder: its holder releases it.
+  if (outer) return { file: outer.file, held: outer.held, release: () => undefined };
 
   // 1. This process: queue behind the runs started before this one on the same folder.
   const ahead = locks.tails.get(dir);
@@ -217,7 +242,7 @@ async function acquireFile(dir: string, file: string, logger: Logger, options: A
       throw new CacheLockedError(
         `${who} still holds ${dir}${waited}; this run did nothing. Run it again when the other one has finished ` +
           `(or, if no civitscraper run is going on${found.holder && found.holder.hostname !== host ? ` on ${found.holder.hostname}` : ''}, delete ${file}). ` +
-          `${LOCK_WAIT_ENV}=<seconds> sets how long to wait.`,
+          `--lock-wait SECONDS (or ${LOCK_WAIT_ENV}) sets how long to wait.`,
         file,
         found.holder,
       );

@@ -7,7 +7,9 @@
  * What a failure does: nothing. A model that could not be asked keeps the answer of the last
  * check (updates.json) or what the scan stored, and says so; a known update never turns into
  * "no update" because CivitAI was down. `offline` and `no-remote` ask nothing (a model id tells
- * CivitAI what you have as surely as a hash) and use the last answers, with their age.
+ * CivitAI what you have as surely as a hash) and use the last answers, with their age; so does
+ * a host switched off in the config (`sources.civitai.enabled: false`) for the models it would
+ * be asked about.
  */
 import path from 'node:path';
 import { createCivitaiClient, type CivitaiClient, type ResponseStore } from '../civitai/client.ts';
@@ -59,7 +61,15 @@ export async function checkUpdates(options: CheckUpdatesOptions): Promise<Update
     hosts.set(host, (hosts.get(host) ?? new Set()).add(modelIdOf(record) as number));
   }
 
-  if (options.network === 'online' && records.length > 0) {
+  // A host switched off in the config is not asked, whatever the network mode.
+  const notAsked: NonNullable<UpdateReport['notAsked']> = [];
+  for (const [host, ids] of hosts) {
+    if (config.sources[host].enabled) continue;
+    hosts.delete(host);
+    notAsked.push({ source: host, models: ids.size, reason: `sources.${host}.enabled is false` });
+  }
+
+  if (options.network === 'online' && hosts.size > 0) {
     let store: StateStore | undefined;
     try {
       store = openStateStore(cacheDir, { logger });
@@ -140,6 +150,7 @@ export async function checkUpdates(options: CheckUpdatesOptions): Promise<Update
     counted: entries.reduce((sum, entry) => sum + entry.newer.filter(isCounted).length, 0),
     ignore: [...ignore].sort((a, b) => a - b),
     requests,
+    ...(notAsked.length > 0 ? { notAsked } : {}),
   };
 }
 
@@ -182,7 +193,8 @@ async function saveSnapshots(cacheDir: string, fresh: Map<number, ModelSnapshot>
   try {
     const lock = await acquireCacheLock(cacheDir, { logger, job: 'updates', ...(signal ? { signal } : {}) });
     try {
-      const current = await readUpdateState(cacheDir, logger);
+      // A damaged file is moved aside before it is written over (it holds the --ignore list).
+      const current = await readUpdateState(cacheDir, logger, { damaged: 'before-write' });
       for (const [id, snapshot] of fresh) current.models[String(id)] = snapshot;
       await writeUpdateState(cacheDir, current);
     } finally {

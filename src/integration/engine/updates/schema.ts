@@ -136,5 +136,7 @@ export const UpdateReportSchema = z.object({
   counted: z.number(),
   ignore: z.array(z.number()),
   requests: z.number(),
+  /** Hosts switched off in the config: their models were not asked (the last answers are used). */
+  notAsked: z.array(z.object({ source: z.enum(['civitai', 'civitai_red']), models: z.number(), reason: z.string() })).optional(),
 });
 export type UpdateReport = z.infer<typeof UpdateReportSchema>;

@@ -1,20 +1,13 @@
 /**
- * The scan's update stage: every identified record gets `updates` (its family's newer
- * versions, flagged or counted), which the gallery's badges and facet read. No request: the
+ * What the scan's update stage (stages/updates.ts) gives every identified record: `updates`
+ * (its family's newer versions, flagged or counted), which the gallery's badges and facet read. No request: the
  * versions are the freshest known, either the parent model the record carries (fetched in this
  * or an earlier run) or the last `civitscraper updates` check (updates.json), whichever CivitAI
  * gave later.
  */
 import type { ModelRecord } from '../records/schema.ts';
-import type { RunContext } from '../run.ts';
 import { libraryUpdates, modelFacts } from './rules.ts';
 import type { UpdateState, VersionFacts } from './schema.ts';
-import { readUpdateState } from './state.ts';
-
-export async function annotateUpdates(ctx: RunContext): Promise<void> {
-  const state = await readUpdateState(ctx.config.scanner.cache_dir, ctx.log);
-  annotateRecords(ctx.records, { state, ignore: ctx.config.updates.ignore, now: Date.now() });
-}
 
 /** Sets `updates` on each identified record whose model's versions are known. */
 export function annotateRecords(records: ModelRecord[], options: { state: UpdateState; ignore: readonly number[]; now: number }): void {
