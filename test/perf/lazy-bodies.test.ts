@@ -106,10 +106,11 @@ describe('stored bodies in the state store', () => {
     // Two stamps, one version body and one model body.
     expect(rows()).toEqual([['one', false], ['shared model', false]]);
     const stamp = store.sidecars.lookup('/m/a.json', model, sidecar);
-    expect(lazyOf(stamp?.section ?? {}, 'version')).toBeDefined();
+    expect(stamp?.bodies?.version?.loaded).toBe(false);
+    expect(stamp?.section).not.toHaveProperty('version');
     // What a record needs of the version, known without it: the hash our file lacks, its size, the AIR.
     expect(stamp?.facts).toEqual({ modelId: 3, air: 'urn:air:other:other:civitai:3@1', sizeKB: 0.01, fileHashes: { AutoV3: 'CD' } });
-    expect(stamp?.section.version).toMatchObject({ id: 1, name: 'one' });
+    expect(stamp?.bodies?.version?.get()).toMatchObject({ id: 1, name: 'one' });
 
     store.sidecars.remember('/m/a.json', { model, sidecar, section: section('two'), top: {} });
     store.sidecars.remember('/m/b.json', { model: { ...model, ino: 3 }, sidecar, section: section('two'), top: {} });
@@ -133,7 +134,7 @@ describe('stored bodies in the state store', () => {
     store.sidecars.remember('/m/d.json', { model: { ...model, ino: 5 }, sidecar, section: section('two'), top: {} });
     expect(store.sidecars.collect()).toBe(0);
     expect(rows()).toEqual([['shared model', false], ['three', false], ['two', false]]);
-    expect(store.sidecars.lookup('/m/a.json', model, sidecar)?.section.version).toMatchObject({ name: 'two' });
+    expect(store.sidecars.lookup('/m/a.json', model, sidecar)?.bodies?.version?.get()).toMatchObject({ name: 'two' });
     store.close();
   });
 });

@@ -27,7 +27,9 @@ it('a schema-1 store keeps its ledger and gains the sidecar stamps and retries',
   const model = { dev: 1, ino: 2, size: 10, mtimeMs: 1000 };
   const sidecar = { size: 5, mtimeMs: 1234.5, ctimeMs: 1234.5, ino: 7 };
   store.sidecars.remember('/m/a.json', { model, sidecar, section: { format: 2, model: { id: 3, name: 'm' } }, top: {} });
-  expect(store.sidecars.lookup('/m/a.json', model, sidecar)?.section).toEqual({ format: 2, model: { id: 3, name: 'm' } });
+  const stamp = store.sidecars.lookup('/m/a.json', model, sidecar);
+  expect(stamp?.section).toEqual({ format: 2 });
+  expect(stamp?.bodies?.model?.get()).toEqual({ id: 3, name: 'm' });
   expect(store.sidecars.lookup('/m/a.json', model, { ...sidecar, ctimeMs: 2000 })).toBeUndefined();
   expect(store.sidecars.lookup('/m/a.json', { ...model, size: 11 }, sidecar)).toBeUndefined();
   expect(store.retries.waiting('/m/a.json')).toBe(false);

@@ -224,6 +224,31 @@ describe('crash safety and recovery', () => {
     expect(s.cache.get('k', 60)?.body).toBe('works');
   });
 
+  it('marks a clean close, uses the mark up on opening, and checks a store changed since', async () => {
+    const file = path.join(dir, 'cache', 'state.sqlite');
+    const first = store();
+    first.cache.set('key', { status: 200, body: 'x' });
+    first.close();
+    // The mark is the store as the close left it; the next open takes it away (a run that then
+    // crashes leaves none, so the open after it checks the store).
+    const mark = await readFile(`${file}.clean`, 'utf8');
+    const info = await stat(file);
+    expect(mark).toBe(`${info.size}:${info.mtimeMs}:${info.ino}`);
+    const second = store();
+    expect(existsSync(`${file}.clean`)).toBe(false);
+    expect(second.cache.get('key', 60)?.body).toBe('x');
+    second.close();
+    expect(existsSync(`${file}.clean`)).toBe(true);
+    // Damage after the clean close (same size, another mtime): the mark no longer holds.
+    const handle = await open(file, 'r+');
+    await handle.write(Buffer.alloc(4096, 0xa5), 0, 4096, 0);
+    await handle.close();
+    const logger = capture();
+    const third = store({ logger });
+    expect(logger.warnings.join('\n')).toMatch(/damaged/);
+    expect(third.kind).toBe('sqlite');
+  });
+
   it('recovers from a database whose pages were damaged', async () => {
     const first = store();
     first.transaction(() => {

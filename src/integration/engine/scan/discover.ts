@@ -76,28 +76,35 @@ export async function discoverModelFiles(
         problems.push({ path: folder, stage: 'discover', message: describeFsError(error as NodeJS.ErrnoException, 'folder') });
         return;
       }
-      const names = entries.map((entry) => ({ name: entry.name, isDir: entry.isDirectory(), isLink: entry.isSymbolicLink() }));
       // Sorted so runs, reports and page order are reproducible.
-      names.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-      const candidates: { name: string; full: string; relativePath: string; isDir: boolean; isLink: boolean; matches: boolean }[] = [];
-      for (const { name, isDir, isLink } of names) {
+      entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+      // `folder` is absolute and normalised, and a name has no separator: concatenation gives
+      // what path.join would, without normalising each of 150,000 paths again.
+      const prefix = folder.endsWith(path.sep) ? folder : folder + path.sep;
+      const candidates: Candidate[] = [];
+      const toStat: string[] = [];
+      for (const entry of entries) {
+        const name = entry.name;
         if (name.startsWith('.')) continue;
-        const full = path.join(folder, name);
-        const relativePath = relative ? `${relative}/${name}` : name;
+        const isDir = entry.isDirectory();
+        const isLink = entry.isSymbolicLink();
+        const full = compact(prefix + name);
         if (isDir) {
-          candidates.push({ name, full, relativePath, isDir, isLink, matches: false });
+          candidates.push({ name, full, isDir, isLink, matches: false, stat: -1 });
           continue;
         }
         const lowerName = name.toLowerCase();
-        const lowerRelative = byRelative ? relativePath.toLowerCase() : lowerName;
+        const lowerRelative = byRelative ? (relative ? `${relative}/${name}` : name).toLowerCase() : lowerName;
         const matches = matchers.some((matcher) => matcher.test(matcher.relative ? lowerRelative : lowerName));
-        if (matches || isLink) candidates.push({ name, full, relativePath, isDir, isLink, matches });
+        if (!matches && !isLink) continue;
+        // stat follows a symlink, so one call tells both where it leads and what the file is.
+        const statted = isLink || !name.includes('\uFFFD');
+        candidates.push({ name, full, isDir, isLink, matches, stat: statted ? toStat.length : -1 });
+        if (statted) toStat.push(full);
       }
-      // stat follows a symlink, so one call tells both where it leads and what the file is.
-      const toStat = candidates.filter((entry) => !entry.isDir && !(entry.matches && !entry.isLink && entry.name.includes('\uFFFD')));
-      const outcomes = await statter(toStat.map((entry) => entry.full));
-      const stats = new Map<string, StatOutcome>(toStat.map((entry, index) => [entry.full, outcomes[index]]));
-      for (const { name, full, relativePath, isDir, isLink, matches } of candidates) {
+      const outcomes = await statter(toStat);
+      for (const { name, full, isDir, isLink, matches, stat: statIndex } of candidates) {
+        const relativePath = relative ? `${relative}/${name}` : name;
         if (isDir) {
           if (name.includes('\uFFFD')) {
             problems.push({ path: full, stage: 'discover', message: 'the folder name is not valid UTF-8; rename the folder to scan it' });
@@ -106,8 +113,9 @@ export async function discoverModelFiles(
           if (recursive && !excluded.has(full)) await walk(full, relativePath);
           continue;
         }
+        const outcome: StatOutcome = statIndex >= 0 ? outcomes[statIndex] : undefined;
         if (isLink) {
-          const target = stats.get(full);
+          const target = outcome;
           if (!(target instanceof Stats)) {
             if (matches) {
               const message = target instanceof Error && target.code === 'ELOOP' ? 'symlink loop' : 'broken symlink (its target does not exist)';
@@ -130,7 +138,7 @@ export async function discoverModelFiles(
           problems.push({ path: full, stage: 'discover', message: 'the file name is not valid UTF-8; rename the file to read it' });
           continue;
         }
-        const fileStats = stats.get(full);
+        const fileStats = outcome;
         if (!(fileStats instanceof Stats)) {
           const error = fileStats ?? Object.assign(new Error('no such file'), { code: 'ENOENT' });
           problems.push({ path: full, stage: 'discover', message: describeFsError(error, 'file') });
@@ -143,12 +151,22 @@ export async function discoverModelFiles(
         }
         if (seen.has(full)) continue;
         seen.add(full);
-        files.push(toDiscoveredFile(full, root, id, input.type, fileStats, relativePath));
+        files.push(toDiscoveredFile(full, root, id, input.type, fileStats, relativePath, { name, folder: relative }));
       }
     };
     await walk(root, '');
   }
   return { files, problems };
+}
+
+interface Candidate {
+  name: string;
+  full: string;
+  isDir: boolean;
+  isLink: boolean;
+  matches: boolean;
+  /** Its place in the folder's batch of stats; -1 when it is not stat'ed. */
+  stat: number;
 }
 
 export function toDiscoveredFile(
@@ -159,11 +177,13 @@ export function toDiscoveredFile(
   fileStats: Stats,
   /** `full` relative to `root`, POSIX-style, when the caller knows it already. */
   known?: string,
+  /** The file's name and its folder's relative path ('' for the root), when the caller knows them. */
+  parts?: { name: string; folder: string },
 ): DiscoveredFile {
   const relativePath = compact(known ?? toPosix(path.relative(root, full)));
-  const name = path.basename(compact(full));
+  const name = parts?.name ?? path.basename(compact(full));
   const ext = path.extname(name);
-  const folder = toPosix(path.dirname(relativePath));
+  const folder = parts ? parts.folder : toPosix(path.dirname(relativePath));
   return {
     path: full,
     inputPathId,

@@ -16,8 +16,14 @@ import { OPEN_FILES_LIMIT } from './safetensors.ts';
 export type StatOutcome = Stats | undefined | NodeJS.ErrnoException;
 
 const CHUNK = 128;
-/** A chunk slower than this (over 0.25 ms a stat) is not a local disk's page cache. */
-const SLOW_CHUNK_MS = 32;
+/**
+ * A stat slower than this (a local disk's page cache answers in a few µs) waited for a network
+ * share or a disk; when most of a chunk's stats did, the rest go to the thread pool. Counted
+ * stat by stat because the time of a whole chunk misjudged a busy machine: being preempted for
+ * a few time slices made a chunk slow and sent a local library to the pool at several times
+ * the cost.
+ */
+const SLOW_STAT_MS = 0.1;
 
 export interface Statter {
   (paths: readonly string[]): Promise<StatOutcome[]>;
@@ -31,9 +37,16 @@ export function createStatter(): Statter {
     let index = 0;
     while (!slow && index < paths.length) {
       const end = Math.min(paths.length, index + CHUNK);
-      const started = performance.now();
-      for (; index < end; index += 1) out[index] = statOne(paths[index] as string);
-      if (performance.now() - started > SLOW_CHUNK_MS) slow = true;
+      let slowStats = 0;
+      let before = performance.now();
+      const size = end - index;
+      for (; index < end; index += 1) {
+        out[index] = statOne(paths[index] as string);
+        const after = performance.now();
+        if (after - before > SLOW_STAT_MS) slowStats += 1;
+        before = after;
+      }
+      if (slowStats * 2 > size) slow = true;
       if (index < paths.length) await yieldToEventLoop();
     }
     if (index < paths.length) {

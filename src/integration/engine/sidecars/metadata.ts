@@ -11,7 +11,7 @@ import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { ModelSchema, ModelVersionSchema, type Model, type ModelVersion } from '../civitai/schemas.ts';
-import { copyLazy } from '../records/lazy.ts';
+import { copyLazy, defineLazy, type LazyValue } from '../records/lazy.ts';
 import { HashesSchema, LocalImageSchema, type LocalImage, type ModelRecord } from '../records/schema.ts';
 import { toJsonText, writeFileAtomic, type WriteOutcome } from '../util/atomic-write.ts';
 import { A1111_KEYS, mergeA1111, type A1111Metadata } from './a1111.ts';
@@ -233,7 +233,12 @@ export function a1111Top(document: Record<string, unknown>): Record<string, unkn
  * absolute against the sidecar's folder. No validation: the caller vouches for the section.
  * `version` and `model` stay unparsed when they are (a section from the state store).
  */
-export function storedFromSection(section: Record<string, unknown>, folder: string): StoredSidecar {
+export function storedFromSection(
+  section: Record<string, unknown>,
+  folder: string,
+  /** `version` and `model` kept apart, unparsed (a stamp from the state store). */
+  bodies?: { version?: LazyValue<unknown>; model?: LazyValue<unknown> },
+): StoredSidecar {
   const data = section as z.output<typeof OwnSectionSchema>;
   const stored = {
     hashes: data.hashes,
@@ -252,6 +257,11 @@ export function storedFromSection(section: Record<string, unknown>, folder: stri
       ...(still ? { still: path.resolve(folder, still) } : {}),
     })),
   } as StoredSidecar;
+  if (bodies) {
+    if (bodies.version) defineLazy(stored, 'version', bodies.version);
+    if (bodies.model) defineLazy(stored, 'model', bodies.model);
+    return stored;
+  }
   copyLazy(stored, section, 'version');
   if ('model' in section) copyLazy(stored, section, 'model');
   return stored;

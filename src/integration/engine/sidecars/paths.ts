@@ -102,13 +102,31 @@ function isPlain(dir: string): boolean {
   return path.sep === '/' && dir.startsWith('/') && !/\/\/|\/\.\.?(\/|$)/.test(dir) && (dir === '/' || !dir.endsWith('/'));
 }
 
+/**
+ * The folders of a library's layouts are few (one per model folder, not per model): each is
+ * checked and resolved once, instead of a regular-expression test or two per path per file.
+ */
+const knownDirs = new Map<string, { resolved: string; plain: boolean }>();
+const KNOWN_DIRS_MAX = 4096;
+
+function dirOf(dir: string): { resolved: string; plain: boolean } {
+  let known = knownDirs.get(dir);
+  if (known === undefined) {
+    const plain = isPlain(dir);
+    known = { resolved: compact(plain ? dir : path.resolve(dir)), plain };
+    if (knownDirs.size >= KNOWN_DIRS_MAX) knownDirs.clear();
+    knownDirs.set(dir, known);
+  }
+  return known;
+}
+
 function resolved(dir: string): string {
-  return isPlain(dir) ? dir : path.resolve(dir);
+  return dirOf(dir).resolved;
 }
 
 /** `path.resolve(dir, name)` for a plain file name. */
 function inDir(dir: string, name: string): string {
-  if (!isPlain(dir) || name.includes('/') || name === '.' || name === '..' || name === '') return path.resolve(dir, name);
+  if (!dirOf(dir).plain || name.includes('/') || name === '.' || name === '..' || name === '') return path.resolve(dir, name);
   return dir === '/' ? `/${name}` : `${dir}/${name}`;
 }
 

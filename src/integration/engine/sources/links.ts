@@ -102,8 +102,10 @@ export async function resolveLinks(ctx: RunContext): Promise<Map<WorkItem, numbe
     ctx.log.warn(`manual links: ${linksPath(ctx.config.scanner.cache_dir)} cannot be read (${error instanceof Error ? error.message : String(error)})`);
     store = { file: '', links: {} };
   }
+  // Most libraries have no links: 50,000 upper-cased hashes looked up for nothing are not free.
+  const anyLinks = Object.keys(store.links).length > 0;
   for (const item of ctx.items) {
-    const sha = item.hashes?.SHA256?.toUpperCase();
+    const sha = anyLinks ? item.hashes?.SHA256?.toUpperCase() : undefined;
     const entry = sha ? store.links[sha] : undefined;
     if (entry) {
       out.set(item, entry.versionId);

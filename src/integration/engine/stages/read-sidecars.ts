@@ -88,9 +88,8 @@ export function reuseStored(item: WorkItem, flags: Omit<Identified, 'status' | '
   copyLazy(item, stored, 'model');
   item.images = stored.images;
   item.checkedAt = stored.checkedAt;
-  const identification = { status: 'identified', ...flags } as Identified;
-  copyLazy(identification, stored, 'version');
-  item.identification = identification;
+  // Its version is the item's: a reused identification is only read for its status and flags.
+  item.identification = { status: 'identified', ...flags } as Identified;
 }
 
 type Identified = Extract<Identification, { status: 'identified' }>;
@@ -127,7 +126,7 @@ function toItem(ctx: RunContext, file: DiscoveredFile, layout: SidecarLayout, si
 
 /** Our sidecar as its stamp in the state store has it (the file is as stamped: not read). */
 function fromStamp(stamp: SidecarStamp, sidecarPath: string): SidecarRead {
-  const stored = storedFromSection(stamp.section, path.dirname(sidecarPath));
+  const stored = storedFromSection(stamp.section, path.dirname(sidecarPath), stamp.bodies);
   return { kind: 'own', stored, raw: {}, partial: true, ...(stamp.a1111 ? { a1111: stamp.a1111 } : {}) };
 }
 
