@@ -39,8 +39,11 @@ export class LazyValue<T, M = unknown> {
 const SLOTS = Symbol('lazy values');
 type Slots = Record<PropertyKey, LazyValue<unknown>>;
 
+/** The property becomes a plain one; its slot goes, so a slot always means "still lazy here". */
 const settle = (self: object, key: PropertyKey, value: unknown) => {
   Object.defineProperty(self, key, { value, writable: true, enumerable: true, configurable: true });
+  const slots = slotsOf(self);
+  if (slots && key in slots) slots[key] = undefined as unknown as LazyValue<unknown>;
 };
 
 /**
@@ -85,10 +88,10 @@ export function defineLazy(target: object, key: PropertyKey, lazy: LazyValue<unk
 
 /** The unloaded lazy value behind `target[key]`, if it is one. */
 export function lazyOf(target: object, key: PropertyKey): LazyValue<unknown> | undefined {
-  const descriptor = Object.getOwnPropertyDescriptor(target, key);
-  if (!descriptor?.get || descriptor.get !== accessors.get(key)?.get) return undefined;
+  // The slot alone answers (settle clears it): asking for the property's descriptor made an
+  // object per call, several per record on every run.
   const lazy = slotsOf(target)?.[key];
-  return lazy && !lazy.loaded ? lazy : undefined;
+  return lazy instanceof LazyValue && !lazy.loaded ? lazy : undefined;
 }
 
 /** `target[key] = source[key]`, without loading it when it is lazy. */

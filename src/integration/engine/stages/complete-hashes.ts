@@ -24,8 +24,7 @@ export async function completeHashes(ctx: RunContext): Promise<void> {
   const learned = ledgerBatch(state);
   for (const item of ctx.items) {
     const hashes = item.hashes;
-    const sha = hashes?.SHA256?.toUpperCase();
-    if (!hashes || !sha) continue;
+    if (!hashes?.SHA256) continue;
     const status = item.identification?.status;
     if (status === 'identified' && isSet(item, 'version')) {
       // A file with every type already (any rerun) does not need its version parsed.
