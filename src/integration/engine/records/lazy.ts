@@ -12,11 +12,15 @@
 
 /** A value loaded once, on the first `get()`. `meta` is what is known without loading it. */
 export class LazyValue<T, M = unknown> {
-  #load: (() => T) | undefined;
+  /**
+   * Called with `meta`: one loader can serve many values (a closure per value was memory per
+   * record). Typed without M, so a value with richer meta still passes as LazyValue<T>.
+   */
+  #load: ((meta: never) => T) | undefined;
   #value: T | undefined;
   readonly meta: M;
 
-  constructor(load: () => T, meta: M) {
+  constructor(load: (meta: M) => T, meta: M) {
     this.#load = load;
     this.meta = meta;
   }
@@ -28,7 +32,7 @@ export class LazyValue<T, M = unknown> {
   get(): T {
     const load = this.#load;
     if (load) {
-      this.#value = load();
+      this.#value = (load as (meta: M) => T)(this.meta);
       this.#load = undefined;
     }
     return this.#value as T;

@@ -72,7 +72,7 @@ export async function writeModelSidecars(options: {
   const previewSource = webuiPreviewSource(record);
   if (compat.webui_preview && previewSource) {
     await attempt(layout.webuiPreviewPath(path.extname(previewSource)), async () => {
-      const preview = await writeWebuiPreview(record, layout.webuiPreviewPath, stored?.webuiPreview);
+      const preview = await writeWebuiPreview(record, (ext) => layout.webuiPreviewPath(ext), stored?.webuiPreview);
       if ((preview.outcome === 'written' || preview.outcome === 'unchanged') && preview.path) count(preview.path, preview.outcome);
       if (preview.outcome === 'kept-user-file') {
         result.problems.push({ stage: 'sidecars', message: `kept your own ${record.file.stem}.preview image (not replaced)` });

@@ -83,16 +83,26 @@ export interface StampLookupOptions {
 
 export type BodyField = 'version' | 'model';
 
+/** StampLookupOptions.fallback for any sidecar: one function for a run, not one per file. */
+export type BodyFallback = (sidecarPath: string, field: BodyField) => unknown;
+
+/** What loading a body needs: the shared loader reads it from here (no closure per body). */
+interface LoadMeta extends BodyMeta {
+  field: BodyField;
+  sidecarPath: string;
+  fallback: BodyFallback | undefined;
+}
+
 export interface SidecarStamps {
   /** The stamp of `sidecarPath` if the model file and the sidecar are exactly as recorded. */
   lookup(sidecarPath: string, model: FileIdentity, sidecar: SidecarStat, options?: StampLookupOptions): SidecarStamp | undefined;
   /**
    * `lookup` of many sidecars at once (a run's): the stamps that still hold, by sidecar path.
-   * `fallbackOf(path)`: that sidecar's StampLookupOptions.fallback.
+   * `fallback(path, field)`: StampLookupOptions.fallback of the sidecar at `path`.
    */
   lookupMany(
     wanted: readonly { path: string; model: FileIdentity; sidecar: SidecarStat }[],
-    fallbackOf: (sidecarPath: string) => StampLookupOptions['fallback'],
+    fallback: BodyFallback,
   ): Map<string, SidecarStamp>;
   /** A section from `lookup` is stored without loading its bodies. */
   remember(sidecarPath: string, stamp: Omit<SidecarStamp, 'at'>): void;
@@ -177,26 +187,26 @@ export function createSidecarStamps({ db, file, now, guard }: StoreContext): Sid
   };
   // One parse per parent model per run, shared by its versions (as the records were before).
   const models = new Map<string, LazyValue<unknown, BodyMeta>>();
-  const bodyValue = (key: string, field: BodyField, sidecarPath: string, fallback: StampLookupOptions['fallback']) => {
-    const load = () => {
-      const text = bodyText(key);
-      if (text !== undefined) {
-        try {
-          return JSON.parse(text) as unknown;
-        } catch {
-          // A damaged row: the sidecar has the same body.
-        }
+  const load = ({ key, field, sidecarPath, fallback }: LoadMeta): unknown => {
+    const text = bodyText(key);
+    if (text !== undefined) {
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        // A damaged row: the sidecar has the same body.
       }
-      const value = fallback?.(field);
-      if (value === undefined) {
-        throw new Error(`the stored ${field} of ${sidecarPath} is not in the state store any more and the sidecar no longer has it; run the scan again`);
-      }
-      return value;
-    };
-    if (field === 'version') return new LazyValue<unknown, BodyMeta>(load, { key });
+    }
+    const value = fallback?.(sidecarPath, field);
+    if (value === undefined) {
+      throw new Error(`the stored ${field} of ${sidecarPath} is not in the state store any more and the sidecar no longer has it; run the scan again`);
+    }
+    return value;
+  };
+  const bodyValue = (key: string, field: BodyField, sidecarPath: string, fallback: BodyFallback | undefined): LazyValue<unknown, BodyMeta> => {
+    if (field === 'version') return new LazyValue<unknown, LoadMeta>(load, { key, field, sidecarPath, fallback });
     // Shared, fallback included: a body of the same key is the same in every sidecar holding it.
     let shared = models.get(key);
-    if (!shared) models.set(key, (shared = new LazyValue(load, { key })));
+    if (!shared) models.set(key, (shared = new LazyValue<unknown, LoadMeta>(load, { key, field, sidecarPath, fallback })));
     return shared;
   };
 
@@ -217,7 +227,7 @@ export function createSidecarStamps({ db, file, now, guard }: StoreContext): Sid
   };
 
   /** A row whose identity and stat matched, as a stamp with its bodies unparsed; undefined when it cannot be used. */
-  const fromRow = (row: StampRow, sidecarPath: string, model: FileIdentity, sidecar: SidecarStat, fallback: StampLookupOptions['fallback']) => {
+  const fromRow = (row: StampRow, sidecarPath: string, model: FileIdentity, sidecar: SidecarStat, fallback: BodyFallback | undefined) => {
     if (typeof row.body !== 'string' || typeof row.stamped_at !== 'number') return undefined;
     // Whole-second timestamps: a write in the same tick as the stamp would not show.
     const coarse = sidecar.mtimeMs % 1000 === 0;
@@ -252,10 +262,11 @@ export function createSidecarStamps({ db, file, now, guard }: StoreContext): Sid
     lookup(sidecarPath, model, sidecar, options = {}) {
       return guard('sidecar stamp read', undefined, () => {
         const row = select.get(sidecarPath, identityKey(model), statKey(sidecar)) as StampRow | undefined;
-        return row ? fromRow(row, sidecarPath, model, sidecar, options.fallback) : undefined;
+        const { fallback } = options;
+        return row ? fromRow(row, sidecarPath, model, sidecar, fallback ? (_path, field) => fallback(field) : undefined) : undefined;
       });
     },
-    lookupMany(wanted, fallbackOf) {
+    lookupMany(wanted, fallback) {
       const found = new Map<string, SidecarStamp>();
       return guard('sidecar stamp read', found, () => {
         // Most of a library: one pass over the table beats a search per file (half the cost a
@@ -264,7 +275,7 @@ export function createSidecarStamps({ db, file, now, guard }: StoreContext): Sid
         if (!scan) {
           for (const entry of wanted) {
             const row = select.get(entry.path, identityKey(entry.model), statKey(entry.sidecar)) as StampRow | undefined;
-            const stamp = row ? fromRow(row, entry.path, entry.model, entry.sidecar, fallbackOf(entry.path)) : undefined;
+            const stamp = row ? fromRow(row, entry.path, entry.model, entry.sidecar, fallback) : undefined;
             if (stamp) found.set(entry.path, stamp);
           }
           return found;
@@ -274,7 +285,7 @@ export function createSidecarStamps({ db, file, now, guard }: StoreContext): Sid
           const row = rowsAsArrays ? (raw as unknown[]) : toArray(raw as Record<string, unknown>);
           const entry = byPath.get(row[0] as string);
           if (!entry || row[1] !== identityKey(entry.model) || row[2] !== statKey(entry.sidecar)) continue;
-          const stamp = fromRow({ body: row[3], version_key: row[4], model_key: row[5], stamped_at: row[6] }, entry.path, entry.model, entry.sidecar, fallbackOf(entry.path));
+          const stamp = fromRow({ body: row[3], version_key: row[4], model_key: row[5], stamped_at: row[6] }, entry.path, entry.model, entry.sidecar, fallback);
           if (stamp) found.set(entry.path, stamp);
         }
         return found;
