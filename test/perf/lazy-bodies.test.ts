@@ -1,6 +1,6 @@
 /**
  * The stored API answers of a rerun are parsed only when read: a record's `version` and `model`
- * come unparsed from the state store, are the same bodies once read (also after the run closed
+ * (and its images' generation parameters) come unparsed from the state store, are the same bodies once read (also after the run closed
  * the store), come from the sidecar when the store lost them, and the store drops a body no
  * stamp refers to only a grace period later.
  */
@@ -135,6 +135,56 @@ describe('stored bodies in the state store', () => {
     expect(store.sidecars.collect()).toBe(0);
     expect(rows()).toEqual([['shared model', false], ['three', false], ['two', false]]);
     expect(store.sidecars.lookup('/m/a.json', model, sidecar)?.bodies?.version?.get()).toMatchObject({ name: 'two' });
+    store.close();
+  });
+});
+
+describe("the images' generation parameters in a stamp", () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'cs-image-meta-'));
+  });
+  afterAll(async () => {
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('are stored apart, parsed when one is read, kept by a later stamp unparsed, and come from the sidecar when the store lost them', () => {
+    const clock = 1_000_000_000_000;
+    const store = openStateStore(dir, { now: () => clock });
+    const model = { dev: 1, ino: 2, size: 10, mtimeMs: 1000 };
+    const sidecar = { size: 5, mtimeMs: 1234.5, ctimeMs: 1234.5, ino: 7 };
+    const metas = [{ prompt: 'a castle', seed: 1 }, null, { prompt: 'a lake', steps: 30 }];
+    const image = (index: number) => ({ file: `a.preview${index + 1}.jpeg`, url: `https://image.example/${index}.jpeg`, type: 'image', nsfwLevel: 1 });
+    const section = {
+      format: 2,
+      file: { name: 'a.safetensors', size: 10, mtimeMs: 1000 },
+      hashes: { SHA256: 'AB' },
+      images: metas.map((meta, index) => (meta ? { ...image(index), meta } : image(index))),
+    };
+    store.sidecars.remember('/m/a.json', { model, sidecar, section, top: {} });
+    const raw = new DatabaseSync(path.join(dir, STATE_FILE_NAME));
+    const stampText = (raw.prepare('SELECT body FROM sidecar_stamps').get() as { body: string }).body;
+    // The stamp itself (read on every run) has none of them.
+    expect(stampText).not.toContain('a castle');
+    const stamp = store.sidecars.lookup('/m/a.json', model, sidecar);
+    const images = stamp?.section.images as Record<string, unknown>[];
+    expect(images.every((each) => lazyOf(each, 'meta') !== undefined)).toBe(true);
+    expect(images.map((each) => each.meta ?? null)).toEqual(metas);
+    // A stamp taken again from a looked-up section keeps the same body without parsing it.
+    const again = store.sidecars.lookup('/m/a.json', model, sidecar);
+    store.sidecars.remember('/m/b.json', { model: { ...model, ino: 3 }, sidecar, section: again?.section as Record<string, unknown>, top: {} });
+    expect((again?.section.images as object[]).every((each) => lazyOf(each, 'meta') !== undefined)).toBe(true);
+    store.sidecars.forget('/m/a.json');
+    store.sidecars.collect();
+    const orphaned = raw.prepare('SELECT COUNT(*) AS n FROM stamp_bodies WHERE orphaned_at IS NOT NULL').get() as { n: number };
+    expect(orphaned.n).toBe(0);
+    // Lost from the store: the sidecar's own images have them.
+    raw.exec('DELETE FROM stamp_bodies');
+    raw.close();
+    const lost = store.sidecars.lookup('/m/b.json', { ...model, ino: 3 }, sidecar, {
+      fallback: (field) => (field === 'imageMeta' ? metas : undefined),
+    });
+    expect((lost?.section.images as Record<string, unknown>[]).map((each) => each.meta ?? null)).toEqual(metas);
     store.close();
   });
 });

@@ -251,11 +251,7 @@ export function storedFromSection(
     ...(data.linked ? { linked: true } : {}),
     ...(data.removedFromCivitai ? { removedFromCivitai: true } : {}),
     ...(data.link !== undefined ? { link: data.link } : {}),
-    images: (data.images ?? []).map(({ file, still, ...image }) => ({
-      ...image,
-      path: path.resolve(folder, file),
-      ...(still ? { still: path.resolve(folder, still) } : {}),
-    })),
+    images: (data.images ?? []).map((image) => storedImage(image, folder)),
   } as StoredSidecar;
   if (bodies) {
     if (bodies.version) defineLazy(stored, 'version', bodies.version);
@@ -265,6 +261,22 @@ export function storedFromSection(
   copyLazy(stored, section, 'version');
   if ('model' in section) copyLazy(stored, section, 'model');
   return stored;
+}
+
+/**
+ * A section's image with absolute paths, key by key so that a `meta` still unparsed (a stamp
+ * from the state store) stays so: a spread would read it.
+ */
+function storedImage(image: z.output<typeof OwnSectionSchema>['images'][number], folder: string): LocalImage {
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(image)) {
+    if (key === 'file') out.path = path.resolve(folder, image.file);
+    else if (key === 'still') {
+      if (image.still) out.still = path.resolve(folder, image.still);
+    } else if (key === 'meta') copyLazy(out, image, 'meta');
+    else out[key] = (image as Record<string, unknown>)[key];
+  }
+  return out as LocalImage;
 }
 
 export interface SidecarContent {

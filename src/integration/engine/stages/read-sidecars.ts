@@ -41,7 +41,7 @@ export async function readSidecars(ctx: RunContext): Promise<void> {
       wanted.push({ path: (layouts[index] as SidecarLayout).metadataPath, model: { dev: file.dev, ino: file.ino, size: file.size, mtimeMs: file.mtimeMs }, sidecar });
     }
     // A body the store lost (another run dropped it, a failing disk) comes from the sidecar itself.
-    const stamps = state.sidecars.lookupMany(wanted, (sidecarPath, field: BodyField) => readOwnSectionSync(sidecarPath)?.[field]);
+    const stamps = state.sidecars.lookupMany(wanted, sidecarBody);
     for (const [index, file] of ctx.files.entries()) {
       const layout = layouts[index] as SidecarLayout;
       // Nothing there (a first run): nothing to read either.
@@ -76,6 +76,14 @@ export async function readSidecars(ctx: RunContext): Promise<void> {
   });
   stamps.flush();
   ctx.candidates.push(...items);
+}
+
+/** A body the state store lost, from the sidecar itself (its `version`, `model` or images' parameters). */
+function sidecarBody(sidecarPath: string, field: BodyField): unknown {
+  const section = readOwnSectionSync(sidecarPath);
+  if (field !== 'imageMeta') return section?.[field];
+  const images = section?.images;
+  return Array.isArray(images) ? images.map((image) => (image as { meta?: unknown }).meta ?? null) : undefined;
 }
 
 /**

@@ -81,7 +81,8 @@ export interface StampLookupOptions {
   fallback?: (field: BodyField) => unknown;
 }
 
-export type BodyField = 'version' | 'model';
+/** `imageMeta`: the generation parameters of the section's images, in their order (null: none). */
+export type BodyField = 'version' | 'model' | 'imageMeta';
 
 /** StampLookupOptions.fallback for any sidecar: one function for a run, not one per file. */
 export type BodyFallback = (sidecarPath: string, field: BodyField) => unknown;
@@ -137,6 +138,22 @@ interface StampRow {
   stamped_at?: unknown;
 }
 
+/** The key, in a stamp's JSON, of its images' generation parameters in stamp_bodies. */
+const IMAGE_META_KEY = 'imageMeta';
+
+interface ImageMetaMeta {
+  /** The model's image parameters, in image order. */
+  metas: LazyValue<unknown, BodyMeta>;
+  index: number;
+}
+
+/** One image's parameters out of its model's list. */
+const pickMeta = ({ metas, index }: ImageMetaMeta): unknown => {
+  const list = metas.get();
+  const meta = Array.isArray(list) ? list[index] : undefined;
+  return meta === null ? undefined : meta;
+};
+
 const COLUMNS = ['path', 'model', 'sidecar', 'body', 'version_key', 'model_key', 'stamped_at'] as const;
 const toArray = (row: Record<string, unknown>) => COLUMNS.map((column) => row[column]);
 
@@ -170,7 +187,8 @@ export function createSidecarStamps({ db, file, now, guard }: StoreContext): Sid
   const markOrphans = db.prepare(
     'UPDATE stamp_bodies SET orphaned_at = ? WHERE orphaned_at IS NULL ' +
       'AND key NOT IN (SELECT version_key FROM sidecar_stamps WHERE version_key IS NOT NULL) ' +
-      'AND key NOT IN (SELECT model_key FROM sidecar_stamps WHERE model_key IS NOT NULL)',
+      'AND key NOT IN (SELECT model_key FROM sidecar_stamps WHERE model_key IS NOT NULL) ' +
+      `AND key NOT IN (SELECT json_extract(body, '$.${IMAGE_META_KEY}') FROM sidecar_stamps WHERE json_extract(body, '$.${IMAGE_META_KEY}') IS NOT NULL)`,
   );
   const dropOrphans = db.prepare('DELETE FROM stamp_bodies WHERE orphaned_at IS NOT NULL AND orphaned_at < ?');
   /** Stamps were replaced or removed in this run: `collect` has something to look at. */
@@ -226,6 +244,35 @@ export function createSidecarStamps({ db, file, now, guard }: StoreContext): Sid
     return key;
   };
 
+  /**
+   * The section's images without their generation parameters, and the key of those in the
+   * store (null when no image has any). Parameters still unparsed (from `lookup`) keep their key.
+   */
+  const storeImageMeta = (images: unknown): { images: unknown; key: string | null } => {
+    if (!Array.isArray(images) || images.length === 0) return { images, key: null };
+    const lazies = images.map((image) => (image && typeof image === 'object' ? lazyOf(image as object, 'meta') : undefined));
+    const first = lazies[0]?.meta as ImageMetaMeta | undefined;
+    let key: string | null = null;
+    if (first && lazies.every((lazy, index) => lazy && (lazy.meta as ImageMetaMeta).metas === first.metas && (lazy.meta as ImageMetaMeta).index === index)) {
+      key = (first.metas.meta as BodyMeta).key;
+      keepBody.run(key);
+    } else {
+      const metas = images.map((image) => ((image as { meta?: unknown } | null)?.meta ?? null));
+      if (metas.some((meta) => meta !== null)) {
+        const text = JSON.stringify(metas);
+        key = createHash('sha256').update(text).digest('base64url');
+        insertBody.run(key, text);
+      }
+    }
+    if (key === null) return { images, key };
+    const stripped = images.map((image) => {
+      const out: Record<string, unknown> = {};
+      for (const name of Object.keys(image as object)) if (name !== 'meta') out[name] = (image as Record<string, unknown>)[name];
+      return out;
+    });
+    return { images: stripped, key };
+  };
+
   /** A row whose identity and stat matched, as a stamp with its bodies unparsed; undefined when it cannot be used. */
   const fromRow = (row: StampRow, sidecarPath: string, model: FileIdentity, sidecar: SidecarStat, fallback: BodyFallback | undefined) => {
     if (typeof row.body !== 'string' || typeof row.stamped_at !== 'number') return undefined;
@@ -255,6 +302,16 @@ export function createSidecarStamps({ db, file, now, guard }: StoreContext): Sid
       bodies.version = version;
     }
     stamp.bodies = bodies;
+    const metaKey = (stamp as unknown as Record<string, unknown>)[IMAGE_META_KEY];
+    delete (stamp as unknown as Record<string, unknown>)[IMAGE_META_KEY];
+    const images = stamp.section.images;
+    if (typeof metaKey === 'string' && Array.isArray(images)) {
+      // Each image's parameters load with the first one read (one parse for the model's images).
+      const metas = bodyValue(metaKey, 'imageMeta', sidecarPath, fallback);
+      for (const [index, image] of images.entries()) {
+        if (image && typeof image === 'object') defineLazy(image as object, 'meta', new LazyValue<unknown, ImageMetaMeta>(pickMeta, { metas, index }));
+      }
+    }
     return stamp;
   };
 
@@ -302,8 +359,13 @@ export function createSidecarStamps({ db, file, now, guard }: StoreContext): Sid
         const versionKey = storeBody(stamp.section, 'version');
         const modelKey = storeBody(stamp.section, 'model');
         const facts = factsFor(stamp);
+        // Generation parameters were most of a stamp with previews (up to a few KB an image),
+        // read on every run: they are a body of their own, parsed when somebody reads them.
+        const { images, key: imageMetaKey } = storeImageMeta(section.images);
+        if (imageMetaKey !== null) section.images = images;
         const body = {
           section,
+          ...(imageMetaKey !== null ? { [IMAGE_META_KEY]: imageMetaKey } : {}),
           a1111,
           ...(stamp.training !== undefined ? { training: stamp.training } : {}),
           ...(facts ? { facts } : {}),
