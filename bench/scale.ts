@@ -1,10 +1,12 @@
 /**
- * `node bench/scale.ts [--files N] [--dir PATH] [--stages]` — the engine on a generated library of N tiny
+ * `node bench/scale.ts [--files N] [--previews N] [--dir PATH] [--stages]` — the engine on a generated library of N tiny
  * safetensors files (default 50,000, in folders of 500, mtimes an hour old), run twice: a first
  * run (everything hashed, identified, written) and a no-change rerun. Each run is its own child
  * process, so its peak RSS is its own. CivitAI is a client made inside the child (every hash is a
  * version of its own, with a realistic body from the fake's fixtures; about 2 versions per model):
- * this measures the engine, not HTTP. Prints seconds, peak RSS, sidecar reads and writes;
+ * this measures the engine, not HTTP. `--previews N` (default 0) saves N previews per model, as
+ * tiny JPEGs the same client hands out, each image with the generation parameters its fixture
+ * has. Prints seconds, peak RSS, sidecar reads and writes;
  * `--stages` adds a line per run with its CPU seconds and the seconds (and heap) of each stage.
  */
 import { spawnSync } from 'node:child_process';
@@ -18,6 +20,7 @@ import { stringify } from 'yaml';
 const { values: args } = parseArgs({
   options: {
     files: { type: 'string', default: '50000' },
+    previews: { type: 'string', default: '0' },
     dir: { type: 'string' },
     child: { type: 'string' },
     keep: { type: 'boolean', default: false },
@@ -34,11 +37,12 @@ if (args.child) {
 
 async function parent(): Promise<void> {
   const count = Math.max(1, Number(args.files));
+  const previews = Math.max(0, Number(args.previews));
   const root = await mkdtemp(path.join(args.dir ?? tmpdir(), 'civitscraper-scale-'));
   try {
-    console.log(`CivitScraper scale benchmark — Node ${process.version}, ${availableParallelism()} cores, ${count} files`);
+    console.log(`CivitScraper scale benchmark — Node ${process.version}, ${availableParallelism()} cores, ${count} files, ${previews} previews each`);
     const started = performance.now();
-    await generate(root, count);
+    await generate(root, count, previews);
     console.log(`library written in ${((performance.now() - started) / 1000).toFixed(1)} s`);
     const rows: string[] = [];
     const stageRows: string[] = [];
@@ -46,7 +50,7 @@ async function parent(): Promise<void> {
       const result = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child', root], {
         encoding: 'utf8',
         maxBuffer: 64 * 1024 * 1024,
-        env: { ...process.env, CIVITSCRAPER_SCALE_FILES: String(count) },
+        env: { ...process.env, CIVITSCRAPER_SCALE_FILES: String(count), CIVITSCRAPER_SCALE_PREVIEWS: String(previews) },
       });
       if (result.status !== 0) {
         process.stderr.write(result.stderr);
@@ -55,7 +59,8 @@ async function parent(): Promise<void> {
       const figures = JSON.parse(result.stdout.trim().split('\n').at(-1) as string) as Record<string, number>;
       rows.push(
         `${label.padEnd(16)} ${String(figures.seconds?.toFixed(2)).padStart(7)} s  peak RSS ${String(Math.round((figures.maxRssKB ?? 0) / 1024)).padStart(5)} MB  ` +
-          `sidecar reads ${figures.sidecarReads}  sidecar files written ${figures.written}  hashed ${figures.hashedFiles} files  records ${figures.records}`,
+          `sidecar reads ${figures.sidecarReads}  sidecar files written ${figures.written}  hashed ${figures.hashedFiles} files  records ${figures.records}` +
+          (previews > 0 ? `  previews downloaded ${figures.previewsDownloaded}` : ''),
       );
       if (args.stages) stageRows.push(`${label.padEnd(16)} cpu ${figures.cpuSeconds?.toFixed(2)} s; ${(figures as unknown as { stages?: string }).stages ?? ''}`);
     }
@@ -66,7 +71,7 @@ async function parent(): Promise<void> {
   }
 }
 
-async function generate(root: string, count: number): Promise<void> {
+async function generate(root: string, count: number, previews: number): Promise<void> {
   const library = path.join(root, 'library');
   const old = new Date(Date.now() - 3600_000);
   const jobs = Array.from({ length: count }, (_, index) => index);
@@ -87,10 +92,15 @@ async function generate(root: string, count: number): Promise<void> {
     path.join(root, 'civitscraper.yaml'),
     stringify({
       input_paths: { models: { path: library, type: 'LORA' } },
-      jobs: { scan: { type: 'scan-paths', output: { images: { save: false } } } },
+      jobs: { scan: { type: 'scan-paths', output: { images: previews > 0 ? { save: true, max_count: previews } : { save: false } } } },
       scanner: { cache_dir: path.join(root, '.cache') },
     }),
   );
+}
+
+async function tinyJpeg(): Promise<Buffer> {
+  const sharp = (await import('sharp')).default;
+  return sharp({ create: { width: 16, height: 16, channels: 3, background: '#7a8' } }).jpeg().toBuffer();
 }
 
 function tinySafetensors(seed: number): Buffer {
@@ -112,7 +122,14 @@ async function child(root: string): Promise<void> {
   const [selected] = selectJobs(config, {});
   const fileCount = Number(process.env.CIVITSCRAPER_SCALE_FILES ?? 50000);
   // About 2 versions per model.
-  const client = inProcessCivitai({ templates: 50, allHashes: true, modelIdOf: (id) => (id % Math.max(1, Math.ceil(fileCount / 2))) + 1 });
+  const previews = Number(process.env.CIVITSCRAPER_SCALE_PREVIEWS ?? 0);
+  const image = previews > 0 ? await tinyJpeg() : undefined;
+  const client = inProcessCivitai({
+    templates: 50,
+    allHashes: true,
+    modelIdOf: (id) => (id % Math.max(1, Math.ceil(fileCount / 2))) + 1,
+    ...(image ? { image } : {}),
+  });
   let stages = '';
   const quiet = () => undefined;
   const logger = { debug: (message: string) => void (message.startsWith('stages: ') && (stages = message.slice(8))), info: quiet, warn: quiet, error: quiet };
@@ -136,6 +153,7 @@ async function child(root: string): Promise<void> {
       sidecarReads: metadata.sidecarReadStats?.reads ?? -1,
       written: result.report.sidecars.written,
       hashedFiles: result.report.hash.files,
+      previewsDownloaded: result.report.images.downloaded,
       records: result.records.length,
       stages,
     }),

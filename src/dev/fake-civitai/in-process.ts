@@ -2,7 +2,8 @@
  * CivitAI answered inside the engine's own process, without HTTP: for runs that measure or test
  * the engine at scale (bench/scale.ts, test/perf/scale-child.ts), where a server would be what
  * is measured. Every known hash is a version of its own, with a body copied from the fixtures'
- * versions; models come from the fixtures too. No images, no downloads.
+ * versions (their images too); models come from the fixtures too. Downloads answer with
+ * `image` when one is given, and fail otherwise.
  */
 import { Catalog } from './catalog.ts';
 
@@ -17,6 +18,8 @@ export interface InProcessCivitaiOptions {
   known?: (sha256: string) => boolean;
   /** Also AutoV2, AutoV3 and CRC32 in the answer's file hashes, as CivitAI sends them. */
   allHashes?: boolean;
+  /** What every image download answers with (a JPEG). */
+  image?: Buffer;
 }
 
 /** A stand-in for the engine's CivitAI client (pass it as `client`), counting its requests. */
@@ -68,8 +71,11 @@ export function inProcessCivitai(options: InProcessCivitaiOptions) {
     async getImages() {
       return { items: [] };
     },
-    async download(): Promise<never> {
-      throw new Error('no downloads in an in-process run');
+    async download(): Promise<{ bytes: Buffer; contentType: string }> {
+      if (!options.image) throw new Error('no downloads in an in-process run');
+      stats.downloadRequests += 1;
+      stats.downloadedBytes += options.image.length;
+      return { bytes: options.image, contentType: 'image/jpeg' };
     },
   };
 }
