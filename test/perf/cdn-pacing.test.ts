@@ -4,6 +4,7 @@
  * API request still downloads all 40 previews, and nothing waits for the budget's next token
  * (a wait that long fails the test at once instead of stalling it). A CDN that answers 429 with
  * Retry-After or 503 gets fewer downloads at once; they succeed later, and nothing is lost.
+ * A slow CDN gets as many downloads at once as the HTTP layer allows it, never more.
  */
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -15,6 +16,7 @@ import { writeCdnLibrary, type CdnLibrary } from '../../bench/cdn-library.ts';
 import { startFakeCivitai, type FakeCivitai } from '../../src/dev/fake-civitai/index.ts';
 import { createCivitaiClient, type ResponseStore } from '../../src/integration/engine/civitai/client.ts';
 import { AdaptiveConcurrency } from '../../src/integration/engine/civitai/flow-control.ts';
+import { DOWNLOAD_CONCURRENCY } from '../../src/integration/engine/civitai/http.ts';
 import { parseConfig, selectJobs, type ScanJob } from '../../src/integration/engine/config/index.ts';
 import { runScanJob } from '../../src/integration/engine/run.ts';
 
@@ -135,6 +137,40 @@ describe('image downloads', () => {
       expect(await readFile(file)).toEqual(bytes);
     }
     for (const [sidecar, part] of sidecarsBefore) expect(civitaiPart(await readFile(sidecar, 'utf8'))).toEqual(part);
+  });
+
+  it('keep every download slot of the CDN busy, and never more than that many at once', async () => {
+    const { run } = setup(1_000_000, true);
+    const before = await run();
+    const previews = before.records.flatMap((record) => record.images.map((image) => image.path));
+    expect(previews).toHaveLength(MODELS * PREVIEWS);
+    await Promise.all(previews.map((file) => rm(file)));
+
+    // Each preview takes the CDN a while, so downloads asked for together overlap there.
+    fake.setFaults({ paths: '/cdn/', latencyMs: 150 });
+    const start = fake.requests.length;
+    let peak = 0;
+    const requests = fake.requests;
+    const push = requests.push;
+    requests.push = function counted(...items) {
+      const length = push.apply(this, items);
+      // Answered ones have their status; the rest are in flight at the CDN right now.
+      peak = Math.max(peak, requests.slice(start).filter((request) => isCdn(request) && request.status === undefined).length);
+      return length;
+    };
+    let result: Awaited<ReturnType<typeof run>>;
+    try {
+      result = await run();
+    } finally {
+      requests.push = push;
+      fake.setFaults({});
+    }
+    expect(result.report.images.downloaded).toBe(MODELS * PREVIEWS);
+    expect(result.report.images.failed).toBe(0);
+    // Not one model's previews after another, `max_concurrent` (4) models at once: as many as
+    // the HTTP layer allows one host, which is also the most it ever lets through.
+    expect(peak).toBe(DOWNLOAD_CONCURRENCY);
+    for (const file of previews) expect((await stat(file)).size).toBeGreaterThan(0);
   });
 });
 

@@ -7,7 +7,7 @@ import { link, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { ModelVersion } from '../civitai/schemas.ts';
 import type { ModelRecord } from '../records/schema.ts';
-import { linkTempPath, toJsonText, writeFileAtomic, type WriteOutcome } from '../util/atomic-write.ts';
+import { linkTempPath, quickStat, toJsonText, writeFileAtomic, type WriteOutcome } from '../util/atomic-write.ts';
 import { userText, userWeight, type SidecarUserValues } from './a1111.ts';
 
 /**
@@ -50,25 +50,44 @@ export async function writeWebuiPreview(
   const first = webuiPreviewSource(record);
   if (!first) return { outcome: 'no-image' };
   const target = previewPath(path.extname(first));
-  const bytes = await readFile(first).catch((error: NodeJS.ErrnoException) => {
-    if (error.code === 'ENOENT') return undefined;
-    throw error;
-  });
+  // Sizes first: a first run links thousands of previews where nothing is yet, and neither
+  // file needs reading for that.
+  const source = await quickStat(first);
+  if (!source?.isFile()) {
+    // Not there, not stat'able, or not a file: reading it says which (a missing file is no error).
+    await readFile(first).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'ENOENT') throw error;
+    });
+  }
   // The downloaded preview is gone (its download failed this time): the next run gets it again.
-  if (!bytes || bytes.length === 0) return { outcome: 'source-missing' };
-  const current = await readFile(target).catch(() => undefined);
-  if (current?.equals(bytes)) return { path: target, outcome: 'unchanged' };
-  if (current && current.length > 0 && ownedBefore !== target) return { outcome: 'kept-user-file' };
+  if (!source?.isFile() || source.size === 0) return { outcome: 'source-missing' };
+  const present = await quickStat(target);
+  const currentSize = present?.isFile() ? present.size : 0;
+  if (currentSize === source.size) {
+    const [current, bytes] = await Promise.all([readFile(target).catch(() => undefined), readFile(first).catch(() => undefined)]);
+    if (current && bytes?.equals(current)) return { path: target, outcome: 'unchanged' };
+  }
+  if (currentSize > 0 && ownedBefore !== target) return { outcome: 'kept-user-file' };
   const temporary = linkTempPath(target);
   try {
-    await rm(temporary, { force: true });
-    await link(first, temporary);
+    await linkOver(first, temporary);
     await rename(temporary, target);
   } catch {
     await rm(temporary, { force: true });
-    await writeFileAtomic(target, bytes, { skipIfUnchanged: false });
+    await writeFileAtomic(target, await readFile(first), { skipIfUnchanged: false });
   }
   return { path: target, outcome: 'written' };
+}
+
+/** A hard link at `temporary`, replacing one a crashed process of the same pid left there. */
+async function linkOver(source: string, temporary: string): Promise<void> {
+  try {
+    await link(source, temporary);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    await rm(temporary, { force: true });
+    await link(source, temporary);
+  }
 }
 
 /** ComfyUI-Lora-Manager's `metadata_source` for our source names. */

@@ -9,8 +9,18 @@ import type { LocalImage } from '../records/schema.ts';
 import type { RunContext, WorkItem } from '../run.ts';
 import { isSet } from '../records/lazy.ts';
 import { imageIsIntact, prefetchContent, type ContentProbe } from '../sidecars/repair.ts';
-import { describePaths, parseTempName, writeFailureCode, writeFailureHint } from '../util/atomic-write.ts';
+import { DOWNLOAD_CONCURRENCY } from '../civitai/http.ts';
+import { describePaths, parseTempName, withWriteBatch, writeFailureCode, writeFailureHint } from '../util/atomic-write.ts';
 import { mapLimit } from '../util/map-limit.ts';
+
+/**
+ * Models whose previews are fetched at once. Twice the CDN's download slots per host, so every
+ * slot stays busy while some models write or wait for the NSFW feed; the HTTP layer holds each
+ * host to its own adaptive limit and API calls to `api.batch.max_concurrent`, so this only
+ * bounds what waits in memory (one download each) and the files open for writing (one each,
+ * well below the open-file cap).
+ */
+const MODELS_AT_ONCE = 2 * DOWNLOAD_CONCURRENCY;
 
 /**
  * Previews of the versions identified in this run, within the job's count and NSFW limits; and
@@ -41,10 +51,30 @@ export async function downloadImages(ctx: RunContext): Promise<void> {
     }
   };
   const identified = ctx.items.filter((item) => item.identification?.status === 'identified' && isSet(item, 'version'));
+  const modelsAtOnce = Math.max(MODELS_AT_ONCE, config.api.batch.max_concurrent);
 
+  // Each preview is still temp → rename (a kill -9 leaves the old file or the new one, never
+  // half of one), but not fsynced one by one (at 10 ms an fsync, 20,000 previews wait minutes):
+  // the folders are fsynced once when the stage ends, before any sidecar that lists them is
+  // written. A power cut soon after may leave a preview empty; the next run finds it empty and
+  // downloads it again (brokenImages).
+  await withWriteBatch(() => fetchAll(ctx, identified, modelsAtOnce, policy, tally));
+
+  report.images.repaired += repairedNames.length;
+  if (repairedNames.length > 0) {
+    const shown = repairedNames.slice(0, 3).join(', ') + (repairedNames.length > 3 ? ', …' : '');
+    ctx.log.info(`images: repaired ${repairedNames.length} missing/empty preview${repairedNames.length === 1 ? '' : 's'} (${shown})`);
+  }
+}
+
+type Policy = Parameters<typeof downloadPreviews>[0]['policy'];
+type Tally = (item: WorkItem, outcome: PreviewOutcome, broken: readonly LocalImage[]) => void;
+
+async function fetchAll(ctx: RunContext, identified: readonly WorkItem[], modelsAtOnce: number, policy: Policy, tally: Tally): Promise<void> {
+  const { config, client, report, dryRun } = ctx;
   await mapLimit(
     identified.filter((item) => item.fresh),
-    config.api.batch.max_concurrent,
+    modelsAtOnce,
     async (item) => {
       const version = item.version as ModelVersion;
       const previous = item.sidecar.kind === 'own' ? item.sidecar.stored.images : [];
@@ -85,7 +115,7 @@ export async function downloadImages(ctx: RunContext): Promise<void> {
       const broken = await brokenImages(item.images, probe);
       if (broken.length > 0) brokenOf.set(item, broken);
     }
-    await mapLimit([...brokenOf], config.api.batch.max_concurrent, async ([item, broken]) => {
+    await mapLimit([...brokenOf], modelsAtOnce, async ([item, broken]) => {
       const stored = item.images;
       const outcome = await downloadPreviews({
         client,
@@ -105,12 +135,6 @@ export async function downloadImages(ctx: RunContext): Promise<void> {
       });
       tally(item, outcome, broken);
     });
-  }
-
-  report.images.repaired += repairedNames.length;
-  if (repairedNames.length > 0) {
-    const shown = repairedNames.slice(0, 3).join(', ') + (repairedNames.length > 3 ? ', …' : '');
-    ctx.log.info(`images: repaired ${repairedNames.length} missing/empty preview${repairedNames.length === 1 ? '' : 's'} (${shown})`);
   }
 }
 

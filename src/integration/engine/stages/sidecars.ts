@@ -1,4 +1,3 @@
-import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { ModelVersion } from '../civitai/schemas.ts';
 import type { ModelRecord } from '../records/schema.ts';
@@ -7,7 +6,7 @@ import { isSet } from '../records/lazy.ts';
 import { describeKinds, findMissingFiles, pathsToProbe, prefetchContent, type MissingFile, type RepairKind } from '../sidecars/repair.ts';
 import { writeModelSidecars, type SidecarWriteFailure, type SidecarWriteResult } from '../sidecars/write.ts';
 import type { SidecarStamp } from '../state/index.ts';
-import { describePaths, sweepStaleTempFiles, withWriteBatch, writeFailureHint } from '../util/atomic-write.ts';
+import { describePaths, quickStat, sweepStaleTempFiles, withWriteBatch, writeFailureHint } from '../util/atomic-write.ts';
 import { mapLimit } from '../util/map-limit.ts';
 
 /** Models whose files are written at once. */
@@ -64,7 +63,7 @@ export async function writeSidecars(ctx: RunContext): Promise<void> {
     if (item.fresh && written.metadata) outcomes.push({ path: item.layout.metadataPath, model: item.file.path, incomplete: written.metadata.section.incomplete === true });
     // Stamp what is on disk now, so the next run does not read it back (sidecar-stamps.ts).
     if (written.metadata && ctx.state) {
-      const now = await stat(item.layout.metadataPath).catch(() => undefined);
+      const now = await quickStat(item.layout.metadataPath);
       if (now?.isFile()) {
         const { dev, ino, size, mtimeMs } = item.file;
         stamps.push({

@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomBytes } from 'node:crypto';
+import { statSync, type Stats } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
@@ -14,6 +15,7 @@ export type WriteOutcome = 'written' | 'unchanged';
  * leave an empty file there either.) Per-file fsync on 50,000 sidecars was most of a run.
  */
 export interface WriteBatch {
+  /** Folders written into: each is known to exist (no mkdir for the next file) and is fsynced at the end. */
   readonly folders: Set<string>;
   files: number;
 }
@@ -67,16 +69,25 @@ export async function writeFileAtomic(
   options: { skipIfUnchanged?: boolean } = {},
 ): Promise<WriteOutcome> {
   const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : Buffer.from(data);
-  if (options.skipIfUnchanged !== false) {
+  // Read back only a file of the same size: most writes of a first run are new files.
+  if (options.skipIfUnchanged !== false && (await sizeOf(target)) === bytes.length) {
     const current = await readFile(target).catch(() => undefined);
     if (current && current.equals(bytes)) return 'unchanged';
   }
   const folder = dirname(target);
-  await mkdir(folder, { recursive: true });
-  const temporary = join(folder, `.${basename(target)}.${randomBytes(6).toString('hex')}.tmp`);
   const batch = batchStorage.getStore();
+  // A folder this batch already wrote into exists; one removed since then is made again below.
+  if (!batch?.folders.has(folder)) await mkdir(folder, { recursive: true });
+  const temporary = join(folder, `.${basename(target)}.${tempSuffix()}.tmp`);
   try {
-    const handle = await open(temporary, 'wx');
+    let handle;
+    try {
+      handle = await open(temporary, 'wx');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || !batch) throw error;
+      await mkdir(folder, { recursive: true });
+      handle = await open(temporary, 'wx');
+    }
     try {
       await handle.writeFile(bytes);
       if (batch) {
@@ -94,6 +105,55 @@ export async function writeFileAtomic(
     throw error;
   }
   return 'written';
+}
+
+/** A stat slower than this did not come from a local disk's cache (a network share, a busy disk). */
+const SLOW_STAT_MS = 0.5;
+/** Slow stats lately: up one for a slow one, down one for a fast one. */
+let slowStats = 0;
+const SLOW_STATS_MAX = 8;
+
+/**
+ * The file at `file`, undefined when there is none (or it cannot be stat'ed: a write then says
+ * why). Synchronous while stats are fast: on a local disk that costs the main thread a few µs,
+ * where a promise stat (or a readFile that fails) is a thread-pool round trip and, for a missing
+ * file, an Error with its stack, tens of thousands of times in a first run. Once stats are slow
+ * (a network share), the thread pool, so the event loop never waits for a round trip.
+ */
+export async function quickStat(file: string): Promise<Stats | undefined> {
+  if (slowStats >= SLOW_STATS_MAX) return stat(file).catch(() => undefined);
+  const before = performance.now();
+  let info: Stats | undefined;
+  try {
+    info = statSync(file, { throwIfNoEntry: false });
+  } catch {
+    info = undefined;
+  }
+  // One preempted stat on a busy machine is not a network share: it takes several in a row.
+  slowStats = performance.now() - before > SLOW_STAT_MS ? slowStats + 1 : Math.max(0, slowStats - 1);
+  return info;
+}
+
+async function sizeOf(file: string): Promise<number | undefined> {
+  const info = await quickStat(file);
+  return info?.isFile() ? info.size : undefined;
+}
+
+/**
+ * 12 random hex digits for a temp name, from a pool refilled 512 names at a time: the same 48
+ * random bits per name as one `randomBytes(6)` each, without a system call per file (tens of
+ * thousands in a first run with previews).
+ */
+const SUFFIX_BYTES = 6;
+let suffixPool = Buffer.alloc(0);
+let suffixNext = 0;
+function tempSuffix(): string {
+  if (suffixNext + SUFFIX_BYTES > suffixPool.length) {
+    suffixPool = randomBytes(SUFFIX_BYTES * 512);
+    suffixNext = 0;
+  }
+  suffixNext += SUFFIX_BYTES;
+  return suffixPool.toString('hex', suffixNext - SUFFIX_BYTES, suffixNext);
 }
 
 /** JSON the way sidecars are written: 2-space indent, UTF-8 kept as is, trailing newline. */
