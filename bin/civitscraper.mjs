@@ -5,6 +5,7 @@
 // works the same from a shell, from cron and from npm scripts.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import module from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -32,6 +33,10 @@ if (major < 22 || (major === 22 && minor < 12)) {
     process.stderr.write(`civitscraper: ${compiled} is missing. In a clone of the repository, run \`npm run compile\` first.\n`);
     process.exit(2);
   }
+  // A run loads a few hundred modules (zod, yaml, the engine): V8's compiled code is kept on disk
+  // (the OS temp folder, keyed by file contents) so the next start skips most of the compiling.
+  // NODE_DISABLE_COMPILE_CACHE=1 turns it off.
+  module.enableCompileCache?.();
   const { main } = await import('../dist/integration/cli/main.js');
   process.exitCode = await main(process.argv.slice(2));
 }

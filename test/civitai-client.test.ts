@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createCivitaiClient, CivitaiRequestError } from '../src/integration/engine/civitai/client.ts';
 import { parseRetryAfter } from '../src/integration/engine/civitai/http.ts';
@@ -101,6 +102,61 @@ describe('CivitAI client', () => {
     expect(api.hits[0]?.headers.authorization).toBe('Bearer SECRET-KEY-123');
     expect(cdn.hits[0]?.headers.authorization).toBeUndefined();
     expect(civitai.stats).toMatchObject({ apiRequests: 1, downloadRequests: 1 });
+  });
+
+  it('decodes gzip, deflate and br bodies, and asks for them', async () => {
+    const body = JSON.stringify({ items: [{ id: 1, name: 'm'.repeat(5000) }] });
+    const encoders: Record<string, (data: string) => Buffer> = { gzip: gzipSync, deflate: deflateSync, br: brotliCompressSync };
+    const { origin, hits } = await serve((req, res, count) => {
+      const coding = Object.keys(encoders)[(count - 1) % 3] as string;
+      const encoded = (encoders[coding] as (data: string) => Buffer)(body);
+      res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': coding, 'content-length': String(encoded.length) });
+      res.end(encoded);
+    });
+    const civitai = client(origin);
+    for (let round = 0; round < 3; round += 1) {
+      await expect(civitai.getModels([1])).resolves.toMatchObject([{ id: 1, name: 'm'.repeat(5000) }]);
+    }
+    expect(hits).toHaveLength(3);
+    expect(hits[0]?.headers['accept-encoding']).toMatch(/gzip.*deflate.*br/);
+  });
+
+  it('follows a download\'s redirects (302, 301, 307, relative or not), and not past 20 of them', async () => {
+    const { origin, hits } = await serve((req, res) => {
+      const hop = Number(/\/hop\/(\d+)/.exec(req.url ?? '')?.[1] ?? -1);
+      if (req.url === '/image.jpeg') {
+        res.writeHead(302, { location: '/hop/1' });
+        res.end();
+      } else if (hop >= 1 && hop < 3) {
+        res.writeHead(hop === 1 ? 301 : 307, { location: `${origin}/hop/${hop + 1}` });
+        res.end();
+      } else if (hop === 3) {
+        res.writeHead(200, { 'content-type': 'image/png' });
+        res.end(Buffer.from('picture'));
+      } else {
+        res.writeHead(302, { location: req.url ?? '/' });
+        res.end();
+      }
+    });
+    const civitai = client(origin, { max_retries: 0 });
+    const answer = await civitai.download(`${origin}/image.jpeg`);
+    expect(answer.bytes.toString()).toBe('picture');
+    expect(hits.map((hit) => hit.url)).toEqual(['/image.jpeg', '/hop/1', '/hop/2', '/hop/3']);
+    const loop = await civitai.download(`${origin}/loop`).catch((error: unknown) => error);
+    expect(loop).toBeInstanceOf(CivitaiRequestError);
+    expect((loop as CivitaiRequestError).message).toMatch(/more than 20 redirects/);
+  });
+
+  it('an API redirect is the answer when the key is set (never followed with it)', async () => {
+    const other = await serve((_req, res) => json(res, 200, { items: [{ id: 1 }] }));
+    const { origin, hits } = await serve((_req, res) => {
+      res.writeHead(302, { location: `${other.origin}/api/v1/models?ids=1` });
+      res.end();
+    });
+    const failure = await client(origin, { max_retries: 0 }).getModels([1]).catch((error: unknown) => error);
+    expect(hits).toHaveLength(1);
+    expect(other.hits).toHaveLength(0);
+    expect(failure).toBeInstanceOf(CivitaiRequestError);
   });
 
   it('posts hashes in batches of at most 100', async () => {

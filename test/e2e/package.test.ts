@@ -52,14 +52,14 @@ beforeAll(async () => {
 }, 600_000);
 
 /** A config for a library under `work`, identified against the fake CivitAI. */
-async function writeConfig(name: string, libraryDir: string, cacheDir: string): Promise<string> {
+async function writeConfig(name: string, libraryDir: string, cacheDir: string, scanner: Record<string, unknown> = {}): Promise<string> {
   const file = path.join(work, name);
   await writeFile(
     file,
     stringify({
       api: { base_url: fake.apiBaseUrl, timeout: 10, max_retries: 2 },
       input_paths: sampleInputPaths(path.join(work, libraryDir)),
-      scanner: { cache_dir: path.join(work, cacheDir) },
+      scanner: { cache_dir: path.join(work, cacheDir), ...scanner },
     }),
   );
   return file;
@@ -159,7 +159,8 @@ describe('the installed civitscraper command', () => {
   it('scans with worker threads from the compiled package', async () => {
     // A library of its own, never scanned: every readable file is hashed, on the pool.
     const fresh = await generateSampleLibrary(path.join(work, 'library-cli'));
-    const cliConfig = await writeConfig('cli.yaml', 'library-cli', 'cache-cli');
+    // Threads asked for: a library this small would be hashed on the main thread otherwise.
+    const cliConfig = await writeConfig('cli.yaml', 'library-cli', 'cache-cli', { hash_threads: 2 });
     const { code, stdout, stderr } = await runCli(['scan', '--config', cliConfig, '--debug', '--json'], site);
     expect(stderr).not.toMatch(/ERR_UNSUPPORTED_NODE_MODULES_TYPE_STRIPPING|main thread/);
     expect(stderr).toMatch(/hash pool: \d+ worker threads \(hash-worker\.js\)/);

@@ -77,6 +77,45 @@ describe('hash pool', () => {
     }
   });
 
+  it('hashes a first batch of a few small files on this thread, and starts the threads once more work arrives', async () => {
+    const debug: string[] = [];
+    const logger = { debug: (message: string) => debug.push(message), info: () => {}, warn: () => {}, error: () => {} };
+    // No `threads`: the pool decides when the threads are worth starting.
+    const p = pool({ logger });
+    const tiny = jobs.filter((job) => (job.size ?? 0) < 65_537).slice(0, 8);
+    for (const outcome of await hashMany(p, tiny)) {
+      const expected = await hashFile(outcome.job.path, { types: ALL, tensorOffset: outcome.job.tensorOffset });
+      expect(outcome.result?.hashes).toEqual(expected.hashes);
+    }
+    expect(debug.some((line) => line.includes(`small files, hashed on this thread`))).toBe(true);
+    expect(debug.some((line) => /hash pool: \d+ worker threads/.test(line))).toBe(false);
+    // 48 MiB and an unknown size are past what this thread takes on: the threads start for them.
+    const more = [big, { ...(jobs[3] as HashJob), size: undefined }];
+    for (const outcome of await hashMany(p, more)) {
+      const expected = await hashFile(outcome.job.path, { types: ALL, tensorOffset: outcome.job.tensorOffset });
+      expect(outcome.result?.hashes).toEqual(expected.hashes);
+    }
+    expect(debug.some((line) => /hash pool: \d+ worker threads/.test(line))).toBe(true);
+    expect(p.stats.files).toBe(tiny.length + more.length);
+    // A count of threads given has them from the first file.
+    const counted: string[] = [];
+    await hashMany(pool({ threads: 1, logger: { ...logger, debug: (message: string) => counted.push(message) } }), tiny.slice(0, 2));
+    expect(counted.some((line) => /hash pool: 1 worker threads/.test(line))).toBe(true);
+  });
+
+  it('Ctrl-C cancels the files still hashing on this thread after the threads took over', async () => {
+    const controller = new AbortController();
+    const p = pool({ signal: controller.signal });
+    // 17 MiB fits on this thread; 48 MiB more does not, so the threads start while it is read.
+    const small = p.hash(jobs[9] as HashJob);
+    await new Promise((resolve) => setImmediate(resolve));
+    const large = p.hash(big);
+    controller.abort(new DOMException('interrupted', 'AbortError'));
+    await expect(small).rejects.toMatchObject({ name: 'AbortError' });
+    await expect(large).rejects.toMatchObject({ name: 'AbortError' });
+    await p.close();
+  });
+
   it('does not make small files wait behind a large one', async () => {
     // One thread: the single lane prefers small files, so the large file goes last.
     const order: string[] = [];

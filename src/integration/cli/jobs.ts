@@ -9,7 +9,7 @@ import type { CivitaiClient } from '../engine/civitai/client.ts';
 import type { Job, ScanJob, SyncLoraTriggersJob } from '../engine/config/index.ts';
 import { runScanJob } from '../engine/run.ts';
 import { reportToJson, type RunReport } from '../engine/report.ts';
-import { KritaSyncError, runSyncLoraTriggersJob, type KritaSyncReport } from '../engine/krita/index.ts';
+import type { KritaSyncReport } from '../engine/krita/index.ts';
 import { formatPlanTable, writePlanJson, type OrganizePlan } from '../engine/organize/index.ts';
 import type { ModelRecord } from '../engine/records/schema.ts';
 import type { CliContext } from './context.ts';
@@ -149,6 +149,8 @@ export async function runSyncStep(ctx: CliContext, name: string, job: SyncLoraTr
   const { logger } = ctx;
   const outcome: JobOutcome = { name, type: 'sync-lora-triggers', interrupted: false };
   const effective: SyncLoraTriggersJob = options.lorasFile ? { ...job, loras_file: path.resolve(options.lorasFile) } : job;
+  // Loaded here: a scan that has no Krita job never needs it.
+  const { KritaSyncError, runSyncLoraTriggersJob } = await import('../engine/krita/index.ts');
   try {
     const report = await runSyncLoraTriggersJob({
       config: ctx.config,

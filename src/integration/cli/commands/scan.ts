@@ -2,7 +2,6 @@
 import type { SelectedJob } from '../../engine/config/index.ts';
 import type { CliContext } from '../context.ts';
 import { runScanStep, runSyncStep, type JobOutcome } from '../jobs.ts';
-import { checkSiteCuration, scanBuildsSite, siteStep } from './site-step.ts';
 import { chooseJobs, jobsResult, runEachJob, type CommandResult } from './shared.ts';
 
 export async function runJobs(ctx: CliContext, jobs: readonly SelectedJob[]): Promise<{ outcomes: JobOutcome[]; notRun: string[] }> {
@@ -17,11 +16,14 @@ export async function runJobs(ctx: CliContext, jobs: readonly SelectedJob[]): Pr
 }
 
 export async function scanCommand(ctx: CliContext): Promise<CommandResult> {
-  if (scanBuildsSite(ctx)) checkSiteCuration(ctx);
+  // --no-site and dry runs never build the site: the site's modules are not even loaded.
+  const sites = ctx.args.noSite || ctx.dryRun ? undefined : await import('./site-step.ts');
+  const buildsSite = sites?.scanBuildsSite(ctx) ?? false;
+  if (buildsSite) sites?.checkSiteCuration(ctx);
   const ran = await runJobs(ctx, chooseJobs(ctx));
   const result = jobsResult(ctx, ran);
-  if (!scanBuildsSite(ctx)) return result;
-  const { exitCode, site } = await siteStep(ctx, result.exitCode, {});
+  if (!sites || !buildsSite) return result;
+  const { exitCode, site } = await sites.siteStep(ctx, result.exitCode, {});
   return { exitCode, json: { ...result.json, exitCode, site } };
 }
 

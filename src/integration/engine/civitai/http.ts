@@ -4,6 +4,8 @@
  * The per-minute budget is the API's; downloads are paced by how many run at once per host.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
+import type { IncomingMessage } from 'node:http';
+import type { Readable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from '../util/logger.ts';
 import { AdaptiveConcurrency, AdaptiveTokenBucket, CircuitBreaker, Semaphore } from './flow-control.ts';
@@ -353,7 +355,7 @@ export class HttpClient {
           method: init.method,
           ...(init.body !== undefined ? { body: init.body } : {}),
           headers,
-          redirect: toApi && this.options.apiKey ? 'manual' : 'follow',
+          followRedirects: !(toApi && this.options.apiKey),
         },
         init.maxBytes,
       );
@@ -364,7 +366,7 @@ export class HttpClient {
    * One request and its whole body, within the total deadline, the idle deadline and the size
    * cap; the caller's signal cancels it. Whichever ends it first closes the connection.
    */
-  private async exchange(url: string, request: RequestInit, maxBytes: number): Promise<RawResponse> {
+  private async exchange(url: string, request: OutgoingRequest, maxBytes: number): Promise<RawResponse> {
     const { timeoutMs } = this.options;
     const idleMs = this.idleTimeoutMs;
     const controller = new AbortController();
@@ -387,7 +389,7 @@ export class HttpClient {
       if (stopped === 'deadline') return new CivitaiRequestError('timeout', url, `the request timed out (not complete after ${seconds(timeoutMs)})`);
       if (stopped === 'idle') return new CivitaiRequestError('timeout', url, `the request timed out (no data for ${seconds(idleMs)})`);
       if (stopped === 'aborted') return abortedError(url);
-      return toRequestError(error, url);
+      return transportError(error, url);
     };
     const tooLarge = (received: number, declared?: number) => {
       stop('too-large');
@@ -402,42 +404,58 @@ export class HttpClient {
       return error;
     };
     try {
-      let response: Response;
+      let response: IncomingMessage;
       try {
-        response = await fetch(url, { ...request, signal: controller.signal });
+        response = await openFollowing(new URL(url), request, controller.signal);
       } catch (error) {
         throw failure(error);
       }
-      const encoded = Boolean(response.headers.get('content-encoding'));
-      const lengthHeader = response.headers.get('content-length');
-      const declared = lengthHeader !== null && /^\s*\d+\s*$/.test(lengthHeader) ? Number(lengthHeader) : undefined;
+      const encodings = headerText(response.headers['content-encoding']);
+      const lengthHeader = headerText(response.headers['content-length']);
+      const declared = /^\s*\d+\s*$/.test(lengthHeader) ? Number(lengthHeader) : undefined;
       // Compressed bodies only grow when decoded: a compressed length past the cap is past it too.
-      if (declared !== undefined && declared > maxBytes) throw tooLarge(0, declared);
-      const chunks: Uint8Array[] = [];
-      let received = 0;
-      if (response.body) {
-        const reader = response.body.getReader();
-        arrived();
-        try {
-          for (;;) {
-            const next = await reader.read();
-            if (next.done) break;
-            received += next.value.byteLength;
-            // Counted as decoded, so a small compressed body that inflates past the cap stops too.
-            if (received > maxBytes) throw tooLarge(received);
-            chunks.push(next.value);
-            arrived();
-          }
-        } catch (error) {
-          throw failure(error);
-        }
+      if (declared !== undefined && declared > maxBytes) {
+        response.destroy();
+        throw tooLarge(0, declared);
       }
+      const bytes = await new Promise<Buffer>((resolve, reject) => {
+        const chunks: Buffer[] = [];
+        let received = 0;
+        let body: Readable;
+        try {
+          body = decoded(response, encodings);
+        } catch (error) {
+          response.destroy();
+          reject(failure(error));
+          return;
+        }
+        const fail = (error: unknown) => {
+          response.destroy();
+          if (body !== response) body.destroy();
+          reject(failure(error));
+        };
+        arrived();
+        body.on('data', (chunk: Buffer) => {
+          received += chunk.length;
+          // Counted as decoded, so a small compressed body that inflates past the cap stops too.
+          if (received > maxBytes) {
+            fail(tooLarge(received));
+            return;
+          }
+          chunks.push(chunk);
+          arrived();
+        });
+        body.once('end', () => resolve(Buffer.concat(chunks, received)));
+        body.on('error', fail);
+        // A cancelled or cut connection ends the response without an 'end' on the decoder.
+        if (body !== response) response.on('error', fail);
+      });
       return {
-        status: response.status,
-        bytes: Buffer.concat(chunks, received),
-        contentType: response.headers.get('content-type') ?? '',
-        retryAfter: response.headers.get('retry-after'),
-        ...(declared !== undefined && !encoded ? { expectedLength: declared } : {}),
+        status: response.statusCode ?? 0,
+        bytes,
+        contentType: headerText(response.headers['content-type']),
+        retryAfter: response.headers['retry-after'] ?? null,
+        ...(declared !== undefined && encodings === '' ? { expectedLength: declared } : {}),
       };
     } finally {
       clearTimeout(deadline);
@@ -466,6 +484,103 @@ export class HttpClient {
       );
     });
   }
+}
+
+/** What `exchange` sends. `followRedirects: false`: a 3xx is the answer (the API with a key). */
+interface OutgoingRequest {
+  method: string;
+  body?: string;
+  headers: Record<string, string>;
+  followRedirects: boolean;
+}
+
+const MAX_REDIRECTS = 20;
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+
+/**
+ * The request on node:http(s) rather than fetch: a run downloads hundreds of previews, and
+ * fetch's web streams cost about three times the CPU per response on this path. Bodies are
+ * decoded as fetch would (gzip, deflate, br); redirects are followed as fetch follows them.
+ */
+async function openFollowing(target: URL, request: OutgoingRequest, signal: AbortSignal): Promise<IncomingMessage> {
+  let url = target;
+  let method = request.method;
+  let body = request.body;
+  const headers: Record<string, string> = { 'accept-encoding': ACCEPT_ENCODING, ...request.headers };
+  for (let hops = 0; ; hops += 1) {
+    const response = await open(url, method, headers, body, signal);
+    const status = response.statusCode ?? 0;
+    const location = headerText(response.headers.location);
+    if (!request.followRedirects || !REDIRECT_STATUSES.has(status) || location === '') return response;
+    response.destroy();
+    if (hops >= MAX_REDIRECTS) throw new CivitaiRequestError('network', target.href, `network error: more than ${MAX_REDIRECTS} redirects`);
+    const next = new URL(location, url);
+    if (next.protocol !== 'http:' && next.protocol !== 'https:') {
+      throw new CivitaiRequestError('network', target.href, `network error: redirected to a ${next.protocol} URL`);
+    }
+    // As fetch does: 303 (and 301/302 after a POST) turn into a GET without the body, and
+    // credentials never go along to another origin.
+    if (status === 303 || ((status === 301 || status === 302) && method === 'POST')) {
+      method = 'GET';
+      body = undefined;
+      delete headers['content-type'];
+    }
+    if (next.origin !== url.origin) delete headers.authorization;
+    url = next;
+  }
+}
+
+function open(url: URL, method: string, headers: Record<string, string>, body: string | undefined, signal: AbortSignal): Promise<IncomingMessage> {
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    return Promise.reject(new CivitaiRequestError('network', url.href, `network error: ${url.protocol} URLs cannot be fetched`));
+  }
+  return new Promise((resolve, reject) => {
+    // Loaded when first used, and not through `import`: the ESM view of node:http reads every
+    // export, which loads all of undici (fetch, WebSocket) for nothing.
+    const send = url.protocol === 'https:' ? process.getBuiltinModule('node:https').request : process.getBuiltinModule('node:http').request;
+    // The global agents keep connections alive (Node >= 19) and let idle ones go at exit.
+    const outgoing = send(url, { method, headers, signal }, resolve);
+    outgoing.on('error', reject);
+    outgoing.end(body);
+  });
+}
+
+const ACCEPT_ENCODING = 'gzip, deflate, br';
+
+/** The body as decoded bytes; unknown encodings are passed through untouched, as fetch does. */
+function decoded(response: IncomingMessage, encodings: string): Readable {
+  let stream: Readable = response;
+  if (encodings === '') return stream;
+  const zlib = process.getBuiltinModule('node:zlib');
+  // Listed in the order they were applied: undone from the last.
+  for (const coding of encodings.toLowerCase().split(',').map((each) => each.trim()).filter(Boolean).reverse()) {
+    const decoder =
+      coding === 'gzip' || coding === 'x-gzip'
+        ? zlib.createGunzip({ flush: zlib.constants.Z_SYNC_FLUSH, finishFlush: zlib.constants.Z_SYNC_FLUSH })
+        : coding === 'deflate'
+          ? zlib.createInflate({ flush: zlib.constants.Z_SYNC_FLUSH, finishFlush: zlib.constants.Z_SYNC_FLUSH })
+          : coding === 'br'
+            ? zlib.createBrotliDecompress({ flush: zlib.constants.BROTLI_OPERATION_FLUSH, finishFlush: zlib.constants.BROTLI_OPERATION_FLUSH })
+            : undefined;
+    if (!decoder) continue;
+    stream = stream.pipe(decoder);
+  }
+  return stream;
+}
+
+function headerText(value: string | string[] | undefined): string {
+  return Array.isArray(value) ? value.join(', ') : (value ?? '');
+}
+
+/** A failure of the connection itself (refused, reset, cut short): `network`, named by its code. */
+function transportError(error: unknown, url: string): CivitaiRequestError {
+  if (error instanceof CivitaiRequestError) return error;
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'ECONNRESET' && error instanceof Error && error.message === 'aborted') {
+    return new CivitaiRequestError('network', url, 'network error: the connection closed before the whole body arrived');
+  }
+  if (code && code !== 'ABORT_ERR') return new CivitaiRequestError('network', url, `network error: ${code}`);
+  return toRequestError(error, url);
 }
 
 function abortedError(url: string): CivitaiRequestError {

@@ -658,7 +658,8 @@ function checkTemplates(ctx: Context, config: Config, preMerge: Raw, dirs: Dirs,
 }
 
 function validate(ctx: Context, raw: Raw, preMerge: Raw, dirs: Dirs): { config?: Config; issues: ConfigIssue[] } {
-  const result = ConfigSchema.safeParse(raw);
+  // Parsed once per process: compiling zod's fast path for every object costs more than it saves.
+  const result = ConfigSchema.safeParse(raw, { jitless: true });
   const issues: ConfigIssue[] = [];
   const add = (segments: Segment[], message: string) => {
     const line = ctx.locator.line(segments);

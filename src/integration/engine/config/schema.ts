@@ -285,7 +285,10 @@ export const ScannerSchema = z.object({
    * once (the ledger keeps them). `false`: only `hash_types`.
    */
   complete_hashes: z.boolean().optional(),
-  /** Hashing threads; default: the machine's cores (at most 8). */
+  /**
+   * Hashing threads, from the first file; default: the machine's cores (at most 8), started once
+   * the files to read are more than a few hundred or 64 MB (fewer are hashed on the main thread).
+   */
   hash_threads: z.number().int().positive().optional(),
 });
 

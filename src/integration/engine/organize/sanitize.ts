@@ -41,7 +41,9 @@ export function byteLength(text: string): number {
   return Buffer.byteLength(text, 'utf8');
 }
 
-const graphemes = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
+// Made on first use: building it loads ICU's break rules (tens of ms), and most runs never
+// shorten a name.
+let graphemes: Intl.Segmenter | undefined;
 
 /**
  * Shortens a name to `maxBytes` UTF-8 bytes on grapheme boundaries (never half a character or
@@ -55,6 +57,7 @@ export function truncateToBytes(text: string, maxBytes: number): string {
   const budget = maxBytes - byteLength(keep);
   let out = '';
   let used = 0;
+  graphemes ??= new Intl.Segmenter(undefined, { granularity: 'grapheme' });
   for (const { segment } of graphemes.segment(stem)) {
     const size = byteLength(segment);
     if (used + size > budget) break;

@@ -6,6 +6,11 @@
  * a lane with nothing of its kind takes the other kind, so a library of only checkpoints still
  * uses every core. `maxParallelLarge: 1` limits large files to one reader (spinning disks, NAS).
  *
+ * Without `threads`, a first batch of only a few small files (a library of embeddings, a rerun's
+ * new files) is hashed on the calling thread: starting the threads costs more than hashing them.
+ * They start as soon as more work arrives than that. A `threads` count given has them from the
+ * first file (`scanner.hash_threads`).
+ *
  * When worker threads cannot start — the module was bundled so `hash-worker.ts` is not beside it,
  * or this Node cannot run TypeScript in a worker — the pool hashes on the calling thread instead
  * (two lanes, so small files still pass large ones) and says so once through the logger.
@@ -30,7 +35,7 @@ export interface HashJob {
 }
 
 export interface HashPoolOptions {
-  /** Worker threads; default: available cores, at most 8. */
+  /** Worker threads, from the first file on; default: available cores, at most 8, once the work is worth them. */
   threads?: number;
   /** Files at least this big go to the large-file lane (default 256 MiB). */
   largeFileBytes?: number;
@@ -71,6 +76,14 @@ export type WorkerReply =
   | { type: 'failed'; id: number; error: { name: string; message: string; code?: string } };
 
 export const DEFAULT_LARGE_FILE_BYTES = 256 * 1024 * 1024;
+/**
+ * Work hashed on the calling thread before any worker starts (mode `auto`). Starting two
+ * threads costs about as much CPU as hashing a few hundred tiny files here, or tens of MB.
+ */
+export const IN_THREAD_MAX_FILES = 512;
+export const IN_THREAD_MAX_BYTES = 64 * 1024 * 1024;
+/** Files this small are read with blocking calls on this thread: a read costs less than the round trips. */
+const BLOCKING_READ_MAX_BYTES = 1024 * 1024;
 const MAX_DEFAULT_THREADS = 8;
 const WORKER_START_TIMEOUT_MS = 30_000;
 
@@ -115,6 +128,14 @@ export function createHashPool(options: HashPoolOptions = {}): HashPool {
   let lanes: Lane[] = [];
   let mode: HashPoolMode | undefined;
   let starting: Promise<void> | undefined;
+  /** Hashing on this thread only until the work outgrows it (then the threads start). */
+  let provisional = false;
+  let provisionalFiles = 0;
+  let provisionalBytes = 0;
+  /** Set once the provisional start is outgrown (or `ready()` asked): threads from then on. */
+  let threadsWanted = false;
+  /** The calling thread's lanes of a provisional start, still finishing their files. */
+  let retired: Lane[] = [];
   let closed = false;
   let pumpScheduled = false;
   let nextId = 1;
@@ -126,11 +147,36 @@ export function createHashPool(options: HashPoolOptions = {}): HashPool {
   const abortReason = (signal: AbortSignal | undefined): unknown =>
     signal?.reason ?? new DOMException('The operation was aborted', 'AbortError');
 
-  const start = (): Promise<void> => {
+  /** Whether `tasks` still fit on the calling thread, with what it took on so far. */
+  const fitsInThread = (tasks: readonly Task[]): boolean => {
+    let files = provisionalFiles;
+    let bytes = provisionalBytes;
+    for (const task of tasks) {
+      if (task.job.size === undefined) return false;
+      files += 1;
+      bytes += task.job.size;
+    }
+    return files <= IN_THREAD_MAX_FILES && bytes <= IN_THREAD_MAX_BYTES;
+  };
+
+  const takeOnProvisionally = (tasks: readonly Task[]) => {
+    provisionalFiles += tasks.length;
+    for (const task of tasks) provisionalBytes += task.job.size ?? 0;
+  };
+
+  /** `eager`: `ready()` asked for the threads, whatever the work. */
+  const start = (eager = false): Promise<void> => {
     starting ??= (async () => {
       // Beside this module: hash-worker.ts from the sources, hash-worker.js in the package.
       const url = new URL(`./hash-worker${path.extname(fileURLToPath(import.meta.url))}`, import.meta.url);
       const canSpawn = options.mode !== 'in-thread' && url.protocol === 'file:' && existsSync(fileURLToPath(url));
+      if (canSpawn && !eager && !threadsWanted && options.threads === undefined && fitsInThread(incoming)) {
+        takeOnProvisionally(incoming);
+        useInThreadLanes();
+        provisional = true;
+        logger.debug(`hash pool: small files, hashed on this thread (worker threads start past ${IN_THREAD_MAX_FILES} files or ${IN_THREAD_MAX_BYTES / 1024 / 1024} MiB)`);
+        return;
+      }
       if (canSpawn) {
         const candidates: Lane[] = Array.from({ length: threads }, () => ({ prefersLarge: false, dead: false, starting: true }));
         const started = await Promise.all(candidates.map((lane) => spawn(lane, url)));
@@ -230,6 +276,16 @@ export function createHashPool(options: HashPoolOptions = {}): HashPool {
       worker.on('exit', (code) => onDeath(new Error(`exit code ${code}`)));
     });
 
+  /** The provisional start is outgrown: the threads start, the files in hand here finish here. */
+  const startThreadsAfterAll = () => {
+    provisional = false;
+    threadsWanted = true;
+    retired = lanes.filter((lane) => lane.busy);
+    lanes = [];
+    mode = undefined;
+    starting = undefined;
+  };
+
   const settle = (task: Task, how: 'resolve' | 'reject', value: unknown) => {
     if (task.settled) return;
     task.settled = true;
@@ -318,6 +374,7 @@ export function createHashPool(options: HashPoolOptions = {}): HashPool {
       types: task.job.types,
       tensorOffset: task.job.tensorOffset,
       signal: controller.signal,
+      ...(task.job.size !== undefined && task.job.size <= BLOCKING_READ_MAX_BYTES ? { blockingReads: true } : {}),
       ...(task.onProgress ? { onProgress: (bytes: number) => !task.settled && task.onProgress?.(bytes) } : {}),
     }).then(
       (result) => {
@@ -328,6 +385,7 @@ export function createHashPool(options: HashPoolOptions = {}): HashPool {
       (error: unknown) => settle(task, 'reject', error),
     ).finally(() => {
       if (lane.busy === task) lane.busy = undefined;
+      retired = retired.filter((each) => each.busy);
       schedulePump();
     });
   };
@@ -335,7 +393,7 @@ export function createHashPool(options: HashPoolOptions = {}): HashPool {
   /** Rejects a task now; a running one is also stopped (its lane frees up when the thread answers). */
   const cancel = (task: Task, reason: unknown) => {
     if (task.settled) return;
-    const lane = lanes.find((each) => each.busy === task);
+    const lane = lanes.find((each) => each.busy === task) ?? retired.find((each) => each.busy === task);
     if (lane?.worker) {
       const request: WorkerRequest = { type: 'cancel', id: task.id };
       lane.worker.postMessage(request);
@@ -346,7 +404,7 @@ export function createHashPool(options: HashPoolOptions = {}): HashPool {
 
   const cancelAll = (reason: unknown) => {
     for (const task of [...incoming, ...small.drain(), ...large.drain()]) cancel(task, reason);
-    for (const lane of lanes) if (lane.busy) cancel(lane.busy, reason);
+    for (const lane of [...lanes, ...retired]) if (lane.busy) cancel(lane.busy, reason);
     incoming = [];
     queuedSmallBytes = 0;
   };
@@ -360,7 +418,8 @@ export function createHashPool(options: HashPoolOptions = {}): HashPool {
       return { ...stats };
     },
     async ready() {
-      await start();
+      if (provisional) startThreadsAfterAll();
+      await start(true);
       return { mode: mode ?? 'in-thread', blake3: workerBlake3 };
     },
     hash(job, callOptions = {}) {
@@ -382,6 +441,10 @@ export function createHashPool(options: HashPoolOptions = {}): HashPool {
         };
         signal?.addEventListener('abort', onAbort, { once: true });
         incoming.push(task);
+        if (provisional) {
+          if (fitsInThread([task])) takeOnProvisionally([task]);
+          else startThreadsAfterAll();
+        }
         schedulePump();
       });
     },
