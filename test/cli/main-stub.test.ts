@@ -8,6 +8,7 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { captureConsole, type CapturedConsole } from '../support/console.ts';
 import { stringify } from 'yaml';
 import type { ScanJobOptions, ScanJobResult } from '../../src/integration/engine/run.ts';
 import { createReport } from '../../src/integration/engine/report.ts';
@@ -39,23 +40,13 @@ vi.mock('../../src/integration/engine/run.ts', () => ({
 const { main } = await import('../../src/integration/cli/main.ts');
 
 let dir: string;
-let stderr: string;
-let stdout: string;
+let output: CapturedConsole;
 
 beforeEach(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'cs-cli-stub-'));
   calls.length = 0;
   onFileHashed = undefined;
-  stderr = '';
-  stdout = '';
-  vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    stderr += String(chunk);
-    return true;
-  });
-  vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    stdout += String(chunk);
-    return true;
-  });
+  output = captureConsole();
 });
 afterEach(() => {
   vi.restoreAllMocks();
@@ -91,11 +82,11 @@ describe('the CLI with a stub engine', () => {
     const report = JSON.parse(await readFile(reportFile, 'utf8'));
     expect(report).toMatchObject({ command: 'scan', exitCode: 130, interrupted: true, notRun: ['b'] });
     expect(report.jobs[0]).toMatchObject({ job: 'a', interrupted: true, hash: { files: 2 } });
-    expect(stderr).toContain('[a] hash: 1/5 /lib/file1.safetensors');
-    expect(stderr).toContain('[a] hash: 2/5 /lib/file2.safetensors');
-    expect(stderr).toContain('[a] hash: stopped at 2/5 files');
-    expect(stderr).toContain('Ctrl-C: stopping');
-    expect(stderr).not.toContain('stub-secret-key-99');
+    expect(output.stderr).toContain('[a] hash: 1/5 /lib/file1.safetensors');
+    expect(output.stderr).toContain('[a] hash: 2/5 /lib/file2.safetensors');
+    expect(output.stderr).toContain('[a] hash: stopped at 2/5 files');
+    expect(output.stderr).toContain('Ctrl-C: stopping');
+    expect(output.stderr).not.toContain('stub-secret-key-99');
     // The handlers are gone once main returns.
     expect(process.listenerCount('SIGINT')).toBe(0);
   });
@@ -105,9 +96,9 @@ describe('the CLI with a stub engine', () => {
     const code = await main(['-c', file, '--all-jobs', '--no-site', '--json']);
     expect(code).toBe(0);
     expect(calls.map((call) => call.jobName)).toEqual(['a', 'b']);
-    expect(stderr).toContain('[a] hash: done, 5/5 files');
-    expect(stderr).toContain('[b] hash: done, 5/5 files');
-    const json = JSON.parse(stdout);
+    expect(output.stderr).toContain('[a] hash: done, 5/5 files');
+    expect(output.stderr).toContain('[b] hash: done, 5/5 files');
+    const json = JSON.parse(output.stdout);
     expect(json.jobs.map((job: { job: string }) => job.job)).toEqual(['a', 'b']);
   });
 

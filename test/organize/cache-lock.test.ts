@@ -9,6 +9,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { captureConsole, type CapturedConsole } from '../support/console.ts';
 import { stringify } from 'yaml';
 import { parseCliArgs } from '../../src/integration/cli/args.ts';
 import { UsageError } from '../../src/integration/cli/exit.ts';
@@ -23,8 +24,7 @@ let lib: string;
 let out: string;
 let cache: string;
 let configFile: string;
-let stderr: string;
-let stdout: string;
+let captured: CapturedConsole;
 let holder: ChildProcess | undefined;
 const envBefore = process.env[LOCK_WAIT_ENV];
 
@@ -38,16 +38,7 @@ beforeEach(() => {
     configFile,
     stringify({ api: { key: 'lock-test-key' }, input_paths: { loras: { path: lib, type: 'LORA' } }, scanner: { cache_dir: cache }, logging: { console: { simple: true } } }),
   );
-  stderr = '';
-  stdout = '';
-  vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    stderr += String(chunk);
-    return true;
-  });
-  vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    stdout += String(chunk);
-    return true;
-  });
+  captured = captureConsole();
 });
 afterEach(() => {
   vi.restoreAllMocks();
@@ -85,23 +76,23 @@ describe('organize --undo takes the cache lock', () => {
 
     process.env[LOCK_WAIT_ENV] = '0';
     expect(await main(['organize', '--undo', '-c', configFile])).toBe(1);
-    expect(stderr).toMatch(/another civitscraper run \(pid \d+ on .*job "other-scan"\) still holds/);
+    expect(captured.stderr).toMatch(/another civitscraper run \(pid \d+ on .*job "other-scan"\) still holds/);
     expect(existsSync(moved) && !existsSync(home)).toBe(true);
 
     delete process.env[LOCK_WAIT_ENV];
-    stderr = '';
+    captured.stderr = '';
     expect(await main(['organize', '--undo', '-c', configFile, '--lock-wait', '0'])).toBe(1);
-    expect(stderr).toMatch(/still holds/);
+    expect(captured.stderr).toMatch(/still holds/);
     expect(existsSync(moved) && !existsSync(home)).toBe(true);
 
     // With time to wait, it waits; when the other run is gone, its lock is taken over.
-    stderr = '';
+    captured.stderr = '';
     const undo = main(['organize', '--undo', '-c', configFile, '--lock-wait', '60']);
-    await until(() => stderr.includes('waiting'));
+    await until(() => captured.stderr.includes('waiting'));
     expect(existsSync(moved)).toBe(true);
     other.kill('SIGKILL');
     expect(await undo).toBe(0);
-    expect(stderr).toMatch(/taking over the lock .*no longer running/);
+    expect(captured.stderr).toMatch(/taking over the lock .*no longer running/);
     expect(existsSync(home) && !existsSync(moved)).toBe(true);
     // Released at the end.
     expect(existsSync(path.join(cache, LOCK_FILE_NAME))).toBe(false);
@@ -124,21 +115,21 @@ describe('report holds the cache lock', () => {
     const lockFile = path.join(cache, LOCK_FILE_NAME);
     const seen: unknown[] = [];
     vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-      stdout += String(chunk);
+      captured.stdout += String(chunk);
       seen.push(existsSync(lockFile) ? JSON.parse(readFileSync(lockFile, 'utf8')) : 'no lock');
       return true;
     });
-    expect(await main(['report', '-c', configFile, '--all-jobs', '--unreadable', 'warn']), stderr).toBe(0);
-    expect(stdout).toMatch(/files/i);
+    expect(await main(['report', '-c', configFile, '--all-jobs', '--unreadable', 'warn']), captured.stderr).toBe(0);
+    expect(captured.stdout).toMatch(/files/i);
     expect(seen.length).toBeGreaterThan(0);
     for (const state of seen) expect(state).toMatchObject({ pid: process.pid, job: 'report' });
     expect(existsSync(lockFile)).toBe(false);
 
     // Another run holding the cache: refused as a scan is.
     await otherRunHolds();
-    stderr = '';
+    captured.stderr = '';
     expect(await main(['report', '-c', configFile, '--all-jobs', '--lock-wait', '0'])).toBe(1);
-    expect(stderr).toMatch(/report: another civitscraper run .*still holds/);
+    expect(captured.stderr).toMatch(/report: another civitscraper run .*still holds/);
   });
 });
 

@@ -10,6 +10,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { captureConsole } from '../support/console.ts';
 import { stringify } from 'yaml';
 import { startFakeCivitai, type FakeCivitai } from '../../src/dev/fake-civitai/index.ts';
 import { formatAge, answersLine } from '../../src/integration/cli/commands/updates.ts';
@@ -134,12 +135,7 @@ describe('a damaged updates.json', () => {
     await writeFile(updatesPath(cache), '{"format":1,"ignore":[5,');
     const file = path.join(dir, 'civitscraper.yaml');
     await writeFile(file, stringify({ api: { base_url: fake.apiBaseUrl, key: 'state-test-key' }, input_paths: { loras: { path: path.join(dir, 'lib'), type: 'LORA' } }, scanner: { cache_dir: cache }, logging: { console: { simple: true } } }));
-    let stderr = '';
-    vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
-      stderr += String(chunk);
-      return true;
-    });
-    vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    const output = captureConsole();
     try {
       const { main } = await import('../../src/integration/cli/main.ts');
       expect(await main(['updates', '-c', file, '--ignore', '1967584'])).toBe(0);
@@ -149,7 +145,7 @@ describe('a damaged updates.json', () => {
     const aside = await asideFiles();
     expect(aside).toHaveLength(1);
     expect(await readFile(path.join(cache, aside[0] as string), 'utf8')).toBe('{"format":1,"ignore":[5,');
-    expect(stderr).toContain(aside[0]);
+    expect(output.stderr).toContain(aside[0]);
     expect((await readUpdateState(cache)).ignore).toEqual([1967584]);
     expect(fake.requests).toHaveLength(0);
   });
