@@ -6,7 +6,9 @@
  *    10 % not on CivitAI) and the matching CivitAI answers for the fake server.
  * 2. Builds the site twice in a child process (the real engine against the fake CivitAI, then
  *    astro build): cold (nothing cached) and warm (sidecars, thumbnails and Astro's image cache
- *    from the first build). Reports wall time and the child's peak RSS.
+ *    from the first build). Reports wall time, the child's CPU time (user + system, every thread)
+ *    and peak RSS; the ratios to the bare build are given by both (CPU time is steadier on a
+ *    busy machine).
  * 3. Serves dist/ over HTTP and loads the gallery in Chromium: bytes of everything the first load
  *    fetches except images (gzip, as a server would send them), time to a usable page, and the
  *    latency of each keystroke in the search box, a facet click and a sort change (script +
@@ -15,7 +17,7 @@
  * The fake renders each preview before the cold build (it is in this process and its renderer
  * is not what a build costs: the real CDN renders elsewhere).
  *
- * Usage: node bench/site.ts [--models 10000] [--dir /tmp/x] [--keep] [--skip-warm] [--no-browser] [--trace-memory]
+ * Usage: node bench/site.ts [--models 10000] [--dir /tmp/x] [--keep] [--skip-warm] [--no-browser] [--trace-memory] [--cpu-prof]
  *        node bench/site.ts --dir /tmp/x --measure-only   (browser part again, on a kept build)
  * The last line, `@@BENCH {…}`, has the figures for `npm run bench`'s table.
  */
@@ -23,7 +25,7 @@ import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
@@ -36,6 +38,15 @@ import { cdnRendition } from '../src/integration/engine/media/cdn.ts';
 import { createPrng, seedFrom, type Prng } from '../src/dev/fake-civitai/prng.ts';
 
 const run = promisify(execFile);
+
+/**
+ * User + system CPU of this process so far (every thread: sharp's included), ms. On a shared
+ * machine wall-clock moves with the load; this moves with the work.
+ */
+function cpuMs(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+}
 const ROOT = path.resolve(fileURLToPath(new URL('..', import.meta.url)));
 
 // ---------------------------------------------------------------- child: the baseline
@@ -61,7 +72,7 @@ if (process.argv.includes('--bare-child')) {
   await build({ root, configFile: false, outDir: values.out as string, cacheDir: values.cache as string, logLevel: 'warn' });
   const ms = performance.now() - started;
   process.chdir(cwd);
-  process.stdout.write(`\n@@BENCH ${JSON.stringify({ ms, maxRssKiB: process.resourceUsage().maxRSS })}\n`);
+  process.stdout.write(`\n@@BENCH ${JSON.stringify({ ms, cpuMs: cpuMs(), maxRssKiB: process.resourceUsage().maxRSS })}\n`);
   process.exit(0);
 }
 
@@ -86,7 +97,7 @@ if (process.argv.includes('--child')) {
   await buildSite({ configPath: values.config as string, outDir: values.out, cacheDir: values.cache, logLevel: trace ? 'info' : 'warn' });
   clearInterval(timer);
   const ms = performance.now() - started;
-  process.stdout.write(`\n@@BENCH ${JSON.stringify({ ms, maxRssKiB: process.resourceUsage().maxRSS })}\n`);
+  process.stdout.write(`\n@@BENCH ${JSON.stringify({ ms, cpuMs: cpuMs(), maxRssKiB: process.resourceUsage().maxRSS })}\n`);
   process.exit(0);
 }
 
@@ -294,6 +305,8 @@ async function main(): Promise<void> {
       'no-browser': { type: 'boolean', default: false },
       /** Each build also writes trace-<cold|warm>.log: RSS and heap every second beside Astro's stage lines. */
       'trace-memory': { type: 'boolean', default: false },
+      /** Each build also writes a V8 CPU profile into cpu-prof-<cold|warm>/ (open it in Chrome's DevTools). */
+      'cpu-prof': { type: 'boolean', default: false },
       /** Only the browser measurements, on the dist/ of an earlier run kept with --dir. */
       'measure-only': { type: 'boolean', default: false },
     },
@@ -309,7 +322,7 @@ async function main(): Promise<void> {
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true });
   const log = (line: string) => process.stdout.write(`${line}\n`);
-  log(`bench: ${count} model files in ${dir}`);
+  log(`bench: ${count} model files in ${dir}; load average ${loadavg()[0]!.toFixed(1)} on ${availableParallelism()} cores`);
 
   let t = performance.now();
   const { files, models } = synthesize(count);
@@ -365,17 +378,18 @@ async function main(): Promise<void> {
     const cacheDir = path.join(dir, 'astro-cache');
     const build = async (label: string) => {
       const started = performance.now();
-      const { stdout, stderr } = await run(process.execPath, [fileURLToPath(import.meta.url), '--child', '--config', configPath, '--out', outDir, '--cache', cacheDir], {
+      const profile = values['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${path.join(dir, `cpu-prof-${label}`)}`] : [];
+      const { stdout, stderr } = await run(process.execPath, [...profile, fileURLToPath(import.meta.url), '--child', '--config', configPath, '--out', outDir, '--cache', cacheDir], {
         cwd: ROOT,
         maxBuffer: 256 * 1024 * 1024,
         env: { ...process.env, NODE_OPTIONS: '', ...(values['trace-memory'] ? { CS_BENCH_TRACE_MEMORY: '1' } : {}) },
       });
       if (values['trace-memory']) await writeFile(path.join(dir, `trace-${label}.log`), `${stdout}\n${stderr}`);
       const line = stdout.split('\n').find((text) => text.startsWith('@@BENCH '));
-      const child = JSON.parse(line?.slice(8) ?? '{}') as { ms: number; maxRssKiB: number };
+      const child = JSON.parse(line?.slice(8) ?? '{}') as { ms: number; cpuMs: number; maxRssKiB: number };
       const wall = performance.now() - started;
-      log(`  ${label} build: ${(wall / 1000).toFixed(1)} s wall (${(child.ms / 1000).toFixed(1)} s in build), peak RSS ${(child.maxRssKiB / 1024).toFixed(0)} MiB`);
-      return { wallSeconds: round(wall / 1000, 1), buildSeconds: round(child.ms / 1000, 1), peakRssMiB: Math.round(child.maxRssKiB / 1024) };
+      log(`  ${label} build: ${(wall / 1000).toFixed(1)} s wall (${(child.ms / 1000).toFixed(1)} s in build, ${(child.cpuMs / 1000).toFixed(1)} s CPU), peak RSS ${(child.maxRssKiB / 1024).toFixed(0)} MiB`);
+      return { wallSeconds: round(wall / 1000, 1), buildSeconds: round(child.ms / 1000, 1), cpuSeconds: round(child.cpuMs / 1000, 1), peakRssMiB: Math.round(child.maxRssKiB / 1024) };
     };
     const bare = async (label: string) => {
       const { stdout } = await run(
@@ -383,9 +397,9 @@ async function main(): Promise<void> {
         [fileURLToPath(import.meta.url), '--bare-child', '--pages', String(count), '--out', path.join(dir, 'bare-dist'), '--cache', path.join(dir, 'bare-cache')],
         { cwd: ROOT, maxBuffer: 256 * 1024 * 1024, env: { ...process.env, NODE_OPTIONS: '' } },
       );
-      const child = JSON.parse(stdout.split('\n').find((text) => text.startsWith('@@BENCH '))?.slice(8) ?? '{}') as { ms: number; maxRssKiB: number };
-      log(`  bare Astro ${label} build of ${count + 1} pages: ${(child.ms / 1000).toFixed(1)} s, peak RSS ${(child.maxRssKiB / 1024).toFixed(0)} MiB`);
-      return { buildSeconds: round(child.ms / 1000, 1), peakRssMiB: Math.round(child.maxRssKiB / 1024) };
+      const child = JSON.parse(stdout.split('\n').find((text) => text.startsWith('@@BENCH '))?.slice(8) ?? '{}') as { ms: number; cpuMs: number; maxRssKiB: number };
+      log(`  bare Astro ${label} build of ${count + 1} pages: ${(child.ms / 1000).toFixed(1)} s (${(child.cpuMs / 1000).toFixed(1)} s CPU), peak RSS ${(child.maxRssKiB / 1024).toFixed(0)} MiB`);
+      return { buildSeconds: round(child.ms / 1000, 1), cpuSeconds: round(child.cpuMs / 1000, 1), peakRssMiB: Math.round(child.maxRssKiB / 1024) };
     };
     t = performance.now();
     results.bareCold = await bare('cold');
@@ -393,12 +407,17 @@ async function main(): Promise<void> {
     results.cold = await build('cold');
     if (!values['skip-warm']) results.warm = await build('warm');
     const ratio = (ours: unknown, base: unknown) => round((ours as { buildSeconds: number }).buildSeconds / (base as { buildSeconds: number }).buildSeconds, 1);
+    const cpuRatio = (ours: unknown, base: unknown) => round((ours as { cpuSeconds: number }).cpuSeconds / (base as { cpuSeconds: number }).cpuSeconds, 1);
     results.coldVsBare = ratio(results.cold, results.bareCold);
-    log(`  cold build = ${results.coldVsBare}× a bare Astro build of the same page count`);
+    results.coldCpuVsBare = cpuRatio(results.cold, results.bareCold);
+    log(`  cold build = ${results.coldVsBare}× a bare Astro build of the same page count (CPU: ${results.coldCpuVsBare}×)`);
     if (results.warm) {
       results.warmVsBare = ratio(results.warm, results.bareWarm);
-      log(`  warm build = ${results.warmVsBare}× a bare Astro warm build`);
+      results.warmCpuVsBare = cpuRatio(results.warm, results.bareWarm);
+      log(`  warm build = ${results.warmVsBare}× a bare Astro warm build (CPU: ${results.warmCpuVsBare}×)`);
     }
+    results.loadAverage = round(loadavg()[0]!, 1);
+    log(`  load average at the end: ${results.loadAverage}`);
     if (!values['no-browser']) results.pages = await measureBrowser(outDir, log);
     const indexHtml = await stat(path.join(outDir, 'index.html'));
     results.galleryHtmlBytes = indexHtml.size;

@@ -21,9 +21,9 @@ import { redactingLogger } from './engine/util/logger.ts';
 import { firstTimeWarnings, loadOrExplain, rememberAstroCommand, watchModelFiles } from './loaders.ts';
 import { parseOptions, v8FlagsFor, type CivitscraperOptions, type CivitscraperUserOptions } from './options.ts';
 import { PublishError, publishSite } from './site/publish.ts';
-import { relativizePages } from './site/relative-urls.ts';
+import { relativizeStylesheets, routeKey } from './site/relative-urls.ts';
 import { inertHtmlKeys, siteSettings, type SiteSettings } from './site/settings.ts';
-import { serveSiteAsset, siteAssets, writeSiteAssets, type SiteAsset } from './site/assets.ts';
+import { prepareThumbnails, serveSiteAsset, siteAssets, writeSiteAssets, type SiteAsset } from './site/assets.ts';
 import { CurationError, readCuration } from './site/curation.ts';
 import { siteScanJobs, syncSite, type SiteData } from './site/sync.ts';
 import { inSite } from './site/view.ts';
@@ -63,7 +63,7 @@ export default function civitscraper(userOptions: CivitscraperUserOptions = {}):
   return {
     name: 'civitscraper',
     hooks: {
-      'astro:config:setup': async ({ command, config, injectRoute, updateConfig, addWatchFile, logger }) => {
+      'astro:config:setup': async ({ command, config, injectRoute, addMiddleware, updateConfig, addWatchFile, logger }) => {
         rememberAstroCommand(command);
         astroCommand = command;
         astroConfig = config;
@@ -81,7 +81,7 @@ export default function civitscraper(userOptions: CivitscraperUserOptions = {}):
           addWatchFile(loaded.file);
         }
         const job = loaded ? siteScanJobs(loaded.config, options.job)[0]?.job : undefined;
-        settings = withCuration(siteSettings(loaded?.config, job), options, root);
+        settings = withRelativeUrls(withCuration(siteSettings(loaded?.config, job), options, root), options, command, config);
         if (settings.curationFile && options.pages) {
           checkCuration(settings.curationFile, settings.curationKey ?? 'site.curation');
           // A new export saved over the file rebuilds the pages in dev.
@@ -95,6 +95,7 @@ export default function civitscraper(userOptions: CivitscraperUserOptions = {}):
               prerender: true,
             });
           }
+          if (settings.relativeUrls) addMiddleware({ entrypoint: new URL(`./site/relative-middleware${SCRIPT}`, import.meta.url), order: 'post' });
         }
         updateConfig({
           vite: {
@@ -111,7 +112,11 @@ export default function civitscraper(userOptions: CivitscraperUserOptions = {}):
         });
       },
       'astro:build:start': async ({ logger }) => {
-        if (options.pages && astroCommand === 'build') await engineRun(logger);
+        if (!options.pages || astroCommand !== 'build') return;
+        const data = await engineRun(logger);
+        // Not awaited: the thumbnails are encoded while Astro renders the pages (on a cold build
+        // of 5,000 models they were half its time, one after the other); writeImages joins them.
+        if (settings && data) void prepareThumbnails(imageAssets(data, settings), settings.thumbCacheDir);
       },
       'astro:server:setup': async ({ server, logger }) => {
         // `astro sync` and `astro check` start a server of their own too: types only, no scan.
@@ -135,10 +140,11 @@ export default function civitscraper(userOptions: CivitscraperUserOptions = {}):
       'astro:build:done': async ({ dir, assets, logger }) => {
         if (!options.pages) return;
         const outDir = fileURLToPath(dir);
-        if (options.relativeUrls) {
-          const pages = galleryPages(assets, options.base);
-          const { files } = await relativizePages(outDir, pages, astroConfig?.base ?? '/');
-          logger.info(`made URLs relative in ${files} gallery files (its folder works from disk and under any path)`);
+        if (settings?.relativeUrls) {
+          // The pages got relative URLs as they rendered (site/relative-middleware.ts); the
+          // stylesheets they link to are Vite's, written again on every build.
+          const { files } = await relativizeStylesheets(outDir, onePagePerRoute(assets, options.base), settings.relativeUrls.base);
+          logger.info(`the gallery's pages have relative URLs (${files} stylesheets rewritten): its folder works from disk and under any path`);
         }
         await writeImages(outDir, options, settings, await engineRun(logger), logger);
         await publishCopy(outDir, loaded, options, logger);
@@ -175,7 +181,7 @@ async function writeImages(
 ): Promise<void> {
   if (!settings || !data) return;
   const entries = data.entries.filter((entry) => inSite(entry.data, settings));
-  const result = await writeSiteAssets(path.join(outDir, options.base), siteAssets(entries, settings), settings.thumbCacheDir);
+  const result = await writeSiteAssets(path.join(outDir, options.base), imageAssets(data, settings), settings.thumbCacheDir);
   logger.info(`${result.files} images in place (${result.copied} copied, the rest hard-linked)`);
   // Previews of a missing model file are often missing with it (the same share): one line for them.
   const ofMissing = new Set(siteAssets(entries.filter((entry) => entry.missing), settings).map((asset) => asset.source));
@@ -184,9 +190,12 @@ async function writeImages(
   if (gone.length > 0) logger.info(`${gone.length} images of missing model files are not reachable either; their pages show none until the files are back`);
 }
 
+function imageAssets(data: SiteData | undefined, settings: SiteSettings): SiteAsset[] {
+  return siteAssets((data?.entries ?? []).filter((entry) => inSite(entry.data, settings)), settings);
+}
+
 function assetMap(data: SiteData | undefined, settings: SiteSettings): Map<string, SiteAsset> {
-  const entries = (data?.entries ?? []).filter((entry) => inSite(entry.data, settings));
-  return new Map(siteAssets(entries, settings).map((asset) => [asset.path, asset]));
+  return new Map(imageAssets(data, settings).map((asset) => [asset.path, asset]));
 }
 
 /** Model pages sit in folders of their own (`models/<id>/index.html`) with their images beside them. */
@@ -208,22 +217,26 @@ function settingsPlugin(settings: SiteSettings) {
   };
 }
 
-/** The HTML files of the gallery's own routes, as Astro reports them. */
-function galleryPages(assets: Map<string, URL[]>, base: string): string[] {
-  const patterns = new Set(GALLERY_ROUTES.map((route) => normalizePattern(`${base}${route.pattern}`)));
+/** One HTML file of each of the gallery's routes, as Astro reports them (a route's pages all link the same stylesheets). */
+function onePagePerRoute(assets: Map<string, URL[]>, base: string): string[] {
+  const patterns = new Set(galleryPatterns(base));
   const files: string[] = [];
   for (const [pattern, urls] of assets) {
-    if (!patterns.has(normalizePattern(pattern))) continue;
-    for (const url of urls) {
-      const file = fileURLToPath(url);
-      if (file.endsWith('.html')) files.push(file);
-    }
+    if (!patterns.has(routeKey(pattern))) continue;
+    const page = urls.find((url) => url.pathname.endsWith('.html'));
+    if (page) files.push(fileURLToPath(page));
   }
   return files;
 }
 
-function normalizePattern(pattern: string): string {
-  return `/${pattern.replace(/^\/+|\/+$/g, '')}`;
+function galleryPatterns(base: string): string[] {
+  return GALLERY_ROUTES.map((route) => routeKey(`${base}${route.pattern}`));
+}
+
+/** `astro build` with `relativeUrls` (the default): the pages say so to the middleware that rewrites them. */
+function withRelativeUrls(settings: SiteSettings, options: CivitscraperOptions, command: string, config: AstroConfig): SiteSettings {
+  if (command !== 'build' || !options.relativeUrls || !options.pages) return settings;
+  return { ...settings, relativeUrls: { base: config.base, patterns: galleryPatterns(options.base) } };
 }
 
 /**

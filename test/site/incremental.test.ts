@@ -6,7 +6,7 @@
  * so builds of other tests running at the same time share nothing with it.
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -72,6 +72,13 @@ describe('incremental builds', () => {
     const warm = await build();
     expect(warm.rendered).toEqual([]);
     expect(warm.restored.sort()).toEqual(cold.rendered.sort());
+    // A restored page is the page as it rendered, relative URLs included (no pass over the files
+    // after the build gives them): it works from disk, and its stylesheet is where it points.
+    const restored = await readFile(path.join(work, 'dist', 'models', warm.restored[0] as string, 'index.html'), 'utf8');
+    expect(restored).not.toMatch(/\s(?:src|href)="\/(?!\/)/);
+    const sheet = /href="\.\.\/\.\.\/(_astro\/[^"]+\.css)"/.exec(restored)?.[1];
+    expect(sheet).toBeDefined();
+    expect((await readFile(path.join(work, 'dist', sheet as string), 'utf8')).length).toBeGreaterThan(0);
 
     const tensors = tensorsFor('lora-sd15', 4096);
     await writeFile(path.join(work, 'library', 'Lora', 'brand new.safetensors'), buildSafetensors(tensors, tensorData(tensors, 'brand new'), undefined));

@@ -8,7 +8,7 @@ import { AstroError } from 'astro/errors';
 import settings from 'virtual:civitscraper/settings';
 import { CurationError, curationFor, readCuration, type Curation, type CurationEntry } from '../site/curation.ts';
 import type { EntryInfo } from '../site/gallery-index.ts';
-import { readSiteData, type SiteEntry, type SiteProblem } from '../site/sync.ts';
+import { readSiteData, type SiteEntry, type SiteProblem } from '../site/entries.ts';
 import { inSite } from '../site/view.ts';
 
 interface Cached {

@@ -16,7 +16,7 @@ import path from 'node:path';
 import { mapLimit } from '../engine/util/map-limit.ts';
 import type { SiteSettings } from './settings.ts';
 import type { SiteEntry } from './sync.ts';
-import { thumbnailPath } from './thumbnails.ts';
+import { thumbnailPath, thumbnailsBesideRendering } from './thumbnails.ts';
 import { coverImage, pageImages, pictureOf } from './view.ts';
 
 export interface SiteAsset {
@@ -52,8 +52,23 @@ export interface AssetsResult {
   missing: string[];
 }
 
+/**
+ * Starts the thumbnails of `assets` (each source once, a core left to Astro's renderer) and
+ * settles when all have: called as soon as the engine's run is done, so they are encoded while
+ * Astro renders the pages, and
+ * `writeSiteAssets` then finds them made or joins the ones still under way. Failures are left for
+ * `writeSiteAssets`, which tries again and reports them.
+ */
+export async function prepareThumbnails(assets: readonly SiteAsset[], thumbCacheDir: string): Promise<void> {
+  const sources = new Set(assets.filter((asset) => asset.kind === 'thumbnail').map((asset) => asset.source));
+  thumbnailsBesideRendering(true);
+  await Promise.allSettled([...sources].map((source) => thumbnailPath(source, thumbCacheDir)));
+}
+
 /** Puts every asset below `galleryDir`; a missing source is reported, any other failure throws. */
 export async function writeSiteAssets(galleryDir: string, assets: readonly SiteAsset[], thumbCacheDir: string): Promise<AssetsResult> {
+  // The pages are rendered: what is left of the thumbnails gets every core.
+  thumbnailsBesideRendering(false);
   const result: AssetsResult = { files: 0, copied: 0, missing: [] };
   const folders = new Set(assets.map((asset) => path.dirname(path.join(galleryDir, asset.path))));
   await mapLimit([...folders], 16, async (folder) => {
@@ -71,15 +86,21 @@ export async function writeSiteAssets(galleryDir: string, assets: readonly SiteA
       throw error;
     }
     const to = path.join(galleryDir, asset.path);
-    await rm(to, { force: true });
     try {
-      await link(from, to);
+      // Astro empties the output folder first, so the name is free but for an output kept by
+      // the host (emptyOutDir off): removed only then, not before every link.
+      await link(from, to).catch(async (error: NodeJS.ErrnoException) => {
+        if (error.code !== 'EEXIST') throw error;
+        await rm(to, { force: true });
+        await link(from, to);
+      });
     } catch (error) {
       if (isMissing(error)) {
         result.missing.push(asset.source);
         return;
       }
       // Another filesystem, or one without hard links: a copy (a clone where the disk can).
+      await rm(to, { force: true });
       await copyFile(from, to);
       result.copied += 1;
     }

@@ -23,7 +23,8 @@
 import type { ModelRecord } from '../engine/records/schema.ts';
 import { slugify } from '../engine/records/id.ts';
 import type { SiteSettings } from './settings.ts';
-import { sidecarWeight, type SiteSidecarValues } from './sidecar-values.ts';
+import { sidecarWeight } from './entries.ts';
+import type { SiteSidecarValues } from './sidecar-values.ts';
 import { SOURCES } from './status.ts';
 import {
   blurhashColour,

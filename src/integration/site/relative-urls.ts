@@ -33,6 +33,27 @@ export function relativizeHtml(html: string, depth: number, base = '/'): string 
     .replace(CSS_URL, (_match, quote: string, rest: string) => `url(${quote}${prefix}${local(rest)}${quote})`);
 }
 
+/** A route pattern as the integration compares them: one leading `/`, none trailing. */
+export function routeKey(pattern: string): string {
+  return `/${pattern.replace(/^\/+|\/+$/g, '')}`;
+}
+
+/**
+ * How many folders below the output folder a page's file lies (`build.format: 'directory'`:
+ * `/models/x/` is `models/x/index.html`, 2). `pathname` carries Astro's `base`; the files do not.
+ */
+export function pageDepth(pathname: string, base = '/'): number {
+  const stem = base.replace(/^\/+|\/+$/g, '');
+  let segments = decodeURI(pathname).split('/').filter(Boolean);
+  if (stem) {
+    const baseSegments = stem.split('/');
+    if (baseSegments.every((segment, i) => segments[i] === segment)) segments = segments.slice(baseSegments.length);
+  }
+  // A route whose path names a file (`/about.html`) is that file, not a folder with an index.
+  if (segments.length > 0 && /\.html?$/i.test(segments[segments.length - 1] as string)) segments.pop();
+  return segments.length;
+}
+
 /** CSS files under `_astro/` refer to their neighbours as `/_astro/x`. */
 export function relativizeCss(css: string, depth: number, base = '/'): string {
   const prefix = depth === 0 ? './' : '../'.repeat(depth);
@@ -48,7 +69,7 @@ function localPath(base: string): (rest: string) => string {
 }
 
 const STYLESHEET = /<link\b[^>]*\brel=["']?stylesheet["']?[^>]*>/gi;
-const HREF = /\shref=(?:"\/(?!\/)([^"]*)"|'\/(?!\/)([^']*)')/i;
+const HREF = /\shref=(?:"([^"]*)"|'([^']*)')/i;
 
 /**
  * Rewrites the given pages (the gallery's own, never the host's) and the stylesheets they link
@@ -56,16 +77,11 @@ const HREF = /\shref=(?:"\/(?!\/)([^"]*)"|'\/(?!\/)([^']*)')/i;
  * CSS file points at the same place as the absolute one did.
  */
 export async function relativizePages(outDir: string, pages: readonly string[], base = '/'): Promise<{ files: number }> {
-  const local = localPath(base);
   const stylesheets = new Set<string>();
   let files = 0;
   for (const page of pages) {
     const text = await readFile(page, 'utf8');
-    for (const tag of text.match(STYLESHEET) ?? []) {
-      const href = HREF.exec(tag);
-      const target = href?.[1] ?? href?.[2];
-      if (target) stylesheets.add(path.join(outDir, local(target.split(/[?#]/)[0] ?? '')));
-    }
+    linkedStylesheets(text, page, outDir, base, stylesheets);
     const depth = path.relative(outDir, path.dirname(page)).split(path.sep).filter(Boolean).length;
     const rewritten = relativizeHtml(text, depth, base);
     if (rewritten !== text) {
@@ -73,6 +89,35 @@ export async function relativizePages(outDir: string, pages: readonly string[], 
       files += 1;
     }
   }
+  return { files: files + (await rewriteStylesheets(outDir, stylesheets, base)) };
+}
+
+/**
+ * Rewrites the stylesheets the given pages link to, for pages whose own URLs were made relative
+ * as they rendered (site/relative-middleware.ts). Astro links the same stylesheets from every
+ * page of one route, so one page of each route is enough.
+ */
+export async function relativizeStylesheets(outDir: string, pages: readonly string[], base = '/'): Promise<{ files: number }> {
+  const stylesheets = new Set<string>();
+  for (const page of pages) linkedStylesheets(await readFile(page, 'utf8'), page, outDir, base, stylesheets);
+  return { files: await rewriteStylesheets(outDir, stylesheets, base) };
+}
+
+/** Adds the files of the site's stylesheets that `html` (the file `page`) links to, to `into`. */
+function linkedStylesheets(html: string, page: string, outDir: string, base: string, into: Set<string>): void {
+  const local = localPath(base);
+  for (const tag of html.match(STYLESHEET) ?? []) {
+    const href = HREF.exec(tag);
+    const target = (href?.[1] ?? href?.[2])?.split(/[?#]/)[0];
+    // Another origin (`//cdn…`, `https:`) is not a file of this site.
+    if (!target || target.startsWith('//') || /^[a-z][a-z0-9+.-]*:/i.test(target)) continue;
+    const file = target.startsWith('/') ? path.join(outDir, local(target.slice(1))) : path.resolve(path.dirname(page), target);
+    if (!path.relative(outDir, file).startsWith('..')) into.add(file);
+  }
+}
+
+async function rewriteStylesheets(outDir: string, stylesheets: Set<string>, base: string): Promise<number> {
+  let files = 0;
   for (const sheet of stylesheets) {
     const text = await readFile(sheet, 'utf8').catch(() => undefined);
     if (text === undefined) continue;
@@ -83,5 +128,5 @@ export async function relativizePages(outDir: string, pages: readonly string[], 
       files += 1;
     }
   }
-  return { files };
+  return files;
 }

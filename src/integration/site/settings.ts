@@ -27,6 +27,11 @@ export interface SiteSettings {
   curationFile?: string;
   /** Where `curationFile` was set, for messages (`site.curation`, or the integration's option). */
   curationKey?: string;
+  /**
+   * `astro build` with `relativeUrls`: Astro's `base` and the gallery's route patterns, whose
+   * pages get relative URLs as they render (site/relative-middleware.ts).
+   */
+  relativeUrls?: { base: string; patterns: string[] };
 }
 
 export function siteSettings(config: Config | undefined, job: ScanJob | undefined): SiteSettings {

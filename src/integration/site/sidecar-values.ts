@@ -44,10 +44,7 @@ export function sidecarValuesCacheFile(cacheDir: string): string {
   return path.join(path.resolve(cacheDir), 'site-sidecar-values.json');
 }
 
-/** Effective preferred weight from the sidecars: A1111's, else ComfyUI-Lora-Manager's. */
-export function sidecarWeight(values: SiteSidecarValues | undefined): number | undefined {
-  return values?.a1111?.weight ?? values?.loraManager?.weight;
-}
+export { sidecarWeight } from './entries.ts';
 
 /**
  * The sidecar values of each record (by record id), for the records of `job`. Files that are not

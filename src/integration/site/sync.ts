@@ -8,7 +8,6 @@
  * a host site may render the gallery without declaring any content collection. Why one run per
  * process: a host that also uses the loader for pages of its own must not scan its library twice.
  */
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { selectJobs } from '../engine/config/index.ts';
 import type { Config, ScanJob } from '../engine/config/schema.ts';
@@ -18,31 +17,13 @@ import { writeFileAtomic } from '../engine/util/atomic-write.ts';
 import { fanOut, openLogFile } from '../engine/util/log-file.ts';
 import { redactingLogger, type Logger } from '../engine/util/logger.ts';
 import { splitForSite, writeSiteDetails } from './details.ts';
+import { ENTRIES_FORMAT, readSiteData, type SiteEntry, type SiteProblem } from './entries.ts';
 import { carryMissing, fileExists, organizeMovedPaths } from './missing.ts';
 import { resourceRefs } from './resources.ts';
 import { siteDetailsDir, siteSettings } from './settings.ts';
-import { readSidecarValues, type SiteSidecarValues } from './sidecar-values.ts';
+import { readSidecarValues } from './sidecar-values.ts';
 
-export interface SiteEntry {
-  id: string;
-  /** The gallery's half of the record (details.ts). */
-  data: ModelRecord;
-  /** Notes and a preferred weight found in A1111 / ComfyUI-Lora-Manager sidecars (sidecar-values.ts). */
-  sidecar?: SiteSidecarValues;
-  /** The file was not found since this time (ISO); the entry is what the last run knew (missing.ts). */
-  missing?: { since: string };
-  /** Version ids and hashes its images' generation data name (resources.ts), for the page's cacheKey. */
-  refs?: { versions: number[]; hashes: string[] };
-}
-
-/** A file the site cannot show as a model (unreadable, empty, corrupt, a broken link), and why. */
-export interface SiteProblem {
-  /** `<input path id>/<path below it>`, or the absolute path when it is under none. */
-  where: string;
-  path: string;
-  stage: string;
-  message: string;
-}
+export { readSiteData, type SiteEntry, type SiteProblem };
 
 export interface SiteData {
   entries: SiteEntry[];
@@ -66,9 +47,6 @@ export interface SiteSyncOptions {
    */
   changedAt?: number;
 }
-
-const ENTRIES_FORMAT = 1;
-
 
 /**
  * The scan jobs the site is built from: the named job, else `default_job`, else every scan job
@@ -193,21 +171,4 @@ function siteProblems(config: Config, reports: ScanJobResult['report'][]): SiteP
     }
   }
   return [...seen.values()].sort((a, b) => a.where.localeCompare(b.where, 'en'));
-}
-
-/**
- * What the last run wrote. Read by the pages while they render; a missing file means the engine
- * has not run for this cache folder (the pages then say so rather than show nothing).
- */
-export function readSiteData(file: string): Pick<SiteData, 'entries' | 'problems'> | undefined {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
-  }
-  const parsed = JSON.parse(text) as { format?: number; entries?: SiteEntry[]; problems?: SiteProblem[] };
-  if (parsed.format !== ENTRIES_FORMAT || !Array.isArray(parsed.entries)) return undefined;
-  return { entries: parsed.entries, problems: parsed.problems ?? [] };
 }

@@ -8,21 +8,35 @@
  *
  * Made with sharp (as astro:assets does) and kept in a cache folder between builds, keyed by
  * source path, size and modification time: a rebuild re-encodes only new or changed previews.
- * A few are encoded at once (site/assets.ts asks for all of them together).
+ * A few are encoded at once (site/assets.ts asks for all of them together, while Astro renders
+ * the pages, so libvips' threads and Astro's one JavaScript thread share the cores).
  */
 import { createHash } from 'node:crypto';
 import { mkdir, rename, stat, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
+import { THUMBNAIL_WIDTH } from './thumbnail-size.ts';
+
+export { THUMBNAIL_WIDTH, thumbnailSize } from './thumbnail-size.ts';
 
 /** Change when the recipe changes: old cache entries are then never read again. */
-const RECIPE = 'site-v1:w560:q74:webp';
-export const THUMBNAIL_WIDTH = 560;
+const RECIPE = `site-v1:w${THUMBNAIL_WIDTH}:q74:webp`;
 
 let active = 0;
 const queue: (() => void)[] = [];
-const limit = Math.max(2, Math.min(8, availableParallelism()));
+const cores = Math.min(8, availableParallelism());
+const ALONE = Math.max(2, cores);
+// Beside Astro's renderer (one JavaScript thread), encodes leave it a core: on two cores two
+// encodes beside it made the rendering three times slower and the whole no faster.
+const BESIDE_RENDERING = Math.max(1, cores - 1);
+let limit = ALONE;
+
+/** While Astro renders, fewer encodes at once (site/assets.ts prepareThumbnails); after, all cores. */
+export function thumbnailsBesideRendering(beside: boolean): void {
+  limit = beside ? BESIDE_RENDERING : ALONE;
+  for (let free = limit - active; free > 0 && queue.length > 0; free -= 1) queue.shift()?.();
+}
 
 async function withSlot<T>(work: () => Promise<T>): Promise<T> {
   if (active >= limit) await new Promise<void>((resolve) => queue.push(resolve));
@@ -31,20 +45,22 @@ async function withSlot<T>(work: () => Promise<T>): Promise<T> {
     return await work();
   } finally {
     active -= 1;
-    queue.shift()?.();
+    if (active < limit) queue.shift()?.();
   }
 }
 
+/** Thumbnails being made: a card and its page's first image share a source, encoded once. */
+const making = new Map<string, Promise<string>>();
+
 /** The cached thumbnail file of `source` (made now if it is not cached yet). */
 export function thumbnailPath(source: string, cacheDir: string): Promise<string> {
-  return withSlot(() => makeThumbnail(source, cacheDir));
-}
-
-/** Width and height of a thumbnail of an image of `width` × `height`. */
-export function thumbnailSize(width: number | undefined, height: number | undefined): { width: number; height: number } {
-  if (!width || !height) return { width: THUMBNAIL_WIDTH, height: Math.round((THUMBNAIL_WIDTH * 4) / 3) };
-  const scale = Math.min(1, THUMBNAIL_WIDTH / width);
-  return { width: Math.round(width * scale), height: Math.round(height * scale) };
+  const key = `${path.resolve(cacheDir)}\0${path.resolve(source)}`;
+  let pending = making.get(key);
+  if (!pending) {
+    pending = withSlot(() => makeThumbnail(source, cacheDir)).finally(() => making.delete(key));
+    making.set(key, pending);
+  }
+  return pending;
 }
 
 async function makeThumbnail(source: string, cacheDir: string): Promise<string> {
