@@ -13,6 +13,7 @@ import { z } from 'zod';
 import { ModelSchema, ModelVersionSchema, type Model, type ModelVersion } from '../civitai/schemas.ts';
 import { copyLazy, defineLazy, type LazyValue } from '../records/lazy.ts';
 import { HashesSchema, LocalImageSchema, type LocalImage, type ModelRecord } from '../records/schema.ts';
+import { inDir } from './paths.ts';
 import { toJsonText, writeFileAtomic, type WriteOutcome } from '../util/atomic-write.ts';
 import { A1111_KEYS, mergeA1111, type A1111Metadata } from './a1111.ts';
 
@@ -270,9 +271,9 @@ export function storedFromSection(
 function storedImage(image: z.output<typeof OwnSectionSchema>['images'][number], folder: string): LocalImage {
   const out: Record<string, unknown> = {};
   for (const key of Object.keys(image)) {
-    if (key === 'file') out.path = path.resolve(folder, image.file);
+    if (key === 'file') out.path = inDir(folder, image.file);
     else if (key === 'still') {
-      if (image.still) out.still = path.resolve(folder, image.still);
+      if (image.still) out.still = inDir(folder, image.still);
     } else if (key === 'meta') copyLazy(out, image, 'meta');
     else out[key] = (image as Record<string, unknown>)[key];
   }

@@ -158,8 +158,8 @@ function resolved(dir: string): string {
   return dirOf(dir).resolved;
 }
 
-/** `path.resolve(dir, name)` for a plain file name. */
-function inDir(dir: string, name: string): string {
+/** `path.resolve(dir, name)`, without its walk over both when `name` is a plain file name. */
+export function inDir(dir: string, name: string): string {
   if (!dirOf(dir).plain || name.includes('/') || name === '.' || name === '..' || name === '') return path.resolve(dir, name);
   return dir === '/' ? `/${name}` : `${dir}/${name}`;
 }
