@@ -137,20 +137,11 @@ describe('stored bodies in the state store', () => {
     expect(store.sidecars.lookup('/m/a.json', model, sidecar)?.bodies?.version?.get()).toMatchObject({ name: 'two' });
     store.close();
   });
-});
 
-describe("the images' generation parameters in a stamp", () => {
-  let dir: string;
-  beforeAll(async () => {
-    dir = await mkdtemp(path.join(tmpdir(), 'cs-image-meta-'));
-  });
-  afterAll(async () => {
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
-
-  it('are stored apart, parsed when one is read, kept by a later stamp unparsed, and come from the sidecar when the store lost them', () => {
+  it("keep the images' generation parameters apart, parsed when one is read, kept by a later stamp unparsed, and from the sidecar when the store lost them", () => {
     const clock = 1_000_000_000_000;
-    const store = openStateStore(dir, { now: () => clock });
+    const storeDir = path.join(dir, 'image-meta');
+    const store = openStateStore(storeDir, { now: () => clock });
     const model = { dev: 1, ino: 2, size: 10, mtimeMs: 1000 };
     const sidecar = { size: 5, mtimeMs: 1234.5, ctimeMs: 1234.5, ino: 7 };
     const metas = [{ prompt: 'a castle', seed: 1 }, null, { prompt: 'a lake', steps: 30 }];
@@ -162,7 +153,7 @@ describe("the images' generation parameters in a stamp", () => {
       images: metas.map((meta, index) => (meta ? { ...image(index), meta } : image(index))),
     };
     store.sidecars.remember('/m/a.json', { model, sidecar, section, top: {} });
-    const raw = new DatabaseSync(path.join(dir, STATE_FILE_NAME));
+    const raw = new DatabaseSync(path.join(storeDir, STATE_FILE_NAME));
     const stampText = (raw.prepare('SELECT body FROM sidecar_stamps').get() as { body: string }).body;
     // The stamp itself (read on every run) has none of them.
     expect(stampText).not.toContain('a castle');

@@ -30,6 +30,13 @@ async function modelFile(name: string, content: string) {
   return { path: file, dev: stats.dev, ino: stats.ino, size: stats.size, mtimeMs: stats.mtimeMs };
 }
 
+/** Writes `length` bytes of garbage over the file at `offset`, in place (same size, another mtime). */
+async function damage(file: string, offset: number, length: number) {
+  const handle = await open(file, 'r+');
+  await handle.write(Buffer.alloc(length, 0xa5), 0, length, offset);
+  await handle.close();
+}
+
 const HASHES = { SHA256: 'A'.repeat(64), AutoV2: 'A'.repeat(10) };
 
 beforeEach(async () => {
@@ -240,9 +247,7 @@ describe('crash safety and recovery', () => {
     second.close();
     expect(existsSync(`${file}.clean`)).toBe(true);
     // Damage after the clean close (same size, another mtime): the mark no longer holds.
-    const handle = await open(file, 'r+');
-    await handle.write(Buffer.alloc(4096, 0xa5), 0, 4096, 0);
-    await handle.close();
+    await damage(file, 0, 4096);
     const logger = capture();
     const third = store({ logger });
     expect(logger.warnings.join('\n')).toMatch(/damaged/);
@@ -256,9 +261,7 @@ describe('crash safety and recovery', () => {
     });
     first.close();
     const file = path.join(dir, 'cache', 'state.sqlite');
-    const handle = await open(file, 'r+');
-    await handle.write(Buffer.alloc(16384, 0xa5), 0, 16384, 8192);
-    await handle.close();
+    await damage(file, 8192, 16384);
 
     const logger = capture();
     const s = store({ logger });

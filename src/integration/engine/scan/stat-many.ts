@@ -59,6 +59,26 @@ export function createStatter(): Statter {
   };
 }
 
+/** Slow single stats lately (quickStat): up one for a slow one, down one for a fast one. */
+let slowSingles = 0;
+/** One preempted stat on a busy machine is not a network share: it takes several in a row. */
+const SLOW_SINGLES_MAX = 8;
+
+/**
+ * One file's stat, undefined when there is none (or it cannot be stat'ed: a write then says
+ * why), by the same rule as a batch: synchronous while stats are fast (a promise stat, or a
+ * readFile that fails, is a thread-pool round trip and, for a missing file, an Error with its
+ * stack, tens of thousands of times in a first run); once they are slow (a network share), the
+ * thread pool, so the event loop never waits for a round trip.
+ */
+export async function quickStat(file: string): Promise<Stats | undefined> {
+  if (slowSingles >= SLOW_SINGLES_MAX) return stat(file).catch(() => undefined);
+  const before = performance.now();
+  const outcome = statOne(file);
+  slowSingles = performance.now() - before > SLOW_STAT_MS ? slowSingles + 1 : Math.max(0, slowSingles - 1);
+  return outcome instanceof Error ? undefined : outcome;
+}
+
 /** What `throwIfNoEntry: false` answers with undefined. */
 const missing = (error: NodeJS.ErrnoException) => error.code === 'ENOENT' || error.code === 'ENOTDIR';
 

@@ -7,7 +7,8 @@ import { link, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { ModelVersion } from '../civitai/schemas.ts';
 import type { ModelRecord } from '../records/schema.ts';
-import { linkTempPath, quickStat, toJsonText, writeFileAtomic, type WriteOutcome } from '../util/atomic-write.ts';
+import { quickStat } from '../scan/stat-many.ts';
+import { linkTempPath, toJsonText, writeFileAtomic, type WriteOutcome } from '../util/atomic-write.ts';
 import { userText, userWeight, type SidecarUserValues } from './a1111.ts';
 
 /**

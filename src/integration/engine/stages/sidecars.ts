@@ -6,7 +6,8 @@ import { isSet } from '../records/lazy.ts';
 import { describeKinds, findMissingFiles, pathsToProbe, prefetchContent, type MissingFile, type RepairKind } from '../sidecars/repair.ts';
 import { writeModelSidecars, type SidecarWriteFailure, type SidecarWriteResult } from '../sidecars/write.ts';
 import type { SidecarStamp } from '../state/index.ts';
-import { describePaths, quickStat, sweepStaleTempFiles, withWriteBatch, writeFailureHint } from '../util/atomic-write.ts';
+import { quickStat } from '../scan/stat-many.ts';
+import { describePaths, sweepStaleTempFiles, withWriteBatch, writeFailureHint } from '../util/atomic-write.ts';
 import { mapLimit } from '../util/map-limit.ts';
 
 /** Models whose files are written at once. */

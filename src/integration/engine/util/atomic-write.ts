@@ -1,8 +1,8 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomBytes } from 'node:crypto';
-import { statSync, type Stats } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { quickStat } from '../scan/stat-many.ts';
 
 export type WriteOutcome = 'written' | 'unchanged';
 
@@ -105,33 +105,6 @@ export async function writeFileAtomic(
     throw error;
   }
   return 'written';
-}
-
-/** A stat slower than this did not come from a local disk's cache (a network share, a busy disk). */
-const SLOW_STAT_MS = 0.5;
-/** Slow stats lately: up one for a slow one, down one for a fast one. */
-let slowStats = 0;
-const SLOW_STATS_MAX = 8;
-
-/**
- * The file at `file`, undefined when there is none (or it cannot be stat'ed: a write then says
- * why). Synchronous while stats are fast: on a local disk that costs the main thread a few µs,
- * where a promise stat (or a readFile that fails) is a thread-pool round trip and, for a missing
- * file, an Error with its stack, tens of thousands of times in a first run. Once stats are slow
- * (a network share), the thread pool, so the event loop never waits for a round trip.
- */
-export async function quickStat(file: string): Promise<Stats | undefined> {
-  if (slowStats >= SLOW_STATS_MAX) return stat(file).catch(() => undefined);
-  const before = performance.now();
-  let info: Stats | undefined;
-  try {
-    info = statSync(file, { throwIfNoEntry: false });
-  } catch {
-    info = undefined;
-  }
-  // One preempted stat on a busy machine is not a network share: it takes several in a row.
-  slowStats = performance.now() - before > SLOW_STAT_MS ? slowStats + 1 : Math.max(0, slowStats - 1);
-  return info;
 }
 
 async function sizeOf(file: string): Promise<number | undefined> {
