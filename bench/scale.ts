@@ -115,6 +115,7 @@ async function child(root: string): Promise<void> {
   const { readFile } = await import('node:fs/promises');
   const { parseConfig, selectJobs } = await import('../src/integration/engine/config/index.ts');
   const { runScanJob } = await import('../src/integration/engine/run.ts');
+  const { withYoungGenerationHeld } = await import('../src/integration/engine/util/young-generation.ts');
   const metadata = (await import('../src/integration/engine/sidecars/metadata.ts')) as { sidecarReadStats?: { reads: number } };
   const { inProcessCivitai } = await import('../src/dev/fake-civitai/in-process.ts');
   const file = path.join(root, 'civitscraper.yaml');
@@ -135,13 +136,9 @@ async function child(root: string): Promise<void> {
   const logger = { debug: (message: string) => void (message.startsWith('stages: ') && (stages = message.slice(8))), info: quiet, warn: quiet, error: quiet };
   const started = performance.now();
   const cpuBefore = process.cpuUsage();
-  const result = await runScanJob({
-    config,
-    job: selected?.job as never,
-    jobName: selected?.name ?? 'scan',
-    client: client as never,
-    logger,
-  });
+  // As `civitscraper scan` runs it (cli/jobs.ts): with V8's young generation held.
+  const run = () => runScanJob({ config, job: selected?.job as never, jobName: selected?.name ?? 'scan', client: client as never, logger });
+  const result = process.env.CIVITSCRAPER_SCALE_YOUNG === 'grow' ? await run() : await withYoungGenerationHeld(run);
   const seconds = (performance.now() - started) / 1000;
   const cpu = process.cpuUsage(cpuBefore);
   console.log(

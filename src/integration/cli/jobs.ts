@@ -8,6 +8,7 @@ import path from 'node:path';
 import type { CivitaiClient } from '../engine/civitai/client.ts';
 import type { Job, ScanJob, SyncLoraTriggersJob } from '../engine/config/index.ts';
 import { runScanJob } from '../engine/run.ts';
+import { withYoungGenerationHeld } from '../engine/util/young-generation.ts';
 import { reportToJson, type RunReport } from '../engine/report.ts';
 import type { KritaSyncReport } from '../engine/krita/index.ts';
 import { formatPlanTable, writePlanJson, type OrganizePlan } from '../engine/organize/index.ts';
@@ -85,17 +86,20 @@ export async function runScanStep(ctx: CliContext, name: string, configured: Sca
   const progress = ctx.progress(options.label);
   let plan: OrganizePlan | undefined;
   try {
-    const { records, report, organizePlan } = await runScanJob({
-      config: ctx.config,
-      jobName: name,
-      job,
-      logger,
-      dryRun,
-      ...(ctx.args.forceRefresh ? { forceRefresh: true } : {}),
-      ...(options.client ? { client: options.client } : {}),
-      onProgress: progress.onProgress,
-      signal: ctx.interrupt.signal,
-    });
+    // The CLI is a process of its own, so it may tune V8 for a run's many long-lived objects.
+    const { records, report, organizePlan } = await withYoungGenerationHeld(() =>
+      runScanJob({
+        config: ctx.config,
+        jobName: name,
+        job,
+        logger,
+        dryRun,
+        ...(ctx.args.forceRefresh ? { forceRefresh: true } : {}),
+        ...(options.client ? { client: options.client } : {}),
+        onProgress: progress.onProgress,
+        signal: ctx.interrupt.signal,
+      }),
+    );
     outcome.records = records;
     outcome.report = report;
     plan = organizePlan;
