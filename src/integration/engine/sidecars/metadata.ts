@@ -241,19 +241,18 @@ export function storedFromSection(
   bodies?: { version?: LazyValue<unknown>; model?: LazyValue<unknown> },
 ): StoredSidecar {
   const data = section as z.output<typeof OwnSectionSchema>;
-  const stored = {
-    hashes: data.hashes,
-    checkedAt: data.checkedAt,
-    file: data.file,
-    ...(data.a1111 ? { a1111: data.a1111 as A1111Metadata } : {}),
-    ...(data.webuiPreview ? { webuiPreview: path.resolve(folder, data.webuiPreview) } : {}),
-    ...(data.incomplete ? { incomplete: true } : {}),
-    ...(data.source ? { source: data.source } : {}),
-    ...(data.linked ? { linked: true } : {}),
-    ...(data.removedFromCivitai ? { removedFromCivitai: true } : {}),
-    ...(data.link !== undefined ? { link: data.link } : {}),
-    images: (data.images ?? []).map((image) => storedImage(image, folder)),
-  } as StoredSidecar;
+  // Assigned one by one, in the order the spreads had: a spread of a conditional object made
+  // a temporary object each, a dozen per file on every run.
+  const built: Record<string, unknown> = { hashes: data.hashes, checkedAt: data.checkedAt, file: data.file };
+  if (data.a1111) built.a1111 = data.a1111 as A1111Metadata;
+  if (data.webuiPreview) built.webuiPreview = path.resolve(folder, data.webuiPreview);
+  if (data.incomplete) built.incomplete = true;
+  if (data.source) built.source = data.source;
+  if (data.linked) built.linked = true;
+  if (data.removedFromCivitai) built.removedFromCivitai = true;
+  if (data.link !== undefined) built.link = data.link;
+  built.images = data.images && data.images.length > 0 ? data.images.map((image) => storedImage(image, folder)) : [];
+  const stored = built as unknown as StoredSidecar;
   if (bodies) {
     if (bodies.version) defineLazy(stored, 'version', bodies.version);
     if (bodies.model) defineLazy(stored, 'model', bodies.model);

@@ -75,6 +75,33 @@ export async function findMissingFiles(options: {
   return missing;
 }
 
+/**
+ * `[]` when findMissingFiles would find nothing missing and `probe` already knows every answer
+ * that takes (its batch of stats); undefined when only findMissingFiles can tell. A no-change
+ * rerun asks this of every model, and an async call per model (50,000) was most of its
+ * sidecar stage. Conservative: anything it cannot vouch for from memory goes the long way.
+ */
+export function nothingMissingKnown(options: {
+  record: ModelRecord;
+  layout: SidecarLayout;
+  existing: SidecarRead;
+  compat: CompatOutputConfig;
+  a1111Enabled: boolean;
+  probe: ContentProbe;
+}): MissingFile[] | undefined {
+  const { record, layout, existing, compat, probe } = options;
+  if (existing.kind !== 'own') return existing.kind === 'missing' && existing.empty === true ? undefined : NOTHING_MISSING;
+  const has = (file: string) => probe.known?.(file) === true;
+  if (compat.civitai_info && !has(layout.civitaiInfoPath)) return undefined;
+  const source = compat.webui_preview ? webuiPreviewSource(record) : undefined;
+  if (source && !has(layout.webuiPreviewPath(path.extname(source)))) return undefined;
+  // Our keys in the metadata sidecar itself, as its stamp knows them; a file of their own is read.
+  if (options.a1111Enabled && (layout.a1111Path !== layout.metadataPath || !existing.a1111 || existing.a1111.emptyAtTop)) return undefined;
+  return NOTHING_MISSING;
+}
+
+const NOTHING_MISSING: MissingFile[] = Object.freeze([]) as unknown as MissingFile[];
+
 /** The paths findMissingFiles stats for a model (the rest it reads), to stat them in one batch. */
 export function pathsToProbe(record: ModelRecord, layout: SidecarLayout, existing: SidecarRead, compat: CompatOutputConfig): string[] {
   if (existing.kind !== 'own' && !(existing.kind === 'missing' && existing.empty === true)) return [];
@@ -88,8 +115,8 @@ export function pathsToProbe(record: ModelRecord, layout: SidecarLayout, existin
   return paths;
 }
 
-/** Whether a file has content, asked of many files. */
-export type ContentProbe = (file: string) => Promise<boolean>;
+/** Whether a file has content, asked of many files; `known` answers at once what a batch already learnt. */
+export type ContentProbe = ((file: string) => Promise<boolean>) & { known?: (file: string) => boolean | undefined };
 
 /**
  * Stats `paths` in one batch (scan/stat-many.ts: a few µs each on a local disk, where one
@@ -98,8 +125,11 @@ export type ContentProbe = (file: string) => Promise<boolean>;
  */
 export async function prefetchContent(paths: readonly string[]): Promise<ContentProbe> {
   const outcomes = await createStatter()(paths);
-  const known = new Map(paths.map((file, index) => [file, hasContentStat(outcomes[index])]));
-  return async (file) => known.get(file) ?? hasContent(file);
+  const known = new Map<string, boolean>();
+  for (const [index, file] of paths.entries()) known.set(file, hasContentStat(outcomes[index]));
+  const probe: ContentProbe = async (file) => known.get(file) ?? hasContent(file);
+  probe.known = (file) => known.get(file);
+  return probe;
 }
 
 /** A downloaded preview (and a video's still frame) that is still there with content. */

@@ -21,21 +21,16 @@ export async function buildRecords(ctx: RunContext): Promise<void> {
     const identified = item.identification?.status === 'identified' ? item.identification : undefined;
     const file = localFileOf(item.file);
     const summary = training.get(item.file.path);
-    const record: ModelRecord = {
-      id: ids[index] as string,
-      file,
-      hashes: item.hashes ?? {},
-      civitai: {
-        status,
-        ...(item.checkedAt ? { checkedAt: item.checkedAt } : {}),
-        ...(item.identification?.status === 'unknown' ? { error: item.identification.error } : {}),
-        ...(doubtful ? { doubtful } : {}),
-        ...(identified?.source ? { source: identified.source } : {}),
-        ...(identified?.linked ? { linked: true } : {}),
-        ...(identified?.removedFromCivitai ? { removedFromCivitai: true } : {}),
-      },
-      ...(facts?.air ? { air: facts.air } : {}),
-    } as ModelRecord;
+    // Field by field, not spreads of conditional objects: a temporary object each, per record per run.
+    const civitai: Record<string, unknown> = { status };
+    if (item.checkedAt) civitai.checkedAt = item.checkedAt;
+    if (item.identification?.status === 'unknown') civitai.error = item.identification.error;
+    if (doubtful) civitai.doubtful = doubtful;
+    if (identified?.source) civitai.source = identified.source;
+    if (identified?.linked) civitai.linked = true;
+    if (identified?.removedFromCivitai) civitai.removedFromCivitai = true;
+    const record = { id: ids[index] as string, file, hashes: item.hashes ?? {}, civitai } as unknown as ModelRecord;
+    if (facts?.air) record.air = facts.air;
     // In the order they always had (JSON output, the site's data).
     if (hasVersion) copyLazy(record, item, 'version');
     if (isSet(item, 'model')) copyLazy(record, item, 'model');

@@ -3,7 +3,7 @@ import type { ModelVersion } from '../civitai/schemas.ts';
 import type { ModelRecord } from '../records/schema.ts';
 import type { RunContext, WorkItem } from '../run.ts';
 import { isSet } from '../records/lazy.ts';
-import { describeKinds, findMissingFiles, pathsToProbe, prefetchContent, type MissingFile, type RepairKind } from '../sidecars/repair.ts';
+import { describeKinds, findMissingFiles, nothingMissingKnown, pathsToProbe, prefetchContent, type MissingFile, type RepairKind } from '../sidecars/repair.ts';
 import { writeModelSidecars, type SidecarWriteFailure, type SidecarWriteResult } from '../sidecars/write.ts';
 import type { SidecarStamp } from '../state/index.ts';
 import { quickStat } from '../scan/stat-many.ts';
@@ -33,7 +33,14 @@ export async function writeSidecars(ctx: RunContext): Promise<void> {
   const candidates = [...ctx.items.entries()].filter(([index, item]) => writable(item, ctx.records[index]));
   const probe = await prefetchContent(candidates.flatMap(([index, item]) => pathsToProbe(ctx.records[index] as ModelRecord, item.layout, item.sidecar, compat)));
   const missingOf = new Map<WorkItem, MissingFile[]>();
-  await mapLimit(candidates, 16, async ([index, item]) => {
+  const toCheck: typeof candidates = [];
+  for (const candidate of candidates) {
+    const [index, item] = candidate;
+    const known = nothingMissingKnown({ record: ctx.records[index] as ModelRecord, layout: item.layout, existing: item.sidecar, compat, a1111Enabled: compat.a1111_user_metadata, probe });
+    if (known) missingOf.set(item, known);
+    else toCheck.push(candidate);
+  }
+  await mapLimit(toCheck, 16, async ([index, item]) => {
     const record = ctx.records[index] as ModelRecord;
     missingOf.set(item, await findMissingFiles({ record, layout: item.layout, existing: item.sidecar, compat, a1111Enabled: compat.a1111_user_metadata, probe }));
   });

@@ -296,10 +296,10 @@ export function createSidecarStamps({ db, file, now, guard }: StoreContext): Sid
     const bodies: StampBodies = {};
     if (parent) bodies.model = parent;
     if (typeof row.version_key === 'string') {
-      const version = bodyValue(row.version_key, 'version', sidecarPath, fallback);
-      // The facts hold with this parent model (records/version-facts.ts factsOf).
-      if (stamp.facts) Object.assign(version.meta, { facts: stamp.facts, model: parent });
-      bodies.version = version;
+      // The facts hold with this parent model (records/version-facts.ts factsOf). One meta of
+      // one shape for every version: built whole, not added to.
+      const meta: LoadMeta = { key: row.version_key, field: 'version', sidecarPath, fallback, facts: stamp.facts, model: stamp.facts ? parent : undefined };
+      bodies.version = new LazyValue<unknown, LoadMeta>(load, meta);
     }
     stamp.bodies = bodies;
     const metaKey = (stamp as unknown as Record<string, unknown>)[IMAGE_META_KEY];
