@@ -31,9 +31,9 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import { gzipSync, brotliCompressSync } from 'node:zlib';
 import { stringify } from 'yaml';
-import { launchChromium } from '../src/dev/browser.ts';
-import { serveStatic } from '../src/dev/static-server.ts';
-import { startFakeCivitai, type CatalogBinding } from '../src/dev/fake-civitai/index.ts';
+// The fake server and Chromium are the parent's, imported when it needs them: the children run
+// this file too, and what they load at start is counted in the build they measure.
+import type { CatalogBinding, startFakeCivitai } from '../src/dev/fake-civitai/index.ts';
 import { cdnRendition } from '../src/integration/engine/media/cdn.ts';
 import { createPrng, seedFrom, type Prng } from '../src/dev/fake-civitai/prng.ts';
 
@@ -90,7 +90,8 @@ if (process.argv.includes('--child')) {
     ? setInterval(() => {
         const { rss, heapUsed, heapTotal, external } = process.memoryUsage();
         const mib = (bytes: number) => Math.round(bytes / 1048576);
-        process.stderr.write(`@@MEM ${new Date().toISOString().slice(11, 22)} rss=${mib(rss)} heap=${mib(heapUsed)}/${mib(heapTotal)} external=${mib(external)} MiB\n`);
+        // CPU so far beside Astro's stage lines: what each phase costs, sharp's threads included.
+        process.stderr.write(`@@MEM ${new Date().toISOString().slice(11, 22)} rss=${mib(rss)} heap=${mib(heapUsed)}/${mib(heapTotal)} external=${mib(external)} MiB cpu=${(cpuMs() / 1000).toFixed(1)} s\n`);
       }, 1000)
     : undefined;
   timer?.unref();
@@ -303,7 +304,7 @@ async function main(): Promise<void> {
       'skip-warm': { type: 'boolean', default: false },
       /** Builds only: no Chromium measurements. */
       'no-browser': { type: 'boolean', default: false },
-      /** Each build also writes trace-<cold|warm>.log: RSS and heap every second beside Astro's stage lines. */
+      /** Each build also writes trace-<cold|warm>.log: RSS, heap and CPU so far every second beside Astro's stage lines. */
       'trace-memory': { type: 'boolean', default: false },
       /** Each build also writes a V8 CPU profile into cpu-prof-<cold|warm>/ (open it in Chrome's DevTools). */
       'cpu-prof': { type: 'boolean', default: false },
@@ -342,6 +343,7 @@ async function main(): Promise<void> {
   }
   log(`  library: ${files.length} files, ${models.length} models, ${bindings.length} on CivitAI (${((performance.now() - t) / 1000).toFixed(1)} s)`);
 
+  const { startFakeCivitai } = await import('../src/dev/fake-civitai/index.ts');
   const fake = await startFakeCivitai({ fixturesDir, bindings });
   const results: Record<string, unknown> = { models: count };
   try {
@@ -467,6 +469,8 @@ function stats(values: number[]) {
 }
 
 async function measureBrowser(outDir: string, log: (line: string) => void) {
+  const { serveStatic } = await import('../src/dev/static-server.ts');
+  const { launchChromium } = await import('../src/dev/browser.ts');
   const server = await serveStatic(outDir);
   const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const browser = await launchChromium();

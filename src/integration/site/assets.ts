@@ -1,7 +1,8 @@
 /**
  * The gallery's image files: each model page's previews (`models/<id>/preview-<n>.<ext>`, the
  * file as downloaded), their resized pictures (`models/<id>/image-<n>.webp`) and the card
- * thumbnails (`thumbs/<id>.webp`).
+ * thumbnails (`thumbs/<id>.webp`; a JPEG or WebP preview already that small is served as it is:
+ * site/thumbnails.ts).
  *
  * They are plain files put into the built site after Astro has written the pages, not endpoint
  * routes: Astro empties its output folder on every build and would run an endpoint per image
@@ -10,9 +11,10 @@
  * are encoded. In `astro dev` the same list answers requests (`serveSiteAsset`).
  */
 import { createReadStream } from 'node:fs';
-import { copyFile, link, mkdir, rm } from 'node:fs/promises';
+import { copyFile, link, mkdir, open, rm } from 'node:fs/promises';
 import type { ServerResponse } from 'node:http';
 import path from 'node:path';
+import { sniffMediaType } from '../engine/media/sniff.ts';
 import { mapLimit } from '../engine/util/map-limit.ts';
 import type { SiteSettings } from './settings.ts';
 import type { SiteEntry } from './sync.ts';
@@ -23,7 +25,7 @@ export interface SiteAsset {
   /** Below the gallery's root, with `/`. */
   path: string;
   source: string;
-  /** `copy`: the file itself; `thumbnail`: a resized WebP of it. */
+  /** `copy`: the file itself; `thumbnail`: a resized WebP of it (or itself, when already that small). */
   kind: 'copy' | 'thumbnail';
 }
 
@@ -112,11 +114,22 @@ export async function writeSiteAssets(galleryDir: string, assets: readonly SiteA
 /** Answers a dev-server request for one asset. */
 export async function serveSiteAsset(asset: SiteAsset, thumbCacheDir: string, response: ServerResponse): Promise<void> {
   const file = asset.kind === 'thumbnail' ? await thumbnailPath(asset.source, thumbCacheDir) : asset.source;
-  response.setHeader('Content-Type', asset.kind === 'thumbnail' ? 'image/webp' : assetType(asset.path));
+  // A thumbnail-sized preview is its own thumbnail (site/thumbnails.ts): a JPEG under the name.
+  response.setHeader('Content-Type', asset.kind === 'thumbnail' ? await thumbnailType(file) : assetType(asset.path));
   response.setHeader('Cache-Control', 'no-cache');
   await new Promise<void>((resolve, reject) => {
     createReadStream(file).on('error', reject).pipe(response).on('finish', resolve).on('error', reject);
   });
+}
+
+async function thumbnailType(file: string): Promise<string> {
+  const handle = await open(file, 'r');
+  try {
+    const { buffer, bytesRead } = await handle.read(Buffer.alloc(16), 0, 16, 0);
+    return sniffMediaType(buffer.subarray(0, bytesRead))?.ext === '.jpeg' ? 'image/jpeg' : 'image/webp';
+  } finally {
+    await handle.close();
+  }
 }
 
 /** Content type of a site asset by its name (previews keep their downloaded extension). */

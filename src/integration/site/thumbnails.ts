@@ -8,14 +8,20 @@
  *
  * Made with sharp (as astro:assets does) and kept in a cache folder between builds, keyed by
  * source path, size and modification time: a rebuild re-encodes only new or changed previews.
+ * A preview that already is a thumbnail (a still JPEG or WebP no wider than one, downloaded at
+ * `images.width` 450 say) is not encoded again: a second lossy pass would only blur it, and the
+ * encode was most of a cold build. The cache entry is then the file itself (a hard link, else a
+ * copy), served under the same `.webp` name: browsers pick an image's decoder from its bytes, not
+ * from its name or Content-Type (the MIME Sniffing standard's image rules), so a JPEG shows there.
  * A few are encoded at once (site/assets.ts asks for all of them together, while Astro renders
  * the pages, so libvips' threads and Astro's one JavaScript thread share the cores).
  */
 import { createHash } from 'node:crypto';
-import { mkdir, rename, stat, writeFile } from 'node:fs/promises';
+import { copyFile, link, mkdir, open, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
+import { stillGeometry } from '../engine/media/sniff.ts';
 import { THUMBNAIL_WIDTH } from './thumbnail-size.ts';
 
 export { THUMBNAIL_WIDTH, thumbnailSize } from './thumbnail-size.ts';
@@ -73,14 +79,53 @@ async function makeThumbnail(source: string, cacheDir: string): Promise<string> 
   } catch {
     // not cached yet
   }
+  await mkdir(path.dirname(file), { recursive: true });
+  const partial = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+  if (await servedAsIs(source, info.size)) {
+    try {
+      await link(source, partial);
+    } catch (error) {
+      if (isMissing(error)) throw error;
+      // The cache on another disk than the previews, or a filesystem without hard links.
+      await rm(partial, { force: true });
+      await copyFile(source, partial);
+    }
+    await rename(partial, file);
+    return file;
+  }
   const bytes = await sharp(source, { animated: false, failOn: 'none' })
     .rotate()
     .resize({ width: THUMBNAIL_WIDTH, withoutEnlargement: true })
     .webp({ quality: 74, effort: 2 })
     .toBuffer();
-  await mkdir(path.dirname(file), { recursive: true });
-  const partial = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
   await writeFile(partial, bytes);
   await rename(partial, file);
   return file;
+}
+
+/** Enough for the headers before a JPEG's frame header (EXIF, ICC profile) as an encoder writes them. */
+const HEADER_BYTES = 64 * 1024;
+/**
+ * Above this a preview is re-encoded even at thumbnail size: a JPEG of quality 80 takes about
+ * 1.5 bits a pixel, one of quality 100 (or a lossless WebP) several times that, too heavy for
+ * one of thousands of cards.
+ */
+const MAX_BITS_PER_PIXEL = 4;
+
+async function servedAsIs(source: string, size: number): Promise<boolean> {
+  const handle = await open(source, 'r');
+  let header: Buffer;
+  try {
+    const { buffer, bytesRead } = await handle.read(Buffer.alloc(Math.min(size, HEADER_BYTES)), 0, Math.min(size, HEADER_BYTES), 0);
+    header = buffer.subarray(0, bytesRead);
+  } finally {
+    await handle.close();
+  }
+  const geometry = stillGeometry(header);
+  return geometry !== undefined && geometry.width <= THUMBNAIL_WIDTH && (size * 8) / (geometry.width * geometry.height) <= MAX_BITS_PER_PIXEL;
+}
+
+function isMissing(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException).code;
+  return code === 'ENOENT' || code === 'ENOTDIR';
 }
