@@ -132,6 +132,8 @@ export interface RunContext {
   readonly log: Logger;
   /** Every model file found. */
   files: DiscoveredFile[];
+  /** The folders discovery read, with the temp-file names in each (DiscoveryResult.listings). */
+  listings: Map<string, string[]>;
   /** The same files, with what their sidecars say. */
   candidates: WorkItem[];
   /** The candidates that have hashes: the ones the run goes on with. */
@@ -272,6 +274,7 @@ function createContext(
     // A front end that draws progress (the CLI) has its own stage lines; Astro's log gets ours.
     log: progress ? { ...logger, info: (message) => logger.debug(message) } : logger,
     files: [],
+    listings: new Map(),
     candidates: [],
     items: [],
     toLookUp: [],

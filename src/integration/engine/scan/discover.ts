@@ -20,6 +20,11 @@ export interface DiscoveryProblem {
 export interface DiscoveryResult {
   files: DiscoveredFile[];
   problems: DiscoveryProblem[];
+  /**
+   * Every folder read in full, with the hidden `*.tmp` names in it (interrupted writes leave
+   * `.<name>.<id>.tmp`): the end of the run sweeps those without reading the folders again.
+   */
+  listings: Map<string, string[]>;
 }
 
 export interface DiscoverOptions {
@@ -43,6 +48,7 @@ export async function discoverModelFiles(
 ): Promise<DiscoveryResult> {
   const files: DiscoveredFile[] = [];
   const problems: DiscoveryProblem[] = [];
+  const listings = new Map<string, string[]>();
   const seen = new Set<string>();
   const excluded = new Set((options.exclude ?? []).map((folder) => path.resolve(folder)));
 
@@ -83,20 +89,26 @@ export async function discoverModelFiles(
       const prefix = folder.endsWith(path.sep) ? folder : folder + path.sep;
       const candidates: Candidate[] = [];
       const toStat: string[] = [];
+      const temps: string[] = [];
+      listings.set(folder, temps);
       for (const entry of entries) {
         const name = entry.name;
-        if (name.startsWith('.')) continue;
+        if (name.startsWith('.')) {
+          if (name.endsWith('.tmp')) temps.push(name);
+          continue;
+        }
         const isDir = entry.isDirectory();
         const isLink = entry.isSymbolicLink();
-        const full = compact(prefix + name);
         if (isDir) {
-          candidates.push({ name, full, isDir, isLink, matches: false, stat: -1 });
+          candidates.push({ name, full: compact(prefix + name), isDir, isLink, matches: false, stat: -1 });
           continue;
         }
         const lowerName = name.toLowerCase();
         const lowerRelative = byRelative ? (relative ? `${relative}/${name}` : name).toLowerCase() : lowerName;
         const matches = matchers.some((matcher) => matcher.test(matcher.relative ? lowerRelative : lowerName));
+        // Most names in a model folder are our sidecars and previews: no path made for them.
         if (!matches && !isLink) continue;
+        const full = compact(prefix + name);
         // stat follows a symlink, so one call tells both where it leads and what the file is.
         const statted = isLink || !name.includes('\uFFFD');
         candidates.push({ name, full, isDir, isLink, matches, stat: statted ? toStat.length : -1 });
@@ -156,7 +168,7 @@ export async function discoverModelFiles(
     };
     await walk(root, '');
   }
-  return { files, problems };
+  return { files, problems, listings };
 }
 
 interface Candidate {

@@ -14,6 +14,7 @@ export async function discover(ctx: RunContext): Promise<void> {
     discovery.files = discovery.files.filter((file) => !isInside(resolveOutputRoot(outputDir, file.path), file.path));
   }
   ctx.files = discovery.files;
+  ctx.listings = discovery.listings;
   report.files.found = discovery.files.length;
   ctx.progress?.({ stage: 'discover', phase: 'end', done: discovery.files.length, total: discovery.files.length });
   for (const problem of discovery.problems) report.fail(problem.path, problem.stage, problem.message);

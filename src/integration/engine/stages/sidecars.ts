@@ -122,7 +122,7 @@ export async function writeSidecars(ctx: RunContext): Promise<void> {
   // Bodies of replaced stamps: dropped a grace period later (sidecar-stamps.ts).
   ctx.state?.sidecars.collect();
   report.sidecars.repaired += repaired.length;
-  if (!dryRun) report.sidecars.tempFilesRemoved += await sweepTempFiles(ctx.candidates);
+  if (!dryRun) report.sidecars.tempFilesRemoved += await sweepTempFiles(ctx.candidates, ctx.listings);
 
   if (repaired.length > 0) ctx.log.info(`sidecars: repaired ${repaired.length} missing/empty file${repaired.length === 1 ? '' : 's'} (${describeKinds(repaired)})`);
   const removed = report.sidecars.tempFilesRemoved;
@@ -152,7 +152,7 @@ export function describeWriteFailures(failures: readonly SidecarWriteFailure[], 
  * Which names belong to which folder is worked out only once a temp file turns up: on most
  * runs there is none, and building it for 50,000 models was a tenth of a no-change rerun.
  */
-async function sweepTempFiles(items: readonly WorkItem[]): Promise<number> {
+async function sweepTempFiles(items: readonly WorkItem[], listings: ReadonlyMap<string, readonly string[]>): Promise<number> {
   const folders = new Set<string>();
   for (const { layout } of items) {
     folders.add(layout.compatDir);
@@ -163,11 +163,14 @@ async function sweepTempFiles(items: readonly WorkItem[]): Promise<number> {
   const ownersOf = (folder: string) => (owners ??= namesByFolder(items)).get(folder);
   let removed = 0;
   await mapLimit([...folders], 8, async (folder) => {
+    // A folder discovery read holds only the temp names it saw (stale ones were there then).
+    const listed = listings.get(folder);
+    if (listed?.length === 0) return;
     const belongs = (target: string) => {
       const entry = ownersOf(folder);
       return entry !== undefined && (entry.names.has(target) || entry.stems.some((stem) => target.startsWith(stem)));
     };
-    const swept = await sweepStaleTempFiles(folder, belongs);
+    const swept = await sweepStaleTempFiles(folder, belongs, listed ? { names: listed } : {});
     removed += swept.length;
   });
   return removed;

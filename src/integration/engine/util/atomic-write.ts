@@ -166,13 +166,14 @@ export const STALE_TEMP_MS = 10 * 60_000;
 export async function sweepStaleTempFiles(
   folder: string,
   belongs: (target: string) => boolean,
-  options: { now?: number; olderThanMs?: number } = {},
+  options: { now?: number; olderThanMs?: number; names?: readonly string[] } = {},
 ): Promise<string[]> {
   const now = options.now ?? Date.now();
   const olderThan = options.olderThanMs ?? STALE_TEMP_MS;
-  let names: string[];
+  let names: readonly string[];
   try {
-    names = await readdir(folder);
+    // The folder's names as a listing of it already has them (discovery read it in this run).
+    names = options.names ?? (await readdir(folder));
   } catch {
     return [];
   }
