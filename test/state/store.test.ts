@@ -2,8 +2,10 @@ import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, mkdtemp, open, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openStateStore, SCHEMA_VERSION, type StateStore } from '../../src/integration/engine/state/index.ts';
+import { integrityCheckStats } from '../../src/integration/engine/state/store.ts';
 import type { Logger } from '../../src/integration/engine/util/logger.ts';
 
 let dir: string;
@@ -252,6 +254,31 @@ describe('crash safety and recovery', () => {
     const third = store({ logger });
     expect(logger.warnings.join('\n')).toMatch(/damaged/);
     expect(third.kind).toBe('sqlite');
+  });
+
+  it('keeps the mark through a read-only reader after the close (the empty log it leaves says nothing)', async () => {
+    const file = path.join(dir, 'cache', 'state.sqlite');
+    const first = store();
+    first.cache.set('key', { status: 200, body: 'x' });
+    first.close();
+    // What the site does when it reads a record's body after the scan: a read-only connection.
+    const reader = new DatabaseSync(file, { readOnly: true });
+    reader.prepare('SELECT COUNT(*) FROM http_cache').get();
+    reader.close();
+    expect((await stat(`${file}-wal`)).size).toBe(0);
+    const checks = integrityCheckStats.checks;
+    const second = store();
+    expect(integrityCheckStats.checks).toBe(checks);
+    expect(second.cache.get('key', 60)?.body).toBe('x');
+    second.close();
+    // A log with frames in it is not a clean close: the next open checks.
+    const writer = new DatabaseSync(file);
+    writer.exec('PRAGMA wal_autocheckpoint = 0');
+    writer.prepare("INSERT INTO runs (job, started_at, status) VALUES ('x', 1, 'ok')").run();
+    const third = store();
+    expect(integrityCheckStats.checks).toBe(checks + 1);
+    third.close();
+    writer.close();
   });
 
   it('recovers from a database whose pages were damaged', async () => {

@@ -406,10 +406,19 @@ const statMark = (file: string) => {
   return info ? `${info.size}:${info.mtimeMs}:${info.ino}` : undefined;
 };
 
+/**
+ * A write-ahead log with frames in it: changes not folded into the store yet. An empty one is
+ * what a read-only connection leaves (the site reads bodies after the scan closed the store: it
+ * cannot delete the log), and says nothing about the store.
+ */
+function walHasFrames(file: string): boolean {
+  return (statSync(file + '-wal', { throwIfNoEntry: false })?.size ?? 0) > 0;
+}
+
 function markClean(file: string): void {
   try {
-    // The write-ahead log was folded in on close; one left over means another connection is open.
-    if (existsSync(file + '-wal')) return;
+    // The write-ahead log was folded in on close; frames left over mean another connection is open.
+    if (walHasFrames(file)) return;
     const mark = statMark(file);
     if (mark) writeFileSync(file + CLEAN_CLOSE_SUFFIX, mark);
   } catch {
@@ -427,13 +436,17 @@ function closedCleanly(file: string): boolean {
     return false;
   }
   rmSync(marker, { force: true });
-  return !existsSync(file + '-wal') && mark === statMark(file);
+  return !walHasFrames(file) && mark === statMark(file);
 }
+
+/** How many times opening a store ran SQLite's quick check (tests count them). */
+export const integrityCheckStats = { checks: 0 };
 
 /** Throws a corruption error (the store is set aside and rebuilt) when SQLite's quick check fails. */
 function integrityCheck(db: DatabaseSync, file: string, clean: boolean): void {
   const marker = file + FULL_CHECK_SUFFIX;
   if (clean && !existsSync(marker)) return;
+  integrityCheckStats.checks += 1;
   const full = existsSync(marker) || (statSync(file, { throwIfNoEntry: false })?.size ?? 0) < FULL_CHECK_BYTES;
   const tables = full
     ? [undefined]
