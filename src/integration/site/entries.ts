@@ -4,7 +4,7 @@
  * reads this file, it never runs a scan (and Astro's incremental build hashes every module a page
  * imports, so an engine module in that graph would re-render every page when it changes).
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, type Stats } from 'node:fs';
 import type { ModelRecord } from '../engine/records/schema.ts';
 import type { SiteSidecarValues } from './sidecar-values.ts';
 
@@ -46,6 +46,36 @@ export function readSiteData(file: string): { entries: SiteEntry[]; problems: Si
   const parsed = JSON.parse(text) as { format?: number; entries?: SiteEntry[]; problems?: SiteProblem[] };
   if (parsed.format !== ENTRIES_FORMAT || !Array.isArray(parsed.entries)) return undefined;
   return { entries: parsed.entries, problems: parsed.problems ?? [] };
+}
+
+/** What tells one entries file from another (its size and mtime), for the pages' cache and the shared copy. */
+export function entriesStamp(info: Pick<Stats, 'size' | 'mtimeMs'> | undefined): string {
+  return info ? `${info.size}:${info.mtimeMs}` : 'missing';
+}
+
+type SiteDataCopy = { stamp: string; entries: SiteEntry[]; problems: SiteProblem[] };
+const SHARED = Symbol.for('civitscraper.siteData');
+
+function shared(): Map<string, SiteDataCopy> {
+  const holder = globalThis as Record<symbol, Map<string, SiteDataCopy> | undefined>;
+  holder[SHARED] ??= new Map();
+  return holder[SHARED];
+}
+
+/**
+ * The entries just written to `file` (stamp: entriesStamp of it after the write), for pages
+ * rendered in this process: they take these instead of parsing the file again (at 5,000 models
+ * a parse of 12 MB and a second copy in memory). Only objects exactly as the file has them
+ * (JSON values, nothing undefined), so a page sees what it would have read.
+ */
+export function shareSiteData(file: string, copy: SiteDataCopy): void {
+  shared().set(file, copy);
+}
+
+/** The shared copy of `file` when it is still the file on disk (same stamp), else undefined. */
+export function sharedSiteData(file: string, stamp: string): { entries: SiteEntry[]; problems: SiteProblem[] } | undefined {
+  const copy = shared().get(file);
+  return copy?.stamp === stamp ? copy : undefined;
 }
 
 /** Effective preferred weight from the sidecars: A1111's, else ComfyUI-Lora-Manager's. */

@@ -13,15 +13,18 @@ import { selectJobs } from '../engine/config/index.ts';
 import type { Config, ScanJob } from '../engine/config/schema.ts';
 import type { ModelRecord } from '../engine/records/schema.ts';
 import { runScanJob, type ScanJobResult } from '../engine/run.ts';
+import type { UpdateState } from '../engine/updates/schema.ts';
+import { readUpdateState } from '../engine/updates/state.ts';
 import { writeFileAtomic } from '../engine/util/atomic-write.ts';
 import { fanOut, openLogFile } from '../engine/util/log-file.ts';
 import { redactingLogger, type Logger } from '../engine/util/logger.ts';
 import { splitForSite, writeSiteDetails } from './details.ts';
-import { ENTRIES_FORMAT, readSiteData, type SiteEntry, type SiteProblem } from './entries.ts';
+import { ENTRIES_FORMAT, entriesStamp, readSiteData, shareSiteData, type SiteEntry, type SiteProblem } from './entries.ts';
+import { entriesFileStat, entryKeys, entrySalt, familiesOf, previousEntries, updatesUntil, writeEntryManifest, type EntryStamp, type PreviousEntries } from './entry-cache.ts';
 import { carryMissing, fileExists, organizeMovedPaths } from './missing.ts';
 import { resourceRefs } from './resources.ts';
 import { siteDetailsDir, siteSettings } from './settings.ts';
-import { readSidecarValues } from './sidecar-values.ts';
+import { readSidecarValues, type SiteSidecarValues } from './sidecar-values.ts';
 
 export { readSiteData, type SiteEntry, type SiteProblem };
 
@@ -116,37 +119,84 @@ async function scanForSite(config: Config, job: string | undefined, logger: Logg
     for (const record of records) if (!byId.has(record.id)) byId.set(record.id, { record, job: selected.job });
   }
   const sidecars = await readSidecarValues([...byId.values()], config.scanner.cache_dir);
-  const found: SiteEntry[] = [];
-  const details = [];
-  for (const { record } of byId.values()) {
-    const parts = splitForSite(record);
-    const sidecar = sidecars.get(record.id);
-    const refs = resourceRefs(record.images.map((image) => image.meta));
-    found.push({ id: record.id, data: parts.entry, ...(sidecar ? { sidecar } : {}), ...(refs ? { refs } : {}) });
-    details.push({ id: record.id, details: parts.details });
-  }
-  const problems = siteProblems(config, reports);
   const entriesFile = siteSettings(config, undefined).entriesFile;
-  const entries = await withMissing(config, entriesFile, found, inputs, logger);
+  const detailsDir = siteDetailsDir(config);
+  const previous = await readPrevious(config, entriesFile, detailsDir);
+  const records = [...byId.values()].map(({ record }) => record);
+  const keys = entryKeys(records, entrySalt(config));
+  const familyOf = familiesOf(records);
+  const now = Date.now();
+  const stamps = new Map<string, EntryStamp>();
+  const found: SiteEntry[] = [];
+  /** The JSON of each entry of `found` made in this run (the others are stringified when written). */
+  const texts: (string | undefined)[] = [];
+  const details = [];
+  const reused: string[] = [];
+  let updateState: Promise<UpdateState | undefined> | undefined;
+  for (const record of records) {
+    const key = keys.get(record.id) as string;
+    // As JSON has it (shareSiteData): values a sidecar left undefined are not there.
+    const values = sidecars.get(record.id);
+    const sidecar = values ? (JSON.parse(JSON.stringify(values)) as SiteSidecarValues) : undefined;
+    const cached = previous.reuse(record.id, key, now);
+    if (cached) {
+      found.push({ id: record.id, data: cached.data, ...(sidecar ? { sidecar } : {}), ...(cached.refs ? { refs: cached.refs } : {}) });
+      texts.push(undefined);
+      reused.push(record.id);
+      stamps.set(record.id, { key, until: cached.until, details: cached.details });
+      continue;
+    }
+    const parts = splitForSite(record);
+    const refs = resourceRefs(record.images.map((image) => image.meta));
+    const text = JSON.stringify({ id: record.id, data: parts.entry, ...(sidecar ? { sidecar } : {}), ...(refs ? { refs } : {}) });
+    // The entry as the file has it: plain JSON values, nothing shared with the record.
+    found.push(JSON.parse(text) as SiteEntry);
+    texts.push(text);
+    details.push({ id: record.id, details: parts.details });
+    // The family's bodies are parsed by now (its updates were worked out for the entry).
+    const family = familyOf(record);
+    let state: UpdateState | undefined;
+    if (family.length > 0 && parts.entry.updates !== undefined) {
+      updateState ??= readUpdateState(config.scanner.cache_dir).catch(() => undefined);
+      state = await updateState;
+    }
+    stamps.set(record.id, { key, until: updatesUntil(family, state, now) });
+  }
+  if (reused.length > 0) logger.debug(`site entries: ${reused.length} of ${records.length} unchanged since the last build, reused`);
+  const problems = siteProblems(config, reports);
+  const entries = await withMissing(config, previous.all, found, inputs, logger);
   const missing = entries.slice(found.length).map((entry) => entry.id);
-  await writeSiteDetails(siteDetailsDir(config), details, missing);
-  // Compact: at 10,000 models the file is read whole by every build.
-  const text = `${JSON.stringify({ format: ENTRIES_FORMAT, entries, problems })}\n`;
+  await writeSiteDetails(detailsDir, details, [...missing, ...reused]);
+  // Compact: at 10,000 models the file is read whole by every build. Entry by entry, the same
+  // text as JSON.stringify of the whole, without stringifying again what was made above.
+  const list = entries.map((entry, index) => texts[index] ?? JSON.stringify(entry)).join(',');
+  const text = `{"format":${JSON.stringify(ENTRIES_FORMAT)},"entries":[${list}],"problems":${JSON.stringify(problems)}}\n`;
   await writeFileAtomic(entriesFile, text, { skipIfUnchanged: true });
-  return { entries, problems, records: [...byId.values()].map(({ record }) => record), reports };
+  const written = entriesFileStat(entriesFile);
+  if (written) {
+    shareSiteData(entriesFile, { stamp: entriesStamp({ size: written[0], mtimeMs: written[1] }), entries, problems });
+    await writeEntryManifest(config.scanner.cache_dir, detailsDir, written, stamps);
+  }
+  return { entries, problems, records, reports };
+}
+
+/** What the last run wrote, and which of its entries still hold (entry-cache.ts). */
+async function readPrevious(config: Config, entriesFile: string, detailsDir: string): Promise<PreviousEntries> {
+  const stat = entriesFileStat(entriesFile);
+  let entries: SiteEntry[] | undefined;
+  try {
+    entries = readSiteData(entriesFile)?.entries;
+  } catch {
+    // An unreadable earlier file (cut short by a crash) has nothing to carry over or reuse.
+    entries = undefined;
+  }
+  return previousEntries(config.scanner.cache_dir, detailsDir, entries, stat);
 }
 
 /** This run's entries, then those of files gone since an earlier run, within `site.missing_grace_days`. */
-async function withMissing(config: Config, entriesFile: string, found: SiteEntry[], inputs: Set<string>, logger: Logger): Promise<SiteEntry[]> {
+async function withMissing(config: Config, previous: readonly SiteEntry[], found: SiteEntry[], inputs: Set<string>, logger: Logger): Promise<SiteEntry[]> {
   const graceDays = config.site.missing_grace_days;
   if (graceDays <= 0) return found;
-  let previous: SiteEntry[] = [];
-  try {
-    previous = readSiteData(entriesFile)?.entries ?? [];
-  } catch {
-    // An unreadable earlier file (cut short by a crash) has nothing to carry over.
-    previous = [];
-  }
   const ids = new Set(found.map((entry) => entry.id));
   if (!previous.some((entry) => !ids.has(entry.id))) return found;
   const movedAway = await organizeMovedPaths(config.scanner.cache_dir);
