@@ -7,7 +7,7 @@ import civitscraper from 'civitscraper-astro';
 export default defineConfig({
   // `npm run demo` builds here; `npm run preview` serves it.
   outDir: './demo/site',
-  integrations: [civitscraper({ lowMemoryBuild: true })],
+  integrations: [civitscraper({ lowMemoryBuild: 'auto' })],
   // Model pages whose cacheKey is unchanged are not rendered again (see the README).
   experimental: { incrementalBuild: true },
 });

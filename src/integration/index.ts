@@ -114,6 +114,14 @@ export default function civitscraper(userOptions: CivitscraperUserOptions = {}):
       'astro:build:start': async ({ logger }) => {
         if (!options.pages || astroCommand !== 'build') return;
         const data = await engineRun(logger);
+        // `lowMemoryBuild: 'auto'` knows the library's size now, before the bundling and rendering.
+        if (data && options.lowMemoryBuild === 'auto') {
+          const flags = v8FlagsFor('build', options, data.entries.length);
+          if (flags.length > 0) {
+            v8.setFlagsFromString(flags.join(' '));
+            logger.info(`${data.entries.length} models: building with V8's ${flags.join(' ')} (lowMemoryBuild: 'auto')`);
+          }
+        }
         // Not awaited: the thumbnails are encoded while Astro renders the pages (on a cold build
         // of 5,000 models they were half its time, one after the other); writeImages joins them.
         if (settings && data) void prepareThumbnails(imageAssets(data, settings), settings.thumbCacheDir);

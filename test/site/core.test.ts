@@ -440,6 +440,13 @@ describe('integration options', () => {
     expect(v8FlagsFor('build', { lowMemoryBuild: true })).toEqual(['--optimize-for-size']);
     expect(v8FlagsFor('dev', { lowMemoryBuild: true })).toEqual([]);
     expect(v8FlagsFor('sync', { lowMemoryBuild: true })).toEqual([]);
+    // 'auto' (the CLI's bundled site): only once the scan has counted a large library.
+    const { LOW_MEMORY_FROM } = await import('../../src/integration/options.ts');
+    expect(parseOptions({ lowMemoryBuild: 'auto' }).lowMemoryBuild).toBe('auto');
+    expect(v8FlagsFor('build', { lowMemoryBuild: 'auto' })).toEqual([]);
+    expect(v8FlagsFor('build', { lowMemoryBuild: 'auto' }, LOW_MEMORY_FROM - 1)).toEqual([]);
+    expect(v8FlagsFor('build', { lowMemoryBuild: 'auto' }, LOW_MEMORY_FROM)).toEqual(['--optimize-for-size']);
+    expect(v8FlagsFor('dev', { lowMemoryBuild: 'auto' }, LOW_MEMORY_FROM)).toEqual([]);
     expect(parseOptions({ base: '/models' }).base).toBe('/models/');
     expect(parseOptions({ config: 'my.yaml', job: 'gallery', pages: false })).toMatchObject({ config: 'my.yaml', job: 'gallery', pages: false });
   });

@@ -73,8 +73,9 @@ export async function buildSite(options: BuildSiteOptions): Promise<{ outDir: st
         ...(cacheDir ? {} : { cacheDir: path.join(root, 'astro-cache') }),
         // Model pages whose cacheKey (site/page-key.ts) is unchanged are not rendered again.
         experimental: { incrementalBuild: true },
-        // A build of its own, in a process of its own: the memory-saving V8 flag costs no one else.
-        integrations: [civitscraper({ config: configPath, ...(options.job ? { job: options.job } : {}), lowMemoryBuild: true })],
+        // A build of its own, in a process of its own: the memory-saving V8 flag costs no one
+        // else, and is set for a library large enough to need it (options.ts LOW_MEMORY_FROM).
+        integrations: [civitscraper({ config: configPath, ...(options.job ? { job: options.job } : {}), lowMemoryBuild: 'auto' })],
       });
     }
     if (staging) {
