@@ -77,6 +77,23 @@ describe('sources in order', () => {
     }
   });
 
+  it('sources.civitai.enabled: false sends CivitAI nothing, not even for the parent model of an archive answer that lacks one', async () => {
+    // An archive of versions without their models: each parent would otherwise be asked of CivitAI.
+    const bare = await archiveFixture(workspace, entries.map(({ model: _model, ...entry }) => entry), 'versions-only.sqlite');
+    const sources = { order: ['archive_db', 'civitai'], archive_db: bare, civitai: { enabled: false } };
+    const lib = await setupLibrary(workspace, 'civitai-off', { extra: { sources } });
+    workspace.fake.requests.length = 0;
+    const { records, report } = await runScanJob({ config: lib.config, job: lib.job, jobName: lib.name });
+    for (const entry of identifiedEntries(workspace)) {
+      const record = byPath(records, entry.relativePath);
+      expect(record?.civitai.source, entry.relativePath).toBe('archive_db');
+      expect(record?.model).toBeUndefined();
+    }
+    expect(workspace.fake.requests.filter((request) => request.path.startsWith('/api/v1/')).map((request) => `${request.method} ${request.path}`)).toEqual([]);
+    // The sample library's broken files fail as always; nothing else does.
+    expect(report.errors.filter((entry) => entry.stage !== 'discover' && entry.stage !== 'hash')).toEqual([]);
+  });
+
   it('a user order [civarchive, civitai] asks CivArchive first; CivArchive failing falls through to CivitAI', async () => {
     const sources = { order: ['civarchive', 'civitai'], civarchive: { base_url: civarchive.baseUrl } };
     const first = await setupLibrary(workspace, 'civarchive-first', { extra: { sources } });

@@ -18,8 +18,11 @@ export async function enrichParents(ctx: RunContext): Promise<void> {
   });
   // A version civitai.red answered for is asked about there (some models answer only there).
   const onRed = (item: (typeof needParents)[number]) => item.identification?.status === 'identified' && item.identification.source === 'civitai_red' && ctx.sources.redClient;
+  // `sources.civitai.enabled: false` sends CivitAI nothing, parent models included: a version an
+  // archive answered for without its model stays without one.
+  const civitai = ctx.config.sources.civitai.enabled ? ctx.client : undefined;
   for (const [client, group] of [
-    [ctx.client, needParents.filter((item) => !onRed(item))],
+    [civitai, needParents.filter((item) => !onRed(item))],
     [ctx.sources.redClient, needParents.filter(onRed)],
   ] as const) {
     if (client && group.length > 0) await enrichGroup(client, group);

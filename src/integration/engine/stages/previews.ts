@@ -193,7 +193,8 @@ async function previewCandidates(
   item: WorkItem,
 ): Promise<VersionImage[] | undefined> {
   const inline = version.images ?? [];
-  if (maxCount === 0 || maxNsfwLevel <= NSFW_LEVEL_VALUES.PG || !isNsfwVersion(version, config.api.nsfw.level_threshold)) {
+  // `sources.civitai.enabled: false`: CivitAI's API is asked nothing, this feed included.
+  if (!config.sources.civitai.enabled || maxCount === 0 || maxNsfwLevel <= NSFW_LEVEL_VALUES.PG || !isNsfwVersion(version, config.api.nsfw.level_threshold)) {
     return inline;
   }
   try {
