@@ -72,7 +72,7 @@ const fakePool: HashPool = {
     bytesRead: job.size ?? 0,
     identity: { dev: 0, ino: 0, size: job.size ?? 0, mtimeMs: 0 },
   }),
-  stats: { files: 0, bytesRead: 0 },
+  stats: { files: 0, bytesRead: 0, messages: 0 },
   close: async () => {},
 };
 

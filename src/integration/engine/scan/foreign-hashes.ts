@@ -17,11 +17,12 @@
  * sidecar, e.g. by a header edit, is hashed again), unless `allowUnsized: false`. When trusted
  * sidecars disagree about the SHA-256, none is used.
  */
-import { readFile, stat } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { HASH_TYPES, type HashType, type Hashes } from '../records/schema.ts';
 import { createLimiter, OPEN_FILES_LIMIT } from './safetensors.ts';
+import { quickStat } from './stat-many.ts';
 
 export type ForeignSource =
   | 'civitscraper'
@@ -49,6 +50,22 @@ export interface ReadForeignHashesOptions {
   ownSidecars?: readonly string[];
   /** Use sidecars that record no size (default true). */
   allowUnsized?: boolean;
+  /**
+   * The names in the model's folder, lower-cased (`folderNames`), when the caller listed it: a
+   * sidecar there whose name is not among them is not looked for (most models have none of the
+   * six; a library's listing is cheaper than six stats per model).
+   */
+  folderNames?: ReadonlySet<string>;
+}
+
+/** The lower-cased names in a folder, for `folderNames`; undefined when it cannot be listed. */
+export async function folderNames(folder: string): Promise<Set<string> | undefined> {
+  try {
+    // Lower-cased: on a case-insensitive volume `Model.JSON` is found by the stat it leads to.
+    return new Set((await readdir(folder)).map((name) => name.toLowerCase()));
+  } catch {
+    return undefined;
+  }
 }
 
 /** SHA-256 of empty input, truncated: trainers embed it as a fake AutoV3. */
@@ -101,7 +118,11 @@ export async function readForeignHashes(
 
   const candidates: Candidate[] = [];
   const unsized: Candidate[] = [];
+  const listed = options.folderNames;
+  const absent = (sidecar: string) =>
+    listed !== undefined && path.dirname(sidecar) === folder && !listed.has(path.basename(sidecar).toLowerCase());
   const consider = async (sidecar: string, parse: (raw: unknown, sidecar: string) => Candidate | Candidate[] | undefined) => {
+    if (absent(sidecar)) return;
     const raw = await readJson(sidecar);
     if (raw === undefined) return;
     const found = parse(raw, sidecar);
@@ -157,21 +178,16 @@ export async function readForeignHashes(
   // ComfyUI-Custom-Scripts writes `<stem>.sha256` (the bare lower-case digest, no newline) when
   // it first shows a model's info; `sha256sum > <file>.sha256` writes `<digest>  <file name>`.
   for (const sidecar of [beside('.sha256'), path.join(folder, `${name}.sha256`)]) {
+    if (absent(sidecar)) continue;
     const sha256 = await readSha256File(sidecar, name);
     const hashes = sha256 ? normalize({ SHA256: sha256 }) : undefined;
     if (hashes) unsized.push({ hashes, source: 'sha256-file', sidecar, sizeChecked: false });
   }
 
   if (allowUnsized && unsized.length > 0) {
-    modelMtime ??= await stat(modelPath).then(
-      (stats) => stats.mtimeMs,
-      () => undefined,
-    );
+    modelMtime ??= (await quickStat(modelPath))?.mtimeMs;
     for (const candidate of unsized) {
-      const sidecarMtime = await stat(candidate.sidecar).then(
-        (stats) => stats.mtimeMs,
-        () => undefined,
-      );
+      const sidecarMtime = (await quickStat(candidate.sidecar))?.mtimeMs;
       if (modelMtime !== undefined && sidecarMtime !== undefined && sidecarMtime >= modelMtime - MTIME_SLACK_MS) {
         candidates.push(candidate);
       }
@@ -254,8 +270,10 @@ const MAX_SHA256_FILE_BYTES = 4096;
 async function readSha256File(file: string, modelName: string): Promise<string | undefined> {
   let text: string;
   try {
-    const info = await stat(file);
-    if (!info.isFile() || info.size > MAX_SHA256_FILE_BYTES) return undefined;
+    // Most models have none of the six sidecars looked for: a quick stat says so without a
+    // thread-pool round trip and an ENOENT error each.
+    const info = await quickStat(file);
+    if (!info?.isFile() || info.size > MAX_SHA256_FILE_BYTES) return undefined;
     text = await sidecarReads(() => readFile(file, 'utf8'));
   } catch {
     return undefined;
@@ -272,7 +290,7 @@ async function readJson(file: string): Promise<unknown> {
   let text: string;
   try {
     // Only regular files: a pipe named like a sidecar would block the read forever.
-    if (!(await stat(file)).isFile()) return undefined;
+    if (!(await quickStat(file))?.isFile()) return undefined;
     text = await sidecarReads(() => readFile(file, 'utf8'));
   } catch {
     return undefined;

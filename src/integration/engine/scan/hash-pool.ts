@@ -1,10 +1,12 @@
 /**
  * Hashes many files at once on worker threads, one file per thread at a time (each read is
- * large and sequential). Scheduling keeps small files from waiting behind a huge one: when
- * there are two or more threads, one lane prefers large files (largest first) and the others
- * prefer small ones (smallest first) until the small files left are needed to even out the end;
- * a lane with nothing of its kind takes the other kind, so a library of only checkpoints still
- * uses every core. `maxParallelLarge: 1` limits large files to one reader (spinning disks, NAS).
+ * large and sequential); tiny files go to a thread many to a message, since a message's round
+ * trip costs the calling thread more than hashing a file of a few KB. Scheduling keeps small
+ * files from waiting behind a huge one: when there are two or more threads, one lane prefers
+ * large files (largest first) and the others prefer small ones (smallest first) until the small
+ * files left are needed to even out the end; a lane with nothing of its kind takes the other
+ * kind, so a library of only checkpoints still uses every core. `maxParallelLarge: 1` limits
+ * large files to one reader (spinning disks, NAS).
  *
  * Without `threads`, a first batch of only a few small files (a library of embeddings, a rerun's
  * new files) is hashed on the calling thread: starting the threads costs more than hashing them.
@@ -59,21 +61,30 @@ export interface HashPool {
    * bytes of this file hashed so far while it is read (hash.ts: PROGRESS_EVERY_MS).
    */
   hash(job: HashJob, options?: { signal?: AbortSignal; onProgress?: (bytesDone: number) => void }): Promise<HashResult>;
-  /** Files finished and bytes read so far. */
-  readonly stats: { files: number; bytesRead: number };
+  /** Files finished and bytes read so far; messages with files posted to worker threads. */
+  readonly stats: { files: number; bytesRead: number; messages: number };
   /** Cancels what is left and stops the threads. */
   close(): Promise<void>;
 }
 
 /** Messages between the pool and hash-worker.ts. */
 export type WorkerRequest =
-  | { type: 'hash'; id: number; path: string; types: readonly HashType[]; tensorOffset?: number }
+  /** Hashed one after the other; answered with one `settled` once all are. */
+  | { type: 'hash'; jobs: WorkerJob[] }
   | { type: 'cancel'; id: number };
+export interface WorkerJob {
+  id: number;
+  path: string;
+  types: readonly HashType[];
+  tensorOffset?: number;
+}
+export type WorkerOutcome =
+  | { id: number; result: HashResult }
+  | { id: number; error: { name: string; message: string; code?: string } };
 export type WorkerReply =
   | { type: 'ready'; blake3: Blake3Backend }
   | { type: 'progress'; id: number; bytes: number }
-  | { type: 'done'; id: number; result: HashResult }
-  | { type: 'failed'; id: number; error: { name: string; message: string; code?: string } };
+  | { type: 'settled'; outcomes: WorkerOutcome[] };
 
 export const DEFAULT_LARGE_FILE_BYTES = 256 * 1024 * 1024;
 /**
@@ -85,6 +96,13 @@ export const IN_THREAD_MAX_BYTES = 64 * 1024 * 1024;
 /** Files this small are read with blocking calls on this thread: a read costs less than the round trips. */
 const BLOCKING_READ_MAX_BYTES = 1024 * 1024;
 const MAX_DEFAULT_THREADS = 8;
+/**
+ * Files up to this size go to a thread several to a message: at most BATCH_MAX_FILES of them
+ * and BATCH_MAX_BYTES in all, so a batch is hashed in a few ms and its results are not late.
+ */
+const BATCH_FILE_MAX_BYTES = 256 * 1024;
+const BATCH_MAX_FILES = 64;
+const BATCH_MAX_BYTES = 4 * 1024 * 1024;
 const WORKER_START_TIMEOUT_MS = 30_000;
 
 export function defaultHashThreads(): number {
@@ -107,7 +125,8 @@ interface Task {
 interface Lane {
   prefersLarge: boolean;
   worker?: Worker;
-  busy?: Task;
+  /** What it is hashing: a batch of tiny files on a worker, else one file. */
+  busy?: Task[];
   /** Not usable (its worker died and could not be replaced). */
   dead: boolean;
   starting: boolean;
@@ -142,7 +161,7 @@ export function createHashPool(options: HashPoolOptions = {}): HashPool {
   /** Bytes of the small files waiting (cancelled ones count until they are dropped). */
   let queuedSmallBytes = 0;
   let workerBlake3: Blake3Backend = blake3Backend();
-  const stats = { files: 0, bytesRead: 0 };
+  const stats = { files: 0, bytesRead: 0, messages: 0 };
 
   const abortReason = (signal: AbortSignal | undefined): unknown =>
     signal?.reason ?? new DOMException('The operation was aborted', 'AbortError');
@@ -230,21 +249,27 @@ export function createHashPool(options: HashPoolOptions = {}): HashPool {
           resolve(true);
           return;
         }
-        const task = lane.busy;
-        if (!task || task.id !== message.id) return;
+        const tasks = lane.busy;
+        if (!tasks) return;
         if (message.type === 'progress') {
-          if (!task.settled) task.onProgress?.(message.bytes);
+          const task = tasks.find((each) => each.id === message.id);
+          if (task && !task.settled) task.onProgress?.(message.bytes);
           return;
         }
         lane.busy = undefined;
         // While closing, terminate() is pending and only a ref'd worker keeps Node waiting for it.
         if (!closed) worker.unref();
-        if (message.type === 'done') {
-          stats.files += 1;
-          stats.bytesRead += message.result.bytesRead;
-          settle(task, 'resolve', message.result);
-        } else {
-          settle(task, 'reject', rebuildError(message.error));
+        const byId = new Map(tasks.map((task) => [task.id, task]));
+        for (const outcome of message.outcomes) {
+          const task = byId.get(outcome.id);
+          if (!task) continue;
+          if ('result' in outcome) {
+            stats.files += 1;
+            stats.bytesRead += outcome.result.bytesRead;
+            settle(task, 'resolve', outcome.result);
+          } else {
+            settle(task, 'reject', rebuildError(outcome.error));
+          }
         }
         schedulePump();
       });
@@ -258,9 +283,9 @@ export function createHashPool(options: HashPoolOptions = {}): HashPool {
           resolve(false);
           return;
         }
-        const task = lane.busy;
+        const tasks = lane.busy ?? [];
         lane.busy = undefined;
-        if (task) settle(task, 'reject', new Error(`the hashing thread stopped: ${describe(error)}`));
+        for (const task of tasks) settle(task, 'reject', new Error(`the hashing thread stopped: ${describe(error)}`));
         if (closed) return;
         // Replace the thread; a lane whose replacement cannot start is dropped.
         void spawn(lane, url).then((ok) => {
@@ -323,7 +348,7 @@ export function createHashPool(options: HashPoolOptions = {}): HashPool {
   };
 
   const take = (lane: Lane): Task | undefined => {
-    const largeRunning = lanes.filter((each) => each.busy?.large).length;
+    const largeRunning = lanes.filter((each) => each.busy?.[0]?.large).length;
     const largeAllowed = largeRunning < maxParallelLarge;
     if (largeAllowed && (lane.prefersLarge || keepSmallForTheEnd())) {
       const task = takeFrom(large);
@@ -342,6 +367,30 @@ export function createHashPool(options: HashPoolOptions = {}): HashPool {
     return largest > 0 && queuedSmallBytes <= largest;
   };
 
+  const batchable = (task: Task | undefined): task is Task =>
+    task !== undefined && task.job.size !== undefined && task.job.size <= BATCH_FILE_MAX_BYTES;
+
+  /** More tiny files to go with `first` to a worker: the smallest waiting, a lane's share of them. */
+  const batchAfter = (first: Task): Task[] => {
+    const batch = [first];
+    if (mode !== 'workers' || first.large || !batchable(first)) return batch;
+    const free = Math.max(1, lanes.filter((each) => !each.busy && !each.dead && !each.starting).length);
+    const most = Math.min(BATCH_MAX_FILES, Math.ceil((small.size + 1) / free));
+    let bytes = sizeOf(first);
+    while (batch.length < most && bytes < BATCH_MAX_BYTES) {
+      const next = small.peek();
+      if (!next) break;
+      // A cancelled one is dropped; the next one waiting is looked at again.
+      if (!next.settled && (!batchable(next) || bytes + sizeOf(next) > BATCH_MAX_BYTES)) break;
+      small.pop();
+      queuedSmallBytes -= sizeOf(next);
+      if (next.settled) continue;
+      batch.push(next);
+      bytes += sizeOf(next);
+    }
+    return batch;
+  };
+
   const pump = () => {
     if (closed) return;
     enqueueIncoming();
@@ -350,24 +399,23 @@ export function createHashPool(options: HashPoolOptions = {}): HashPool {
       if (mode === 'workers' && !lane.worker) continue;
       const task = take(lane);
       if (!task) continue;
-      run(lane, task);
+      run(lane, batchAfter(task));
     }
   };
 
-  const run = (lane: Lane, task: Task) => {
-    lane.busy = task;
+  const run = (lane: Lane, tasks: Task[]) => {
+    lane.busy = tasks;
     if (mode === 'workers' && lane.worker) {
       lane.worker.ref();
       const request: WorkerRequest = {
         type: 'hash',
-        id: task.id,
-        path: task.job.path,
-        types: task.job.types,
-        tensorOffset: task.job.tensorOffset,
+        jobs: tasks.map((task) => ({ id: task.id, path: task.job.path, types: task.job.types, tensorOffset: task.job.tensorOffset })),
       };
       lane.worker.postMessage(request);
+      stats.messages += 1;
       return;
     }
+    const task = tasks[0] as Task;
     const controller = new AbortController();
     task.controller = controller;
     hashFile(task.job.path, {
@@ -384,7 +432,7 @@ export function createHashPool(options: HashPoolOptions = {}): HashPool {
       },
       (error: unknown) => settle(task, 'reject', error),
     ).finally(() => {
-      if (lane.busy === task) lane.busy = undefined;
+      if (lane.busy?.[0] === task) lane.busy = undefined;
       retired = retired.filter((each) => each.busy);
       schedulePump();
     });
@@ -393,7 +441,7 @@ export function createHashPool(options: HashPoolOptions = {}): HashPool {
   /** Rejects a task now; a running one is also stopped (its lane frees up when the thread answers). */
   const cancel = (task: Task, reason: unknown) => {
     if (task.settled) return;
-    const lane = lanes.find((each) => each.busy === task) ?? retired.find((each) => each.busy === task);
+    const lane = lanes.find((each) => each.busy?.includes(task)) ?? retired.find((each) => each.busy?.includes(task));
     if (lane?.worker) {
       const request: WorkerRequest = { type: 'cancel', id: task.id };
       lane.worker.postMessage(request);
@@ -404,7 +452,7 @@ export function createHashPool(options: HashPoolOptions = {}): HashPool {
 
   const cancelAll = (reason: unknown) => {
     for (const task of [...incoming, ...small.drain(), ...large.drain()]) cancel(task, reason);
-    for (const lane of [...lanes, ...retired]) if (lane.busy) cancel(lane.busy, reason);
+    for (const lane of [...lanes, ...retired]) for (const task of lane.busy ?? []) cancel(task, reason);
     incoming = [];
     queuedSmallBytes = 0;
   };

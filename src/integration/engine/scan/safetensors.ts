@@ -1,4 +1,4 @@
-import { closeSync, constants, fstatSync, openSync, type Stats } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync, type Stats } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 
 /** Headers above this are not real safetensors files (the format caps them at 100 MB). */
@@ -51,54 +51,113 @@ export class ModelFileError extends Error {
  * Reads only the header of a .safetensors file: 8 bytes of little-endian length, then that
  * many bytes of JSON. Throws ModelFileError with a message fit for a report when the file is
  * empty, truncated or not safetensors at all.
+ *
+ * While header reads are fast (a local disk's page cache), they are made with blocking calls:
+ * the six thread-pool round trips of open, stat, two reads and close cost the main thread more
+ * than the read itself, ten thousand times in a first run. Once several in a row were slow (a
+ * network share, a cold spinning disk), the rest go through the thread pool, so the event loop
+ * never waits for a round trip.
  */
 export function readSafetensorsHeader(file: string): Promise<SafetensorsHeader> {
-  return headerReads(() => readHeader(file));
+  if (slowHeaderReads >= SLOW_HEADER_READS_MAX) return headerReads(() => readHeader(file));
+  const before = performance.now();
+  try {
+    return Promise.resolve(readHeaderSync(file));
+  } catch (error) {
+    return Promise.reject(error as Error);
+  } finally {
+    slowHeaderReads = performance.now() - before > SLOW_HEADER_READ_MS ? slowHeaderReads + 1 : Math.max(0, slowHeaderReads - 1);
+  }
+}
+
+/** A header read from the page cache takes tens of µs; one slower than this waited for a device. */
+const SLOW_HEADER_READ_MS = 2;
+/** One preempted read on a busy machine is not a slow device: it takes several in a row. */
+const SLOW_HEADER_READS_MAX = 8;
+/** Up one for a slow blocking header read, down one for a fast one. */
+let slowHeaderReads = 0;
+/** The first read of a blocking header read: the length field and most headers in one call. */
+const FIRST_READ_BYTES = 64 * 1024;
+
+function readHeaderSync(file: string): SafetensorsHeader {
+  const fd = openModelFileSync(file);
+  try {
+    const { size } = fstatSync(fd);
+    checkSize(size);
+    const first = Buffer.allocUnsafe(Math.min(size, FIRST_READ_BYTES));
+    const got = readSync(fd, first, 0, first.length, 0);
+    if (got < 8) throw new ModelFileError(`too short to be a safetensors file (${got} bytes)`);
+    const headerLength = checkDeclared(first.readBigUInt64LE(0), size);
+    if (8 + headerLength <= got) return parseHeader(first.subarray(8, 8 + headerLength), headerLength);
+    const header = Buffer.alloc(headerLength);
+    first.copy(header, 0, 8, got);
+    let at = got - 8;
+    while (at < headerLength) {
+      const read = readSync(fd, header, at, headerLength - at, 8 + at);
+      if (read === 0) break;
+      at += read;
+    }
+    return parseHeader(header, headerLength);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 async function readHeader(file: string): Promise<SafetensorsHeader> {
   const handle = await openModelFile(file);
   try {
     const { size } = await handle.stat();
-    if (size === 0) throw new ModelFileError('empty file (0 bytes)');
-    if (size < 8) throw new ModelFileError(`too short to be a safetensors file (${size} bytes)`);
+    checkSize(size);
     const prefix = Buffer.alloc(8);
     await handle.read(prefix, 0, 8, 0);
-    const declared = prefix.readBigUInt64LE(0);
-    if (declared > BigInt(Math.min(size - 8, MAX_HEADER_BYTES))) {
-      throw new ModelFileError(
-        `corrupt safetensors header: it claims ${declared} header bytes but the file has ${size - 8} after the length field`,
-      );
-    }
-    const headerLength = Number(declared);
+    const headerLength = checkDeclared(prefix.readBigUInt64LE(0), size);
     const header = Buffer.alloc(headerLength);
     await handle.read(header, 0, headerLength, 8);
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(header.toString('utf8'));
-    } catch {
-      throw new ModelFileError('corrupt safetensors header: not valid JSON');
-    }
-    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) {
-      throw new ModelFileError('corrupt safetensors header: not a JSON object');
-    }
-    const metadata: Record<string, string> = {};
-    let tensorCount = 0;
-    for (const [key, value] of Object.entries(parsed)) {
-      if (key === '__metadata__') {
-        if (value && typeof value === 'object') {
-          for (const [metaKey, metaValue] of Object.entries(value)) {
-            if (typeof metaValue === 'string') metadata[metaKey] = metaValue;
-          }
-        }
-      } else {
-        tensorCount += 1;
-      }
-    }
-    return { headerLength, metadata, tensorCount };
+    return parseHeader(header, headerLength);
   } finally {
     await handle.close();
   }
+}
+
+function checkSize(size: number): void {
+  if (size === 0) throw new ModelFileError('empty file (0 bytes)');
+  if (size < 8) throw new ModelFileError(`too short to be a safetensors file (${size} bytes)`);
+}
+
+/** The header length the file declares, when the file can hold it. */
+function checkDeclared(declared: bigint, size: number): number {
+  if (declared > BigInt(Math.min(size - 8, MAX_HEADER_BYTES))) {
+    throw new ModelFileError(
+      `corrupt safetensors header: it claims ${declared} header bytes but the file has ${size - 8} after the length field`,
+    );
+  }
+  return Number(declared);
+}
+
+function parseHeader(header: Buffer, headerLength: number): SafetensorsHeader {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(header.toString('utf8'));
+  } catch {
+    throw new ModelFileError('corrupt safetensors header: not valid JSON');
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new ModelFileError('corrupt safetensors header: not a JSON object');
+  }
+  const metadata: Record<string, string> = {};
+  let tensorCount = 0;
+  for (const [key, value] of Object.entries(parsed)) {
+    if (key === '__metadata__') {
+      if (value && typeof value === 'object') {
+        for (const [metaKey, metaValue] of Object.entries(value)) {
+          if (typeof metaValue === 'string') metadata[metaKey] = metaValue;
+        }
+      }
+    } else {
+      tensorCount += 1;
+    }
+  }
+  return { headerLength, metadata, tensorCount };
 }
 
 /**
