@@ -40,6 +40,8 @@ export interface CivitaiClient {
 export interface ResponseStore {
   get(key: string, maxAgeSeconds: number): { status: number; body: string } | undefined;
   set(key: string, value: { status: number; body: string }): void;
+  /** The entries of one batch answer together (one transaction); without it, `set` each. */
+  setMany?(entries: readonly { key: string; value: { status: number; body: string } }[]): void;
 }
 
 export interface ClientCacheOptions {
@@ -153,6 +155,7 @@ export function createCivitaiClient(
         const response = await requestJson('POST', target, 'version', chunk);
         const body = expectOk(response, target);
         if (!Array.isArray(body)) throw badShape(target, 'expected an array of model versions');
+        const answers: CacheEntry[] = [];
         for (const item of body) {
           // A version without a primary file comes back as null; skip it.
           if (item === null) continue;
@@ -161,10 +164,11 @@ export function createCivitaiClient(
           for (const file of version.files ?? []) {
             const sha = file.hashes?.SHA256?.toUpperCase();
             if (sha && chunk.some((hash) => hash.toUpperCase() === sha)) {
-              cache.set(`version-by-sha256 ${sha}`, { status: 200, body: JSON.stringify(item) });
+              answers.push({ key: `version-by-sha256 ${sha}`, value: { status: 200, body: JSON.stringify(item) } });
             }
           }
         }
+        cache.setMany(answers);
       };
       for (let start = 0; start < unknown.length; start += BY_HASH_BATCH_SIZE) {
         await inHalvesWhenTooLarge(unknown.slice(start, start + BY_HASH_BATCH_SIZE), ask);
@@ -193,11 +197,9 @@ export function createCivitaiClient(
         const response = await requestJson('GET', target, 'model');
         const list = parseOrThrow(ModelListSchema, expectOk(response, target), target);
         const raw = (response.json as { items: unknown[] }).items;
-        list.items.forEach((model, index) => {
-          // Kept as if fetched one by one, so a later run finds each model on its own.
-          cache.set(`GET ${url(`/models/${model.id}`)}`, { status: 200, body: JSON.stringify(raw[index]) });
-          models.push(model);
-        });
+        // Kept as if fetched one by one, so a later run finds each model on its own.
+        cache.setMany(list.items.map((model, index) => ({ key: `GET ${url(`/models/${model.id}`)}`, value: { status: 200, body: JSON.stringify(raw[index]) } })));
+        models.push(...list.items);
       };
       for (let start = 0; start < unknown.length; start += MODELS_BATCH_SIZE) {
         await inHalvesWhenTooLarge(unknown.slice(start, start + MODELS_BATCH_SIZE), ask);
@@ -256,7 +258,19 @@ function createTwoLevelCache(options: ClientCacheOptions | undefined, memoryEntr
       memory.set(key, value);
       options.store.set(key, value);
     },
+    setMany(entries: readonly CacheEntry[]): void {
+      if (!options || entries.length === 0) return;
+      for (const { key, value } of entries) memory.set(key, value);
+      const { store } = options;
+      if (store.setMany) store.setMany(entries);
+      else for (const { key, value } of entries) store.set(key, value);
+    },
   };
+}
+
+interface CacheEntry {
+  key: string;
+  value: { status: number; body: string };
 }
 
 /**

@@ -19,6 +19,11 @@ export interface HttpCache {
   /** The stored response if it is at most `maxAgeSeconds` old. */
   get(key: string, maxAgeSeconds: number): CachedResponse | undefined;
   set(key: string, value: { status: number; body: string; fetchedAt?: number }): void;
+  /**
+   * `set` of many entries in one transaction: a batch answer stores a row per version or model,
+   * and a commit for each was most of the cost of the cache on a first run.
+   */
+  setMany(entries: readonly { key: string; value: { status: number; body: string; fetchedAt?: number } }[]): void;
   delete(key: string): void;
   /** Drops entries older than `maxAgeSeconds`; returns how many went. */
   prune(maxAgeSeconds: number): number;
@@ -89,6 +94,28 @@ export function createHttpCache({ db, now, guard }: StoreContext): HttpCache {
     set(key, value) {
       guard('cache write', undefined, () => {
         upsert.run(key, value.status, value.body, value.fetchedAt ?? now());
+      });
+    },
+    setMany(entries) {
+      if (entries.length === 0) return;
+      guard('cache write', undefined, () => {
+        // Inside a transaction of the store's already, the rows join it.
+        const own = !db.isTransaction;
+        if (own) db.exec('BEGIN IMMEDIATE');
+        try {
+          const at = now();
+          for (const { key, value } of entries) upsert.run(key, value.status, value.body, value.fetchedAt ?? at);
+          if (own) db.exec('COMMIT');
+        } catch (error) {
+          if (own && db.isTransaction) {
+            try {
+              db.exec('ROLLBACK');
+            } catch {
+              // SQLite rolled back already.
+            }
+          }
+          throw error;
+        }
       });
     },
     delete(key) {
