@@ -19,6 +19,8 @@ export interface ScaleRun {
   written?: number;
   hashedFiles?: number;
   records?: number;
+  /** The rerun's figure is the median of this many (bench/scale.ts --reruns). */
+  medianOf?: number;
 }
 export interface ScaleFigures {
   files: number;
@@ -160,7 +162,7 @@ export function buildRows(inputs: SuiteInputs): Row[] {
               ratio: NONE,
               target: rerunTarget,
               verdict: judge(rerun.seconds <= 3 && rerun.maxRssMB <= 400, quick),
-              ...(rerun.sidecarReads !== undefined ? { note: `${n(rerun.sidecarReads)} sidecars read` } : {}),
+              ...(rerun.sidecarReads !== undefined ? { note: `${n(rerun.sidecarReads)} sidecars read${rerun.medianOf ? `; median of ${rerun.medianOf} reruns, highest peak` : ''}` } : {}),
             }
           : { row: rerunRow, figure: NONE, baseline: NONE, ratio: NONE, target: rerunTarget, verdict: 'failed', note: 'no rerun line in the output' },
       );
@@ -367,6 +369,8 @@ export function parseScaleOutput(lines: readonly string[], files: number, openFi
     const written = count(/written (\d+)/);
     const hashed = count(/hashed (\d+) files/);
     const records = count(/records (\d+)/);
+    const medianOf = count(/median of (\d+)/);
+    if (medianOf !== undefined) run.medianOf = medianOf;
     if (reads !== undefined && reads >= 0) run.sidecarReads = reads;
     if (written !== undefined) run.written = written;
     if (hashed !== undefined) run.hashedFiles = hashed;

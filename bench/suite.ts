@@ -3,7 +3,7 @@
  * beside the baseline measured in the same run, printed as one table (figure, baseline, ratio,
  * target, met or not). Each measurement is a bench of its own, run as a child process:
  *
- *   bench/scale.ts  the engine at 50,500 files under `ulimit -n 1024`: first run, no-change rerun
+ *   bench/scale.ts  the engine at 50,500 files under `ulimit -n 1024`: first run, no-change reruns (median of 3)
  *   bench/cdn.ts    first runs with previews at 1,010 files (default API settings: the CDN rate
  *                   against the CDN alone) and at 10,100 (seconds per 1,000 against the 1,010 run)
  *   bench/site.ts   astro build of 5,000 models, cold and warm, against a bare Astro build of the
