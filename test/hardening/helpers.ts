@@ -7,7 +7,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { cp, lstat, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { cp, lstat, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
@@ -54,7 +54,12 @@ export async function createHardeningWorkspace(prefix: string, options: Omit<Fak
       ws.fake = track(await startFakeCivitai({ ...options, ...more, library, port: ws.fake.port }));
       return ws.fake;
     },
-    close: () => ws.fake.close(),
+    // The workspace is in RAM (/dev/shm) and a few hundred MB: every test file leaving its own
+    // filled the machine's memory run after run.
+    close: async () => {
+      await ws.fake.close();
+      await rm(root, { recursive: true, force: true });
+    },
   };
   return ws;
 }
