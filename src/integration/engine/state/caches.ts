@@ -99,20 +99,19 @@ export function createHttpCache({ db, now, guard }: StoreContext): HttpCache {
     setMany(entries) {
       if (entries.length === 0) return;
       guard('cache write', undefined, () => {
-        // Inside a transaction of the store's already, the rows join it.
-        const own = !db.isTransaction;
-        if (own) db.exec('BEGIN IMMEDIATE');
+        // A savepoint is a transaction of its own outside one, and joins the store's inside one
+        // (`isTransaction` is not in every Node this runs on).
+        db.exec('SAVEPOINT cache_many');
         try {
           const at = now();
           for (const { key, value } of entries) upsert.run(key, value.status, value.body, value.fetchedAt ?? at);
-          if (own) db.exec('COMMIT');
+          db.exec('RELEASE cache_many');
         } catch (error) {
-          if (own && db.isTransaction) {
-            try {
-              db.exec('ROLLBACK');
-            } catch {
-              // SQLite rolled back already.
-            }
+          try {
+            db.exec('ROLLBACK TO cache_many');
+            db.exec('RELEASE cache_many');
+          } catch {
+            // SQLite rolled back already.
           }
           throw error;
         }
