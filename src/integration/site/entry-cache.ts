@@ -278,14 +278,8 @@ export function updatesUntil(family: readonly ModelRecord[], state: UpdateState 
 
 /** Records by family (familyOf), for updatesUntil. */
 export function familiesOf(records: readonly ModelRecord[]): (record: ModelRecord) => readonly ModelRecord[] {
-  const families = new Map<number, ModelRecord[]>();
-  for (const record of records) {
-    const modelId = familyOf(record);
-    if (modelId === undefined) continue;
-    const family = families.get(modelId);
-    if (family) family.push(record);
-    else families.set(modelId, [record]);
-  }
+  // Records without a family share the `undefined` group, which is never looked up.
+  const families = Map.groupBy(records, familyOf);
   return (record) => {
     const modelId = familyOf(record);
     return modelId === undefined ? [record] : (families.get(modelId) ?? [record]);
