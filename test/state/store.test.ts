@@ -341,3 +341,46 @@ describe('crash safety and recovery', () => {
     expect(logger.warnings.length).toBeGreaterThan(0);
   });
 });
+
+describe('sidecar stamps, a whole library at once', () => {
+  it('reads every page of the table, with gaps in it, and answers only stamps that still hold', () => {
+    const state = store();
+    const count = 2600;
+    const entries = Array.from({ length: count }, (_, index) => ({
+      path: `/lib/shelf-${index % 7}/model-${index}.json`,
+      model: { dev: 1, ino: 1000 + index, size: 100 + index, mtimeMs: 1_700_000_000_000 + index },
+      sidecar: { size: 50, mtimeMs: 1_700_000_100_000.25 + index, ctimeMs: 1_700_000_100_000.25 + index, ino: 5000 + index },
+    }));
+    const section = (index: number) => ({
+      format: 2,
+      file: { name: `model-${index}.safetensors`, size: 100 + index, mtimeMs: 1_700_000_000_000 + index },
+      hashes: { SHA256: index.toString(16).toUpperCase().padStart(64, '0') },
+      images: [],
+      a1111: index % 2 ? { 'activation text': 'x' } : { description: 'y', 'sd version': 'SD1' },
+    });
+    state.transaction(() => {
+      for (const [index, entry] of entries.entries()) {
+        state.sidecars.remember(entry.path, { model: entry.model, sidecar: entry.sidecar, section: section(index), top: {} });
+      }
+    });
+    // Rows gone from the middle of pages leave gaps in the rowids.
+    for (let index = 1000; index < 1100; index += 1) state.sidecars.forget((entries[index] as (typeof entries)[number]).path);
+    const wanted = entries.map((entry) => ({ ...entry }));
+    // Edited since its stamp (another mtime): read again, not answered from the store.
+    (wanted[2047] as (typeof entries)[number]).sidecar = { ...(entries[2047] as (typeof entries)[number]).sidecar, mtimeMs: 1 };
+    const found = state.sidecars.lookupMany(wanted, () => undefined);
+    expect(found.size).toBe(count - 100 - 1);
+    expect(found.has((entries[2047] as (typeof entries)[number]).path)).toBe(false);
+    expect(found.has((entries[1050] as (typeof entries)[number]).path)).toBe(false);
+    // Pages of 1,024 rows: with rows 1,000–1,099 gone the first page ends at 1,123, the second at 2,147.
+    for (const index of [0, 999, 1100, 1123, 1124, 2147, 2148, count - 1]) {
+      const stamp = found.get((entries[index] as (typeof entries)[number]).path);
+      expect(stamp?.section.hashes).toEqual({ SHA256: index.toString(16).toUpperCase().padStart(64, '0') });
+      expect(stamp?.a1111?.ours).toEqual(index % 2 ? ['activation text'] : ['description', 'sd version']);
+    }
+    // The same A1111 facts are one object for every stamp with them.
+    const [first, third] = [found.get((entries[0] as (typeof entries)[number]).path), found.get((entries[2] as (typeof entries)[number]).path)];
+    expect(first?.a1111).toBe(third?.a1111);
+    expect(Object.isFrozen(first?.a1111)).toBe(true);
+  });
+});

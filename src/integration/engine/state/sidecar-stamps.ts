@@ -120,6 +120,8 @@ export interface SidecarStamps {
 
 /** From this many sidecars on, lookupMany reads the whole table once. */
 const SCAN_FROM = 512;
+/** Rows per page of that pass. */
+const SCAN_PAGE = 1024;
 
 /** How long a body no stamp refers to is kept for records handed out before. */
 export const ORPHAN_GRACE_MS = 24 * 60 * 60 * 1000;
@@ -154,8 +156,24 @@ const pickMeta = ({ metas, index }: ImageMetaMeta): unknown => {
   return meta === null ? undefined : meta;
 };
 
-const COLUMNS = ['path', 'model', 'sidecar', 'body', 'version_key', 'model_key', 'stamped_at'] as const;
+const COLUMNS = ['rowid', 'path', 'model', 'sidecar', 'body', 'version_key', 'model_key', 'stamped_at'] as const;
 const toArray = (row: Record<string, unknown>) => COLUMNS.map((column) => row[column]);
+
+/**
+ * The repair check's A1111 facts, one frozen object per distinct value: a library has a handful
+ * (which keys we wrote, whether one is empty), and 50,000 copies of them lived all run.
+ */
+const factsByKey = new Map<string, A1111Facts>();
+function sharedFacts(facts: A1111Facts): A1111Facts {
+  if (!Array.isArray(facts.ours)) return facts;
+  const key = `${facts.emptyAtTop ? 1 : 0}${facts.ours.join('\n')}`;
+  let shared = factsByKey.get(key);
+  if (!shared) {
+    shared = Object.freeze({ ours: Object.freeze(facts.ours.map(intern)) as string[], emptyAtTop: facts.emptyAtTop === true });
+    factsByKey.set(key, shared);
+  }
+  return shared;
+}
 
 /** A model file's identity as one text (numbers in JavaScript's exact round-trip form). */
 const identityKey = (file: FileIdentity) => `${file.dev}:${file.ino}:${file.size}:${file.mtimeMs}`;
@@ -166,11 +184,15 @@ export function createSidecarStamps({ db, file, now, guard }: StoreContext): Sid
   // The model file's identity and the sidecar's stat are compared by SQLite: only a stamp that
   // still holds comes back (and is parsed).
   const select = db.prepare('SELECT body, version_key, model_key, stamped_at FROM sidecar_stamps WHERE path = ? AND model = ? AND sidecar = ?');
-  const selectAll = db.prepare('SELECT path, model, sidecar, body, version_key, model_key, stamped_at FROM sidecar_stamps');
-  // Rows as arrays: a whole library's rows are read in one pass, and an array a row costs less
-  // than an object with seven named properties (Node ≥ 22.16; objects otherwise).
-  const rowsAsArrays = typeof (selectAll as { setReturnArrays?: unknown }).setReturnArrays === 'function';
-  if (rowsAsArrays) (selectAll as unknown as { setReturnArrays(on: boolean): void }).setReturnArrays(true);
+  // A whole library's rows, a page at a time in rowid order: `all()` per page costs less than an
+  // iterator step per row, and a page at a time keeps only one page of row texts alive.
+  const selectPage = db.prepare(
+    'SELECT rowid, path, model, sidecar, body, version_key, model_key, stamped_at FROM sidecar_stamps WHERE rowid > ? ORDER BY rowid LIMIT ?',
+  );
+  // Rows as arrays: an array a row costs less than an object with eight named properties
+  // (Node ≥ 22.16; objects otherwise).
+  const rowsAsArrays = typeof (selectPage as { setReturnArrays?: unknown }).setReturnArrays === 'function';
+  if (rowsAsArrays) (selectPage as unknown as { setReturnArrays(on: boolean): void }).setReturnArrays(true);
   const upsert = db.prepare(
     'INSERT INTO sidecar_stamps (path, model, sidecar, body, version_key, model_key, stamped_at) VALUES (?, ?, ?, ?, ?, ?, ?) ' +
       'ON CONFLICT (path) DO UPDATE SET model = excluded.model, sidecar = excluded.sidecar, body = excluded.body, ' +
@@ -290,7 +312,7 @@ export function createSidecarStamps({ db, file, now, guard }: StoreContext): Sid
     stamp.sidecar = sidecar;
     stamp.at = row.stamped_at;
     // The same few key names and values in every stamp: one string each, not one per stamp.
-    if (Array.isArray(stamp.a1111?.ours)) stamp.a1111.ours = stamp.a1111.ours.map(intern);
+    if (stamp.a1111) stamp.a1111 = sharedFacts(stamp.a1111);
     if (typeof stamp.section.source === 'string') stamp.section.source = intern(stamp.section.source);
     const parent = typeof row.model_key === 'string' ? bodyValue(row.model_key, 'model', sidecarPath, fallback) : null;
     const bodies: StampBodies = {};
@@ -338,14 +360,19 @@ export function createSidecarStamps({ db, file, now, guard }: StoreContext): Sid
           return found;
         }
         const byPath = new Map(wanted.map((entry) => [entry.path, entry]));
-        for (const raw of selectAll.iterate() as Iterable<unknown>) {
-          const row = rowsAsArrays ? (raw as unknown[]) : toArray(raw as Record<string, unknown>);
-          const entry = byPath.get(row[0] as string);
-          if (!entry || row[1] !== identityKey(entry.model) || row[2] !== statKey(entry.sidecar)) continue;
-          const stamp = fromRow({ body: row[3], version_key: row[4], model_key: row[5], stamped_at: row[6] }, entry.path, entry.model, entry.sidecar, fallback);
-          if (stamp) found.set(entry.path, stamp);
+        for (let after = -Infinity; ; ) {
+          const page = selectPage.all(after, SCAN_PAGE) as unknown[];
+          for (const raw of page) {
+            const row = rowsAsArrays ? (raw as unknown[]) : toArray(raw as Record<string, unknown>);
+            const entry = byPath.get(row[1] as string);
+            if (!entry || row[2] !== identityKey(entry.model) || row[3] !== statKey(entry.sidecar)) continue;
+            const stamp = fromRow({ body: row[4], version_key: row[5], model_key: row[6], stamped_at: row[7] }, entry.path, entry.model, entry.sidecar, fallback);
+            if (stamp) found.set(entry.path, stamp);
+          }
+          if (page.length < SCAN_PAGE) return found;
+          const last = page[page.length - 1] as unknown[] | Record<string, unknown>;
+          after = Number(Array.isArray(last) ? last[0] : last.rowid);
         }
-        return found;
       });
     },
     remember(sidecarPath, stamp) {
