@@ -11,10 +11,11 @@
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rename, rm, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
+import { openStateStore } from '../../src/integration/engine/state/index.ts';
 import { mapLimit } from '../../src/integration/engine/util/map-limit.ts';
 import { figures, TMP_BASE } from '../hardening/helpers.ts';
 
@@ -29,6 +30,8 @@ const CHILD = path.join(import.meta.dirname, 'scale-child.ts');
 
 let dir: string;
 let identified = 0;
+/** Identified files of the first two folders (moved by the last run). */
+let identifiedMoved = 0;
 
 function tinySafetensors(seed: number): Buffer {
   const data = createHash('sha256').update(`large library ${seed}`).digest();
@@ -49,7 +52,10 @@ beforeAll(async () => {
     async (index) => {
       const bytes = tinySafetensors(index);
       const sha256 = createHash('sha256').update(bytes).digest('hex');
-      if (Number.parseInt(sha256.slice(0, 2), 16) < IDENTIFIED_BELOW) identified += 1;
+      if (Number.parseInt(sha256.slice(0, 2), 16) < IDENTIFIED_BELOW) {
+        identified += 1;
+        if (index < 2 * PER_FOLDER) identifiedMoved += 1;
+      }
       const base = path.join(library, `shelf-${Math.floor(index / PER_FOLDER)}`, `model-${index}`);
       await writeFile(`${base}.safetensors`, bytes);
       // An hour old: a file hashed within seconds of its last write is hashed again next time.
@@ -137,5 +143,22 @@ describe(`a library of ${FILES.toLocaleString('en-US')} model files under ulimit
     expect(warm.result?.hash.files).toBe(0);
     expect(warm.result?.sidecarReads).toBe(0);
     expect(warm.result?.written).toBe(0);
+
+    // Two folders renamed (as organize or a user moves models with their sidecars): their
+    // sidecars are read once at their new paths, and the stamps of the old paths are dropped.
+    const library = path.join(dir, 'library');
+    for (const shelf of [0, 1]) await rename(path.join(library, `shelf-${shelf}`), path.join(library, `moved-${shelf}`));
+    const moved = await runLimited();
+    expect(moved.code, moved.stderr.slice(-2000)).toBe(0);
+    expect(identifiedMoved).toBeGreaterThan(0);
+    expect(moved.result?.hash.files).toBe(0);
+    expect(moved.result?.sidecarReads).toBe(identifiedMoved);
+    expect(moved.result?.written).toBe(0);
+    const store = openStateStore(path.join(dir, '.cache'));
+    try {
+      expect(store.sidecars.count()).toBe(identified);
+    } finally {
+      store.close();
+    }
   }, 900_000);
 });

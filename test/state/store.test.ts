@@ -383,4 +383,22 @@ describe('sidecar stamps, a whole library at once', () => {
     expect(first?.a1111).toBe(third?.a1111);
     expect(Object.isFrozen(first?.a1111)).toBe(true);
   });
+
+  it('names the stamps nobody asked for (sidecars moved or deleted since), for the run to drop', () => {
+    const state = store();
+    const entries = Array.from({ length: 600 }, (_, index) => ({
+      path: `/lib/model-${index}.json`,
+      model: { dev: 1, ino: 10 + index, size: 10, mtimeMs: 1_700_000_000_000 },
+      sidecar: { size: 5, mtimeMs: 1_700_000_100_000.5, ctimeMs: 1_700_000_100_000.5, ino: 9000 + index },
+    }));
+    state.transaction(() => {
+      for (const entry of entries) {
+        state.sidecars.remember(entry.path, { ...entry, section: { format: 2, hashes: { SHA256: 'AB' }, images: [] }, top: {} });
+      }
+    });
+    const unasked: string[] = [];
+    const found = state.sidecars.lookupMany(entries.slice(0, 590), () => undefined, unasked);
+    expect(found.size).toBe(590);
+    expect(unasked).toEqual(entries.slice(590).map((entry) => entry.path));
+  });
 });

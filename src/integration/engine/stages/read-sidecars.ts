@@ -41,7 +41,9 @@ export async function readSidecars(ctx: RunContext): Promise<void> {
       wanted.push({ path: (layouts[index] as SidecarLayout).metadataPath, model: file, sidecar: now });
     }
     // A body the store lost (another run dropped it, a failing disk) comes from the sidecar itself.
-    const stamps = state.sidecars.lookupMany(wanted, sidecarBody);
+    const unasked: string[] = [];
+    const stamps = state.sidecars.lookupMany(wanted, sidecarBody, unasked);
+    await forgetGone(state, unasked);
     for (const [index, file] of ctx.files.entries()) {
       const layout = layouts[index] as SidecarLayout;
       // Nothing there (a first run): nothing to read either.
@@ -76,6 +78,29 @@ export async function readSidecars(ctx: RunContext): Promise<void> {
   });
   stamps.flush();
   ctx.candidates.push(...items);
+}
+
+/**
+ * Stamps (and back-offs) of sidecars that are not there any more: organize moved them with their
+ * models, or they were deleted. Such a stamp can never hold again; kept, they would make every
+ * later run read more rows, and eventually make it look sidecars up one by one. A sidecar that
+ * is still there (another job's, a file this run's patterns leave out) keeps its stamp.
+ */
+async function forgetGone(state: StateStore, paths: readonly string[]): Promise<void> {
+  if (paths.length === 0) return;
+  const outcomes = await createStatter()(paths);
+  const gone = paths.filter((_, index) => outcomes[index] === undefined);
+  if (gone.length === 0) return;
+  try {
+    state.transaction(() => {
+      for (const sidecarPath of gone) {
+        state.sidecars.forget(sidecarPath);
+        state.retries.clear(sidecarPath);
+      }
+    });
+  } catch {
+    // Only saves rows read next time; the store's guard already warned.
+  }
 }
 
 /** A body the state store lost, from the sidecar itself (its `version`, `model` or images' parameters). */

@@ -104,6 +104,11 @@ export interface SidecarStamps {
   lookupMany(
     wanted: readonly { path: string; model: FileIdentity; sidecar: SidecarStat }[],
     fallback: BodyFallback,
+    /**
+     * Filled with the paths of stamps that were not asked for, when the whole table was read
+     * (a sidecar moved or deleted since: its stamp can never hold again).
+     */
+    unasked?: string[],
   ): Map<string, SidecarStamp>;
   /** A section from `lookup` is stored without loading its bodies. */
   remember(sidecarPath: string, stamp: Omit<SidecarStamp, 'at'>): void;
@@ -345,7 +350,7 @@ export function createSidecarStamps({ db, file, now, guard }: StoreContext): Sid
         return row ? fromRow(row, sidecarPath, model, sidecar, fallback ? (_path, field) => fallback(field) : undefined) : undefined;
       });
     },
-    lookupMany(wanted, fallback) {
+    lookupMany(wanted, fallback, unasked) {
       const found = new Map<string, SidecarStamp>();
       return guard('sidecar stamp read', found, () => {
         // Most of a library: one pass over the table beats a search per file (half the cost a
@@ -365,7 +370,11 @@ export function createSidecarStamps({ db, file, now, guard }: StoreContext): Sid
           for (const raw of page) {
             const row = rowsAsArrays ? (raw as unknown[]) : toArray(raw as Record<string, unknown>);
             const entry = byPath.get(row[1] as string);
-            if (!entry || row[2] !== identityKey(entry.model) || row[3] !== statKey(entry.sidecar)) continue;
+            if (!entry) {
+              unasked?.push(row[1] as string);
+              continue;
+            }
+            if (row[2] !== identityKey(entry.model) || row[3] !== statKey(entry.sidecar)) continue;
             const stamp = fromRow({ body: row[4], version_key: row[5], model_key: row[6], stamped_at: row[7] }, entry.path, entry.model, entry.sidecar, fallback);
             if (stamp) found.set(entry.path, stamp);
           }
