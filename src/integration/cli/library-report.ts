@@ -147,12 +147,8 @@ function dedupe<T>(items: readonly T[], key: (item: T) => string): T[] {
 }
 
 function sameHash(records: readonly ModelRecord[]): LibraryReport['duplicates']['sameHash'] {
-  const groups = new Map<string, ModelRecord[]>();
-  for (const record of records) {
-    const sha = record.hashes.SHA256?.toUpperCase();
-    if (!sha) continue;
-    groups.set(sha, [...(groups.get(sha) ?? []), record]);
-  }
+  const hashed = records.filter((record) => record.hashes.SHA256);
+  const groups = Map.groupBy(hashed, (record) => (record.hashes.SHA256 as string).toUpperCase());
   return [...groups.entries()]
     .filter(([, group]) => group.length > 1)
     .map(([sha256, group]) => ({ sha256, size: group[0]?.file.size ?? 0, paths: group.map((record) => record.file.path).sort() }))
@@ -160,12 +156,8 @@ function sameHash(records: readonly ModelRecord[]): LibraryReport['duplicates'][
 }
 
 function sameVersion(records: readonly ModelRecord[]): LibraryReport['duplicates']['sameVersion'] {
-  const groups = new Map<number, ModelRecord[]>();
-  for (const record of records) {
-    const id = record.version?.id;
-    if (id === undefined) continue;
-    groups.set(id, [...(groups.get(id) ?? []), record]);
-  }
+  const versioned = records.filter((record) => record.version?.id !== undefined);
+  const groups = Map.groupBy(versioned, (record) => record.version?.id as number);
   const out: LibraryReport['duplicates']['sameVersion'] = [];
   for (const [versionId, group] of groups) {
     // Copies of the same bytes are the other kind of duplicate; this one needs different files.
@@ -197,14 +189,7 @@ function modelName(record: ModelRecord): string {
 function newerVersions(records: readonly ModelRecord[], options: { state: UpdateState; ignore: ReadonlySet<number>; now: number }): LibraryReport['newerVersions'] {
   const local = new Map<number, string>();
   for (const record of records) if (record.version && !local.has(record.version.id)) local.set(record.version.id, record.file.path);
-  const byModel = new Map<number, ModelRecord[]>();
-  for (const record of records) {
-    const id = modelIdOf(record);
-    if (id === undefined) continue;
-    const group = byModel.get(id);
-    if (group) group.push(record);
-    else byModel.set(id, [record]);
-  }
+  const byModel = Map.groupBy(records.filter((record) => modelIdOf(record) !== undefined), (record) => modelIdOf(record) as number);
   const out: LibraryReport['newerVersions'] = [];
   for (const [modelId, group] of byModel) {
     const versions = freshestVersions(modelId, group, options.state) ?? [];

@@ -315,14 +315,7 @@ export function libraryUpdates(
   records: readonly RecordLike[],
   options: { ignore: ReadonlySet<number>; now: number; versionsOf: (modelId: number, records: readonly RecordLike[]) => readonly VersionFacts[] | undefined },
 ): Map<string, LocalUpdates> {
-  const byModel = new Map<number, RecordLike[]>();
-  for (const record of records) {
-    const modelId = modelIdOf(record);
-    if (modelId === undefined) continue;
-    const group = byModel.get(modelId);
-    if (group) group.push(record);
-    else byModel.set(modelId, [record]);
-  }
+  const byModel = Map.groupBy(records.filter((record) => modelIdOf(record) !== undefined), (record) => modelIdOf(record) as number);
   const out = new Map<string, LocalUpdates>();
   for (const [modelId, group] of byModel) {
     const versions = options.versionsOf(modelId, group) ?? [];
