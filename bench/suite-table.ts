@@ -77,6 +77,10 @@ export interface HashFigures {
   ceiling?: number;
   defaultTypes: string[];
   poolDefault: number;
+  /** read() alone from the page cache, one core, GB/s. */
+  copyCore?: number;
+  /** cores / (1/OpenSSL + 1/copy): what hashing through read() could reach. */
+  readCeiling?: number;
   progress?: { bytes: number; seconds: number; updates: number; maxGapSeconds: number };
 }
 
@@ -332,7 +336,11 @@ export function buildRows(inputs: SuiteInputs): Row[] {
         ratio: ceiling ? `${Math.round((hash.poolDefault / ceiling) * 100)} %` : NONE,
         target,
         verdict: ceiling ? (hash.poolDefault >= 0.85 * ceiling ? 'met' : 'not met') : 'n/a',
-        note: hash.defaultTypes.join(', '),
+        note:
+          hash.defaultTypes.join(', ') +
+          (hash.readCeiling && hash.copyCore
+            ? `; ${Math.round((hash.poolDefault / hash.readCeiling) * 100)} % of ${gbps(hash.readCeiling)}, OpenSSL with the kernel's copy into our buffers (${gbps(hash.copyCore)} a core) added`
+            : ''),
       });
       const progress = hash.progress;
       rows.push(
