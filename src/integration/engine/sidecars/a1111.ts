@@ -22,7 +22,7 @@ export interface A1111Metadata {
 
 export function a1111Metadata(record: ModelRecord, version: ModelVersion): A1111Metadata {
   const words = (version.trainedWords ?? []).map((word) => word.trim().replace(/,+$/, '').trim()).filter(Boolean);
-  const description = plainText(record.model?.description ?? version.description ?? '');
+  const description = descriptionText(record.model, version);
   return {
     ...(description ? { description: truncate(description, 600) } : {}),
     'sd version': sdVersion(version.baseModel ?? undefined),
@@ -66,16 +66,34 @@ export function mergeA1111(
   return { document: merged, written: written as A1111Metadata };
 }
 
-function plainText(html: string): string {
-  return html
-    .replace(/<(br|\/p|\/li|\/h\d)[^>]*>/gi, '\n')
-    .replace(/<[^>]*>/g, '')
-    .replace(/&nbsp;/g, ' ')
-    .replace(/&amp;/g, '&')
-    .replace(/&lt;/g, '<')
-    .replace(/&gt;/g, '>')
-    .replace(/&quot;/g, '"')
-    .replace(/&#39;/g, "'")
+/** The plain text of a parent model's description, by model body: its versions share one (stages/enrich.ts). */
+const modelDescriptions = new WeakMap<object, { html: string; text: string }>();
+
+function descriptionText(model: ModelRecord['model'], version: ModelVersion): string {
+  const html = model?.description ?? version.description ?? '';
+  if (!model?.description) return plainText(html);
+  const known = modelDescriptions.get(model);
+  if (known?.html === html) return known.text;
+  const text = plainText(html);
+  modelDescriptions.set(model, { html, text });
+  return text;
+}
+
+export function plainText(html: string): string {
+  let text = html;
+  // A step whose pattern cannot match is skipped (each is a pass over up to 20,000 characters);
+  // only the entity steps make an `&`, and none makes a `<` the tag steps would see.
+  if (text.includes('<')) text = text.replace(/<(br|\/p|\/li|\/h\d)[^>]*>/gi, '\n').replace(/<[^>]*>/g, '');
+  if (text.includes('&')) {
+    text = text
+      .replace(/&nbsp;/g, ' ')
+      .replace(/&amp;/g, '&')
+      .replace(/&lt;/g, '<')
+      .replace(/&gt;/g, '>')
+      .replace(/&quot;/g, '"')
+      .replace(/&#39;/g, "'");
+  }
+  return text
     .replace(/[ \t]+/g, ' ')
     .replace(/\n\s*\n+/g, '\n')
     .trim();

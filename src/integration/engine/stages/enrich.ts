@@ -1,5 +1,6 @@
 import { fetchParentModels } from '../enrich/parents.ts';
 import type { CivitaiClient } from '../civitai/client.ts';
+import type { Model } from '../civitai/schemas.ts';
 import type { RunContext, WorkItem } from '../run.ts';
 import { slimModel } from '../sidecars/metadata.ts';
 import { keepFileFacts } from '../updates/rules.ts';
@@ -10,10 +11,11 @@ import { keepFileFacts } from '../updates/rules.ts';
  */
 export async function enrichParents(ctx: RunContext): Promise<void> {
   const identified = ctx.toLookUp.filter((item) => item.identification?.status === 'identified' && item.version?.modelId);
+  const slim = slimmer();
   const needParents = identified.filter((item) => {
     const identification = item.identification;
     if (identification?.status !== 'identified' || !identification.model) return true;
-    item.model = keepFileFacts(slimModel(identification.model), identification.model);
+    item.model = slim(identification.model);
     return false;
   });
   // A version civitai.red answered for is asked about there (some models answer only there).
@@ -25,11 +27,25 @@ export async function enrichParents(ctx: RunContext): Promise<void> {
     [civitai, needParents.filter((item) => !onRed(item))],
     [ctx.sources.redClient, needParents.filter(onRed)],
   ] as const) {
-    if (client && group.length > 0) await enrichGroup(client, group);
+    if (client && group.length > 0) await enrichGroup(client, group, slim);
   }
 }
 
-async function enrichGroup(client: CivitaiClient, needParents: WorkItem[]): Promise<void> {
+/**
+ * The slim body of each parent model, made once and shared by its versions (as a rerun's
+ * records from stamps share theirs): they held one copy each, a few KB to 100 KB, and what is
+ * derived from the body (the A1111 description's plain text) is worked out once per model.
+ */
+function slimmer(): (model: Model) => Model {
+  const made = new Map<Model, Model>();
+  return (model) => {
+    let slim = made.get(model);
+    if (!slim) made.set(model, (slim = keepFileFacts(slimModel(model), model)));
+    return slim;
+  };
+}
+
+async function enrichGroup(client: CivitaiClient, needParents: WorkItem[], slim: (model: Model) => Model): Promise<void> {
   const parents = await fetchParentModels(
     client,
     needParents.map((item) => item.version?.modelId as number),
@@ -39,7 +55,7 @@ async function enrichGroup(client: CivitaiClient, needParents: WorkItem[]): Prom
     const model = parents.models.get(modelId);
     const stored = item.sidecar.kind === 'own' ? item.sidecar.stored.model : undefined;
     // The files' metadata stays: the update radar tells variants (fp8, pruned, CKPT) by it.
-    if (model) item.model = keepFileFacts(slimModel(model), model);
+    if (model) item.model = slim(model);
     // A failed lookup keeps what an earlier run stored (a 404 means deleted: keep that too).
     else if (stored?.id === modelId) {
       item.model = stored;

@@ -255,6 +255,12 @@ export function createSidecarStamps({ db, file, now, guard }: StoreContext): Sid
     return shared;
   };
 
+  /**
+   * Bodies stored since the last `collect`, by object: the versions of one parent model share
+   * its body (stages/enrich.ts), serialized, hashed and inserted once. Forgotten at `collect`,
+   * so a rolled-back transaction cannot leave a key here whose row is not in the store.
+   */
+  let storedObjects = new WeakMap<object, string>();
   /** The key of a body in the store, storing it if needed; null when the section has none. */
   const storeBody = (section: Record<string, unknown>, field: BodyField): string | null => {
     const lazy = lazyOf(section, field);
@@ -265,9 +271,13 @@ export function createSidecarStamps({ db, file, now, guard }: StoreContext): Sid
     }
     const value = section[field];
     if (value === undefined) return null;
+    const shared = value !== null && typeof value === 'object' ? value : undefined;
+    const known = shared && storedObjects.get(shared);
+    if (known) return known;
     const text = JSON.stringify(value);
     const key = createHash('sha256').update(text).digest('base64url');
     insertBody.run(key, text);
+    if (shared) storedObjects.set(shared, key);
     return key;
   };
 
@@ -421,6 +431,7 @@ export function createSidecarStamps({ db, file, now, guard }: StoreContext): Sid
       });
     },
     collect() {
+      storedObjects = new WeakMap();
       if (!changed) return 0;
       return guard('sidecar stamp write', 0, () => {
         const at = now();
