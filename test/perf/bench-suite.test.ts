@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { buildRows, formatTable, parseScaleOutput, type SuiteInputs } from '../../bench/suite-table.ts';
 
 const ROOT = path.resolve(fileURLToPath(new URL('../..', import.meta.url)));
-const ROWS = 11;
+const ROWS = 12;
 
 const measured: SuiteInputs = {
   quick: false,
@@ -20,6 +20,13 @@ const measured: SuiteInputs = {
     openFiles: 1024,
     first: { seconds: 240, maxRssMB: 900, records: 50_500, hashedFiles: 50_500, written: 101_000 },
     rerun: { seconds: 2.5, maxRssMB: 380, sidecarReads: 0 },
+  },
+  enginePreviews: {
+    files: 50_500,
+    openFiles: 1024,
+    previews: 2,
+    first: { seconds: 300, maxRssMB: 900, records: 50_500 },
+    rerun: { seconds: 3.4, maxRssMB: 420, sidecarReads: 0, medianOf: 3 },
   },
   previewsSmall: { files: 1010, previews: 2, rateLimit: 100, seconds: 12, secondsPer1000: 11.9, maxRssKB: 300_000, records: 1010, identified: 1010, downloaded: 2020, failed: 0, apiRequests: 22, cdnRate: 250, rawRate: 400 },
   previewsLarge: { files: 10_100, previews: 2, rateLimit: 1_000_000, seconds: 150, secondsPer1000: 14.9, maxRssKB: 900_000, records: 10_100, identified: 10_100, downloaded: 20_200, failed: 0, apiRequests: 202, cdnRate: 150, rawRate: 400 },
@@ -40,11 +47,12 @@ describe('the scale suite table', () => {
   it('prints every row, with figure, baseline, ratio, target and verdict', () => {
     const rows = buildRows(measured);
     expect(rows).toHaveLength(ROWS);
-    expect(rows.map((row) => row.verdict)).toEqual(['met', 'met', 'not met', 'met', 'not met', 'met', 'not met', 'met', 'met', 'met', 'met']);
+    expect(rows.map((row) => row.verdict)).toEqual(['met', 'not met', 'met', 'not met', 'met', 'not met', 'met', 'not met', 'met', 'met', 'met', 'met']);
     const byName = (start: string) => rows.find((row) => row.row.startsWith(start));
     expect(byName('astro build, cold')?.ratio).toBe('5.71× bare');
     expect(byName('side by side')?.ratio).toBe('12.0× faster');
     expect(byName('engine, cold, 10,100 files with previews')?.ratio).toBe('1.25×');
+    expect(byName('engine, no-change rerun, 50,500 files with 2 previews each')?.figure).toBe('3.40 s, 420 MB');
     const table = formatTable(rows).split('\n');
     expect(table).toHaveLength(ROWS + 2);
     expect(table.filter((line) => !line.startsWith('|---')).every((line) => line.split(' | ').length === 6)).toBe(true);
@@ -67,5 +75,6 @@ describe('the scale suite table', () => {
     expect(parsed?.first.seconds).toBeGreaterThan(0);
     expect(parsed?.rerun?.maxRssMB).toBeGreaterThan(0);
     expect(buildRows({ quick: true, ...(parsed ? { engine: parsed } : {}) }).filter((row) => row.row.startsWith('engine, ') && row.verdict !== 'skipped')).toHaveLength(2);
+    expect(buildRows({ quick: true, ...(parsed ? { engine: parsed, enginePreviews: { ...parsed, previews: 2 } } : {}) }).filter((row) => row.row.startsWith('engine, ') && row.verdict !== 'skipped')).toHaveLength(3);
   });
 });
