@@ -58,8 +58,10 @@ if (process.argv.includes('--bare-child')) {
     options: { 'bare-child': { type: 'boolean' }, pages: { type: 'string' }, out: { type: 'string' }, cache: { type: 'string' } },
   });
   const { build } = await import('astro');
-  // Under node_modules, like the bundled site: the build's chunks import `astro` by name.
-  const root = path.join(ROOT, 'node_modules', '.cache', 'civitscraper-bench-bare');
+  // Under node_modules, like the bundled site: the build's chunks import `astro` by name. One
+  // per output folder: two benches at once (helpers on one machine) removed each other's chunks.
+  const key = createHash('sha256').update(path.resolve(values.out as string)).digest('hex').slice(0, 12);
+  const root = path.join(ROOT, 'node_modules', '.cache', `civitscraper-bench-bare-${key}`);
   await mkdir(path.join(root, 'src', 'pages'), { recursive: true });
   await writeFile(
     path.join(root, 'src', 'pages', '[id].astro'),
@@ -304,7 +306,7 @@ async function main(): Promise<void> {
       'skip-warm': { type: 'boolean', default: false },
       /** Builds only: no Chromium measurements. */
       'no-browser': { type: 'boolean', default: false },
-      /** Each build also writes trace-<cold|warm>.log: RSS, heap and CPU so far every second beside Astro's stage lines. */
+      /** Each build also writes trace-<cold|warm>.log: RSS, heap and CPU so far every second beside Astro's stage lines (and the CPU by phase is printed). */
       'trace-memory': { type: 'boolean', default: false },
       /** Each build also writes a V8 CPU profile into cpu-prof-<cold|warm>/ (open it in Chrome's DevTools). */
       'cpu-prof': { type: 'boolean', default: false },
@@ -391,6 +393,7 @@ async function main(): Promise<void> {
       const child = JSON.parse(line?.slice(8) ?? '{}') as { ms: number; cpuMs: number; maxRssKiB: number };
       const wall = performance.now() - started;
       log(`  ${label} build: ${(wall / 1000).toFixed(1)} s wall (${(child.ms / 1000).toFixed(1)} s in build, ${(child.cpuMs / 1000).toFixed(1)} s CPU), peak RSS ${(child.maxRssKiB / 1024).toFixed(0)} MiB`);
+      if (values['trace-memory']) log(`    CPU by phase: ${phaseLine(`${stdout}\n${stderr}`, child.cpuMs / 1000)}`);
       return { wallSeconds: round(wall / 1000, 1), buildSeconds: round(child.ms / 1000, 1), cpuSeconds: round(child.cpuMs / 1000, 1), peakRssMiB: Math.round(child.maxRssKiB / 1024) };
     };
     const bare = async (label: string) => {
@@ -454,6 +457,33 @@ async function prerender(fake: Awaited<ReturnType<typeof startFakeCivitai>>, mod
   };
   await Promise.all(Array.from({ length: 4 }, worker));
   return urls.length;
+}
+
+/**
+ * CPU seconds of a traced build by phase, from its log: the `@@MEM` lines (CPU so far, every
+ * second) read at Astro's and the engine's stage lines (timestamps to the second, so each figure
+ * is good to about half a second of CPU).
+ */
+function phaseLine(log: string, totalSeconds: number): string {
+  const seconds = (time: string) => time.split(':').reduce((sum, part) => sum * 60 + Number(part), 0);
+  const samples = [...log.matchAll(/@@MEM (\S+) .*?cpu=([\d.]+) s/g)].map((match) => [seconds(match[1] as string), Number(match[2])] as const);
+  const cpuAt = (pattern: RegExp): number | undefined => {
+    const time = pattern.exec(log)?.[1];
+    if (time === undefined || samples.length === 0) return undefined;
+    const at = seconds(time);
+    const after = samples.findIndex(([t]) => t >= at);
+    if (after < 0) return samples[samples.length - 1]![1];
+    if (after === 0) return samples[0]![1];
+    const [t0, c0] = samples[after - 1]!;
+    const [t1, c1] = samples[after]!;
+    return c0 + ((at - t0) / (t1 - t0)) * (c1 - c0);
+  };
+  const engineDone = cpuAt(/^(\d\d:\d\d:\d\d) \[civitscraper\] done:/m);
+  const renderStart = cpuAt(/^(\d\d:\d\d:\d\d)\s+├─ /m);
+  const renderEnd = cpuAt(/^(\d\d:\d\d:\d\d) ✓ Completed in/m);
+  if (engineDone === undefined || renderStart === undefined || renderEnd === undefined) return 'stage lines not found';
+  const s = (value: number) => `${value.toFixed(1)} s`;
+  return `start + engine ${s(engineDone)}, site sync + bundling ${s(renderStart - engineDone)}, rendering ${s(renderEnd - renderStart)}, images + after ${s(totalSeconds - renderEnd)}`;
 }
 
 function round(value: number, digits: number): number {

@@ -67,8 +67,8 @@ describe('splitForSite / joinSiteRecord', () => {
       { id: 7, createdAt: '2024-01-01T00:00:00Z' },
     ]);
     expect(details).toMatchObject({
-      modelDescription: '<p>about X</p>',
-      versionDescription: '<p>version notes</p>',
+      descriptionHtml: '<p>about X</p>',
+      versionNotesHtml: '<p>version notes</p>',
       imageMeta: [{ prompt: 'a cat', seed: 1 }, null],
       training: { tags: [{ tag: 'cat', count: 3 }] },
     });
@@ -82,11 +82,12 @@ describe('splitForSite / joinSiteRecord', () => {
     expect(hasNewerVersion(entry, libraryContext([entry]), settings)).toBe(hasNewerVersion(record, libraryContext([record]), settings));
   });
 
-  it('joining gives back the record (apart from what the site never shows)', () => {
+  it('joining gives back the record (apart from what the site never shows, and the descriptions: the page shows them sanitised)', () => {
     const { entry, details } = splitForSite(record);
     const joined = joinSiteRecord(entry, details);
-    expect(joined.model).toEqual(record.model);
-    expect(joined.version?.description).toBe(record.version?.description);
+    const { description: _description, ...model } = record.model ?? { id: 0 };
+    expect(joined.model).toEqual(model);
+    expect(joined.version?.description).toBeUndefined();
     expect(joined.images).toEqual(record.images);
     expect(joined.training).toEqual(record.training);
     // Without details a page still renders from the entry.

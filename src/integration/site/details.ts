@@ -8,6 +8,11 @@
  * Why: Astro serialises every entry into one data store, bundles it into the build as a module
  * and parses it back before rendering, all in one process. At 10,000 models the heavy half of the
  * records cost about 1 GB of peak memory that way; read one page at a time, it costs nothing.
+ *
+ * The descriptions are stored sanitised (site/sanitize.ts), never as CivitAI sent them: the
+ * sanitiser runs once when an entry is made (the entry cache keeps the result for later builds)
+ * instead of on every render of the page, and a details file can only ever hand the page HTML
+ * that went through it. A file from before (raw `modelDescription`) has no description to show.
  */
 import { readFileSync } from 'node:fs';
 import { mkdir, readdir, rm } from 'node:fs/promises';
@@ -15,13 +20,25 @@ import path from 'node:path';
 import { z } from 'zod';
 import { ModelVersionSummarySchema } from '../engine/civitai/schemas.ts';
 import type { ModelRecord } from '../engine/records/schema.ts';
-import { toJsonText, writeFileAtomic } from '../engine/util/atomic-write.ts';
+import { writeFileAtomic } from '../engine/util/atomic-write.ts';
 import { mapLimit } from '../engine/util/map-limit.ts';
 import { TrainingSummarySchema } from '../engine/records/training.ts';
+import { sanitizeDescription } from './sanitize.ts';
 
+/**
+ * Raise when the details change shape. A file is this code's own output and read back as it is,
+ * without a schema parse (that was half of what a model page's own code cost): the entry cache
+ * rewrites a details file that was removed or edited before any page renders (entry-cache.ts),
+ * and one of another format (an older release's, with raw descriptions) reads as none.
+ */
+export const DETAILS_FORMAT = 2;
+
+/** The shape of a details file (its `format` aside). */
 export const ModelDetailsSchema = z.object({
-  modelDescription: z.string().optional(),
-  versionDescription: z.string().optional(),
+  /** The model's description, else the version's, sanitised: what the page shows as HTML. */
+  descriptionHtml: z.string().optional(),
+  /** The version's own notes, sanitised, when the model has a description of its own as well. */
+  versionNotesHtml: z.string().optional(),
   /** Every version of the parent model as the API listed it. */
   modelVersions: z.array(ModelVersionSummarySchema).optional(),
   /** Generation parameters of `images[i]` (null: none). */
@@ -39,22 +56,43 @@ export interface SiteRecordParts {
 /**
  * Splits a record for the site. The entry's version keeps only this file's entry of `files` and
  * no remote `images` (the record's own `images` are the downloaded ones); sibling versions keep
- * their id and dates, which is what the gallery's "newer version" badge needs.
+ * their id and dates, which is what the gallery's "newer version" badge needs. `sanitized`
+ * remembers each description's sanitised HTML across the records of one run: the local files of
+ * one model share its description.
  */
-export function splitForSite(record: ModelRecord): SiteRecordParts {
+export function splitForSite(record: ModelRecord, sanitized: Map<string, string> = new Map()): SiteRecordParts {
   const details: ModelDetails = {};
   const entry: ModelRecord = { ...record };
+  const safe = (html: string): string => {
+    let out = sanitized.get(html);
+    if (out === undefined) {
+      out = sanitizeDescription(html);
+      sanitized.set(html, out);
+    }
+    return out;
+  };
+  const modelDescription = record.model?.description;
+  const versionDescription = record.version?.description;
+  const description = modelDescription ?? versionDescription;
+  if (description) {
+    const html = safe(description);
+    if (html) details.descriptionHtml = html;
+  }
+  if (modelDescription && versionDescription) {
+    const notes = safe(versionDescription);
+    if (notes) details.versionNotesHtml = notes;
+  }
   if (record.version) {
-    const { images: _remoteImages, description, files, ...version } = record.version;
+    const { images: _remoteImages, description: _description, files, ...version } = record.version;
     void _remoteImages;
-    if (description) details.versionDescription = description;
+    void _description;
     const sha = record.hashes.SHA256?.toUpperCase();
     const mine = files?.find((file) => file.hashes?.SHA256?.toUpperCase() === sha) ?? files?.find((file) => file.primary);
     entry.version = { ...version, files: mine ? [mine] : [] };
   }
   if (record.model) {
-    const { description, modelVersions, ...model } = record.model;
-    if (description) details.modelDescription = description;
+    const { description: _description, modelVersions, ...model } = record.model;
+    void _description;
     if (modelVersions) {
       details.modelVersions = modelVersions;
       entry.model = {
@@ -80,18 +118,14 @@ export function splitForSite(record: ModelRecord): SiteRecordParts {
   return { entry, details };
 }
 
-/** The record again, from an entry and its details (missing details leave those parts out). */
+/**
+ * The record again, from an entry and its details (missing details leave those parts out), but
+ * for the descriptions: the page takes those from the details as sanitised HTML.
+ */
 export function joinSiteRecord(entry: ModelRecord, details: ModelDetails | undefined): ModelRecord {
   if (!details) return entry;
   const record: ModelRecord = { ...entry };
-  if (entry.version && details.versionDescription) record.version = { ...entry.version, description: details.versionDescription };
-  if (entry.model) {
-    record.model = {
-      ...entry.model,
-      ...(details.modelDescription ? { description: details.modelDescription } : {}),
-      ...(details.modelVersions ? { modelVersions: details.modelVersions } : {}),
-    };
-  }
+  if (entry.model && details.modelVersions) record.model = { ...entry.model, modelVersions: details.modelVersions };
   const meta = details.imageMeta;
   if (meta) record.images = entry.images.map((image, index) => (meta[index] ? { ...image, meta: meta[index] } : image));
   if (details.training) record.training = details.training;
@@ -119,7 +153,8 @@ export async function writeSiteDetails(
   for (const { id, details } of parts) {
     const file = siteDetailsFile(dir, id);
     keep.add(path.basename(file));
-    writes.push({ file, text: toJsonText(details) });
+    // Compact: every model page reads and parses its file.
+    writes.push({ file, text: `${JSON.stringify({ format: DETAILS_FORMAT, ...details })}\n` });
   }
   await mapLimit(writes, 16, async ({ file, text }) => {
     await writeFileAtomic(file, text, { skipIfUnchanged: true });
@@ -132,7 +167,7 @@ export async function writeSiteDetails(
   );
 }
 
-/** The details the loader wrote for `id`; undefined when there are none (or they are unreadable). */
+/** The details the loader wrote for `id`; undefined when there are none (or they are unreadable, or of another format). */
 export function readSiteDetails(dir: string, id: string): ModelDetails | undefined {
   let text: string;
   try {
@@ -140,10 +175,14 @@ export function readSiteDetails(dir: string, id: string): ModelDetails | undefin
   } catch {
     return undefined;
   }
+  let parsed: unknown;
   try {
-    const parsed = ModelDetailsSchema.safeParse(JSON.parse(text));
-    return parsed.success ? parsed.data : undefined;
+    parsed = JSON.parse(text);
   } catch {
     return undefined;
   }
+  if (!parsed || typeof parsed !== 'object' || (parsed as { format?: unknown }).format !== DETAILS_FORMAT) return undefined;
+  const { format: _format, ...details } = parsed as ModelDetails & { format: number };
+  void _format;
+  return details;
 }

@@ -150,7 +150,7 @@ export function entryCodeStamp(): string {
   }
   const ext = path.extname(here);
   const dir = path.dirname(here);
-  const modules = ['entry-cache', 'sync', 'details', 'resources', '../engine/records/schema', '../engine/updates/rules', '../engine/updates/stage', '../engine/updates/variant', '../engine/updates/schema', '../engine/stages/updates'];
+  const modules = ['entry-cache', 'sync', 'details', 'sanitize', 'resources', '../engine/records/schema', '../engine/updates/rules', '../engine/updates/stage', '../engine/updates/variant', '../engine/updates/schema', '../engine/stages/updates'];
   const parts: string[] = [];
   try {
     parts.push((JSON.parse(readFileSync(path.resolve(dir, '../../../package.json'), 'utf8')) as { version?: string }).version ?? '');

@@ -33,6 +33,26 @@ export function relativizeHtml(html: string, depth: number, base = '/'): string 
     .replace(CSS_URL, (_match, quote: string, rest: string) => `url(${quote}${prefix}${local(rest)}${quote})`);
 }
 
+/**
+ * Set on `Astro.locals` by a page whose every URL is relative as it is written (the model pages:
+ * `sourceRelative` below), so the middleware does not read and rewrite it: that pass (the body
+ * as text, the expressions over all of it, a second Response) cost 0.3 ms a page, a few seconds
+ * of a build of 10,000 models.
+ */
+export const RELATIVE_AT_SOURCE = Symbol.for('civitscraper.relativeAtSource');
+
+/**
+ * A root-absolute URL of this site (an asset's as Vite gives it, `/_astro/x.css`, with Astro's
+ * `base`) as the page at `pathname` (Astro.url's, with the gallery's own prefix and Astro's base)
+ * links to it in a build with relative URLs: what the middleware would make of it. `relative`
+ * unset (dev, relativeUrls off): as it is.
+ */
+export function sourceRelative(url: string, pathname: string, relative: { base: string } | undefined): string {
+  if (!relative || !url.startsWith('/') || url.startsWith('//')) return url;
+  const depth = pageDepth(pathname, relative.base);
+  return `${depth === 0 ? './' : '../'.repeat(depth)}${localPath(relative.base)(url.slice(1))}`;
+}
+
 /** A route pattern as the integration compares them: one leading `/`, none trailing. */
 export function routeKey(pattern: string): string {
   return `/${pattern.replace(/^\/+|\/+$/g, '')}`;

@@ -5,7 +5,7 @@
  */
 import type { ModelRecord } from '../engine/records/schema.ts';
 import type { SiteSettings } from './settings.ts';
-import { hasNewerVersion, libraryContext, modelView } from './view.ts';
+import { hasNewerVersion, libraryContext, modelView, type ModelView } from './view.ts';
 
 export interface Tally {
   label: string;
@@ -41,11 +41,13 @@ const TOP = 10;
 
 export function libraryStats(records: readonly ModelRecord[], settings: Pick<SiteSettings, 'domains' | 'nsfwThreshold'>): LibraryStats {
   const context = libraryContext(records);
-  const rows = records.map((record) => ({ record, row: fileRow(record, settings) }));
-  const tally = (keyOf: (record: ModelRecord) => string | undefined) => {
+  // One view per record: the type's tally reads it from the row.
+  const rows = records.map((record) => ({ record, row: fileRow(record, modelView(record, settings)) }));
+  const tally = (keyOf: (item: (typeof rows)[number]) => string | undefined) => {
     const by = new Map<string, Tally>();
-    for (const { record } of rows) {
-      const label = keyOf(record) ?? 'Unknown';
+    for (const item of rows) {
+      const { record } = item;
+      const label = keyOf(item) ?? 'Unknown';
       const entry = by.get(label) ?? { label, count: 0, bytes: 0 };
       entry.count += 1;
       entry.bytes += record.file.size;
@@ -57,9 +59,9 @@ export function libraryStats(records: readonly ModelRecord[], settings: Pick<Sit
   return {
     files: records.length,
     bytes: records.reduce((sum, record) => sum + record.file.size, 0),
-    byType: tally((record) => modelView(record, settings).type),
-    byBaseModel: tally((record) => record.version?.baseModel ?? undefined),
-    byFolder: tally((record) => [record.file.inputPathId, record.file.folder.split('/')[0]].filter(Boolean).join('/')),
+    byType: tally(({ row }) => row.type),
+    byBaseModel: tally(({ record }) => record.version?.baseModel ?? undefined),
+    byFolder: tally(({ record }) => [record.file.inputPathId, record.file.folder.split('/')[0]].filter(Boolean).join('/')),
     largest: rows.map(({ row }) => row).sort(byDesc((row) => row.size)).slice(0, TOP),
     recent: rows.map(({ row }) => row).sort(byDesc((row) => row.mtimeMs)).slice(0, TOP),
     unidentified: rows.filter(({ record }) => record.civitai.status !== 'identified').map(({ row }) => row),
@@ -68,8 +70,7 @@ export function libraryStats(records: readonly ModelRecord[], settings: Pick<Sit
   };
 }
 
-function fileRow(record: ModelRecord, settings: Pick<SiteSettings, 'domains' | 'nsfwThreshold'>): FileRow {
-  const view = modelView(record, settings);
+function fileRow(record: ModelRecord, view: ModelView): FileRow {
   return { id: record.id, name: view.versionName ? `${view.name} · ${view.versionName}` : view.name, type: view.type, size: record.file.size, mtimeMs: record.file.mtimeMs };
 }
 

@@ -132,6 +132,9 @@ async function scanForSite(config: Config, job: string | undefined, logger: Logg
   const texts: (string | undefined)[] = [];
   const details = [];
   const reused: string[] = [];
+  // Raw description → sanitised (details.ts), for the files of one model. Both strings are held
+  // by the records and the details of this run anyway.
+  const sanitized = new Map<string, string>();
   let updateState: Promise<UpdateState | undefined> | undefined;
   for (const record of records) {
     const key = keys.get(record.id) as string;
@@ -146,7 +149,7 @@ async function scanForSite(config: Config, job: string | undefined, logger: Logg
       stamps.set(record.id, { key, until: cached.until, details: cached.details });
       continue;
     }
-    const parts = splitForSite(record);
+    const parts = splitForSite(record, sanitized);
     const refs = resourceRefs(record.images.map((image) => image.meta));
     const text = JSON.stringify({ id: record.id, data: parts.entry, ...(sidecar ? { sidecar } : {}), ...(refs ? { refs } : {}) });
     // The entry as the file has it: plain JSON values, nothing shared with the record.
