@@ -34,7 +34,12 @@ export async function writeCivitaiInfo(file: string, document: Record<string, un
 
 /** The image the WebUI preview is made from: the first still image (a video's still frame). */
 export function webuiPreviewSource(record: ModelRecord): string | undefined {
-  return record.images.map((image) => (image.type === 'video' ? image.still : image.path)).find(Boolean);
+  // A loop, not map + find: asked twice per model on every run, an array each time.
+  for (const image of record.images) {
+    const file = image.type === 'video' ? image.still : image.path;
+    if (file) return file;
+  }
+  return undefined;
 }
 
 /**

@@ -13,6 +13,7 @@ import { z } from 'zod';
 import { ModelSchema, ModelVersionSchema, type Model, type ModelVersion } from '../civitai/schemas.ts';
 import { copyLazy, defineLazy, type LazyValue } from '../records/lazy.ts';
 import { HashesSchema, LocalImageSchema, type LocalImage, type ModelRecord } from '../records/schema.ts';
+import { compact } from '../scan/discover.ts';
 import { inDir } from './paths.ts';
 import { toJsonText, writeFileAtomic, type WriteOutcome } from '../util/atomic-write.ts';
 import { A1111_KEYS, mergeA1111, type A1111Metadata } from './a1111.ts';
@@ -245,7 +246,8 @@ export function storedFromSection(
   // a temporary object each, a dozen per file on every run.
   const built: Record<string, unknown> = { hashes: data.hashes, checkedAt: data.checkedAt, file: data.file };
   if (data.a1111) built.a1111 = data.a1111 as A1111Metadata;
-  if (data.webuiPreview) built.webuiPreview = path.resolve(folder, data.webuiPreview);
+  // Flat: path.resolve built it as a tree of a dozen string pieces, 50,000 of them held all run.
+  if (data.webuiPreview) built.webuiPreview = compact(inDir(folder, data.webuiPreview));
   if (data.incomplete) built.incomplete = true;
   if (data.source) built.source = data.source;
   if (data.linked) built.linked = true;
@@ -270,9 +272,10 @@ export function storedFromSection(
 function storedImage(image: z.output<typeof OwnSectionSchema>['images'][number], folder: string): LocalImage {
   const out: Record<string, unknown> = {};
   for (const key of Object.keys(image)) {
-    if (key === 'file') out.path = inDir(folder, image.file);
+    // Flat now, not when first stat'ed (the images stage): held all run either way.
+    if (key === 'file') out.path = compact(inDir(folder, image.file));
     else if (key === 'still') {
-      if (image.still) out.still = inDir(folder, image.still);
+      if (image.still) out.still = compact(inDir(folder, image.still));
     } else if (key === 'meta') copyLazy(out, image, 'meta');
     else out[key] = (image as Record<string, unknown>)[key];
   }

@@ -7,7 +7,6 @@ import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { CompatOutputConfig } from '../config/schema.ts';
 import type { LocalImage, ModelRecord } from '../records/schema.ts';
-import { createStatter, hasContentStat } from '../scan/stat-many.ts';
 import { webuiPreviewSource } from './compat.ts';
 import { isEmptyValue, readSidecar, type SidecarRead } from './metadata.ts';
 import type { SidecarLayout } from './paths.ts';
@@ -33,7 +32,7 @@ export async function findMissingFiles(options: {
   existing: SidecarRead;
   compat: CompatOutputConfig;
   a1111Enabled: boolean;
-  /** Answers hasContent, e.g. from one batch of stats (`prefetchContent`). */
+  /** Answers hasContent, e.g. from one batch of stats (`probeOf`). */
   probe?: ContentProbe;
 }): Promise<MissingFile[]> {
   const { record, layout, existing, compat } = options;
@@ -76,10 +75,10 @@ export async function findMissingFiles(options: {
 }
 
 /**
- * `[]` when findMissingFiles would find nothing missing and `probe` already knows every answer
- * that takes (its batch of stats); undefined when only findMissingFiles can tell. A no-change
- * rerun asks this of every model, and an async call per model (50,000) was most of its
- * sidecar stage. Conservative: anything it cannot vouch for from memory goes the long way.
+ * `[]` when findMissingFiles would find nothing missing and the batch of stats already knows
+ * every answer that takes; undefined when only findMissingFiles can tell. A no-change rerun
+ * asks this of every model, and an async call per model (50,000) was most of its sidecar
+ * stage. Conservative: anything it cannot vouch for from memory goes the long way.
  */
 export function nothingMissingKnown(options: {
   record: ModelRecord;
@@ -87,14 +86,16 @@ export function nothingMissingKnown(options: {
   existing: SidecarRead;
   compat: CompatOutputConfig;
   a1111Enabled: boolean;
-  probe: ContentProbe;
+  /** contentMany's answers for the paths pathsToProbe gave, this model's from `at` on. */
+  content: Uint8Array;
+  at: number;
 }): MissingFile[] | undefined {
-  const { record, layout, existing, compat, probe } = options;
+  const { record, layout, existing, compat, content } = options;
   if (existing.kind !== 'own') return existing.kind === 'missing' && existing.empty === true ? undefined : NOTHING_MISSING;
-  const has = (file: string) => probe.known?.(file) === true;
-  if (compat.civitai_info && !has(layout.civitaiInfoPath)) return undefined;
-  const source = compat.webui_preview ? webuiPreviewSource(record) : undefined;
-  if (source && !has(layout.webuiPreviewPath(path.extname(source)))) return undefined;
+  let at = options.at;
+  // In pathsToProbe's order: the .civitai.info, then the WebUI preview.
+  if (compat.civitai_info && content[at++] !== 1) return undefined;
+  if (compat.webui_preview && webuiPreviewSource(record) !== undefined && content[at] !== 1) return undefined;
   // Our keys in the metadata sidecar itself, as its stamp knows them; a file of their own is read.
   if (options.a1111Enabled && (layout.a1111Path !== layout.metadataPath || !existing.a1111 || existing.a1111.emptyAtTop)) return undefined;
   return NOTHING_MISSING;
@@ -102,34 +103,37 @@ export function nothingMissingKnown(options: {
 
 const NOTHING_MISSING: MissingFile[] = Object.freeze([]) as unknown as MissingFile[];
 
-/** The paths findMissingFiles stats for a model (the rest it reads), to stat them in one batch. */
-export function pathsToProbe(record: ModelRecord, layout: SidecarLayout, existing: SidecarRead, compat: CompatOutputConfig): string[] {
-  if (existing.kind !== 'own' && !(existing.kind === 'missing' && existing.empty === true)) return [];
-  const paths: string[] = [];
-  if (compat.civitai_info) paths.push(layout.civitaiInfoPath);
+/**
+ * Adds to `into` the paths findMissingFiles stats for a model (the rest it reads), to stat them
+ * in one batch: the .civitai.info, the WebUI preview, and the one an earlier run wrote when it
+ * is another file (under another extension). Returns how many it added.
+ */
+export function pathsToProbe(record: ModelRecord, layout: SidecarLayout, existing: SidecarRead, compat: CompatOutputConfig, into: string[]): number {
+  if (existing.kind !== 'own' && !(existing.kind === 'missing' && existing.empty === true)) return 0;
+  const before = into.length;
+  if (compat.civitai_info) into.push(layout.civitaiInfoPath);
   const source = compat.webui_preview ? webuiPreviewSource(record) : undefined;
   if (source) {
-    paths.push(layout.webuiPreviewPath(path.extname(source)));
-    if (existing.kind === 'own' && existing.stored.webuiPreview) paths.push(existing.stored.webuiPreview);
+    const target = layout.webuiPreviewPath(path.extname(source));
+    into.push(target);
+    const owned = existing.kind === 'own' ? existing.stored.webuiPreview : undefined;
+    // Usually the same file: stat'ed once.
+    if (owned && owned !== target) into.push(owned);
   }
-  return paths;
+  return into.length - before;
 }
 
-/** Whether a file has content, asked of many files; `known` answers at once what a batch already learnt. */
-export type ContentProbe = ((file: string) => Promise<boolean>) & { known?: (file: string) => boolean | undefined };
+/** Whether a file has content (hasContent, or answers a batch of stats already has). */
+export type ContentProbe = (file: string) => Promise<boolean>;
 
 /**
- * Stats `paths` in one batch (scan/stat-many.ts: a few µs each on a local disk, where one
- * `stat` promise per file costs several times that) and answers hasContent from it; other
- * paths are stat'ed when asked.
+ * hasContent that answers `paths[from..to)` from contentMany's `content` (scan/stat-many.ts)
+ * and stats any other path when asked: for the few models the batch alone cannot settle.
  */
-export async function prefetchContent(paths: readonly string[]): Promise<ContentProbe> {
-  const outcomes = await createStatter()(paths);
+export function probeOf(paths: readonly string[], content: Uint8Array, from: number, to: number): ContentProbe {
   const known = new Map<string, boolean>();
-  for (const [index, file] of paths.entries()) known.set(file, hasContentStat(outcomes[index]));
-  const probe: ContentProbe = async (file) => known.get(file) ?? hasContent(file);
-  probe.known = (file) => known.get(file);
-  return probe;
+  for (let index = from; index < to; index += 1) known.set(paths[index] as string, content[index] === 1);
+  return async (file) => known.get(file) ?? hasContent(file);
 }
 
 /** A downloaded preview (and a video's still frame) that is still there with content. */

@@ -8,7 +8,8 @@ import { downloadPreviews, selectImages, type PreviewOutcome } from '../media/pr
 import type { LocalImage } from '../records/schema.ts';
 import type { RunContext, WorkItem } from '../run.ts';
 import { isSet } from '../records/lazy.ts';
-import { imageIsIntact, prefetchContent, type ContentProbe } from '../sidecars/repair.ts';
+import { imageIsIntact } from '../sidecars/repair.ts';
+import { contentMany } from '../scan/stat-many.ts';
 import { DOWNLOAD_CONCURRENCY } from '../civitai/http.ts';
 import { describePaths, parseTempName, withWriteBatch, writeFailureCode, writeFailureHint } from '../util/atomic-write.ts';
 import { mapLimit } from '../util/map-limit.ts';
@@ -108,12 +109,26 @@ async function fetchAll(ctx: RunContext, identified: readonly WorkItem[], models
   if (!dryRun) {
     // Not looked up this time: the previews its sidecar lists, exactly those, where broken.
     const withStored = identified.filter((item) => !item.fresh && item.sidecar.kind === 'own' && item.stored && item.images.length > 0);
-    // Every saved preview of a large library is stat'ed in one batch (scan/stat-many.ts).
-    const probe = await prefetchContent(withStored.flatMap((item) => item.images.flatMap((image) => (image.still ? [image.path, image.still] : [image.path]))));
-    const brokenOf = new Map<WorkItem, LocalImage[]>();
+    // Every saved preview of a large library is stat'ed in one batch (scan/stat-many.ts); each
+    // model's answers are found by their place in it, in the order of its images.
+    const paths: string[] = [];
     for (const item of withStored) {
-      const broken = await brokenImages(item.images, probe);
-      if (broken.length > 0) brokenOf.set(item, broken);
+      for (const image of item.images) {
+        paths.push(image.path);
+        if (image.still) paths.push(image.still);
+      }
+    }
+    const content = await contentMany(paths);
+    const brokenOf = new Map<WorkItem, LocalImage[]>();
+    let at = 0;
+    for (const item of withStored) {
+      let broken: LocalImage[] | undefined;
+      for (const image of item.images) {
+        let intact = content[at++] === 1;
+        if (image.still && content[at++] !== 1) intact = false;
+        if (!intact) (broken ??= []).push(image);
+      }
+      if (broken) brokenOf.set(item, broken);
     }
     await mapLimit([...brokenOf], modelsAtOnce, async ([item, broken]) => {
       const stored = item.images;
@@ -139,8 +154,8 @@ async function fetchAll(ctx: RunContext, identified: readonly WorkItem[], models
 }
 
 /** The previews (or their still frames) an earlier run saved that are missing or empty now. */
-async function brokenImages(images: readonly LocalImage[], probe?: ContentProbe): Promise<LocalImage[]> {
-  const intact = await Promise.all(images.map((image) => imageIsIntact(image, probe)));
+async function brokenImages(images: readonly LocalImage[]): Promise<LocalImage[]> {
+  const intact = await Promise.all(images.map((image) => imageIsIntact(image)));
   return images.filter((_, index) => !intact[index]);
 }
 

@@ -7,7 +7,7 @@ import { HASH_TYPES, type Hashes } from '../records/schema.ts';
 import type { RunContext, WorkItem } from '../run.ts';
 import type { DiscoveredFile } from '../scan/discover.ts';
 import { OPEN_FILES_LIMIT } from '../scan/safetensors.ts';
-import { createStatter } from '../scan/stat-many.ts';
+import { createStatter, statEach, type StatOutcome } from '../scan/stat-many.ts';
 import { readOwnSectionSync, readSidecarWithStat, storedFromSection, type SidecarRead, type StoredSidecar } from '../sidecars/metadata.ts';
 import { resolveSidecarLayout, type SidecarLayout } from '../sidecars/paths.ts';
 import type { BodyField, FileIdentity, SidecarStamp, SidecarStat, StateStore } from '../state/index.ts';
@@ -32,34 +32,31 @@ export async function readSidecars(ctx: RunContext): Promise<void> {
   // with its stamp; only what the store cannot answer for is read.
   const toRead: number[] = [];
   if (state) {
-    const stats = await createStatter()(layouts.map((layout) => layout.metadataPath));
-    const wanted: { path: string; model: FileIdentity; sidecar: SidecarStat }[] = [];
+    // Of each Stats only what a stamp compares (it dies young); undefined: nothing there; null:
+    // something to read (not a file, or no stat: the read says why).
+    const stats = await statEach(layouts.map((layout) => layout.metadataPath), sidecarStatOf);
+    const wanted: { path: string; model: FileIdentity; sidecar: SidecarStat; index: number }[] = [];
     for (const [index, file] of ctx.files.entries()) {
       const now = stats[index];
-      if (!(now instanceof Stats) || !now.isFile()) continue;
-      // The file and the Stats are their own identities (no copy per file: 50,000 of each).
-      wanted.push({ path: (layouts[index] as SidecarLayout).metadataPath, model: file, sidecar: now });
+      if (!now) continue;
+      // The file is its own identity (no copy per file).
+      wanted.push({ path: (layouts[index] as SidecarLayout).metadataPath, model: file, sidecar: now, index });
     }
-    // A body the store lost (another run dropped it, a failing disk) comes from the sidecar itself.
+    // A body the store lost (another run dropped it, a failing disk) comes from the sidecar
+    // itself. Each stamp becomes its item as it is found (lookupMany's `each`).
     const unasked: string[] = [];
-    const stamps = state.sidecars.lookupMany(wanted, sidecarBody, unasked);
-    await forgetGone(state, unasked);
-    for (const [index, file] of ctx.files.entries()) {
-      const layout = layouts[index] as SidecarLayout;
-      // Nothing there (a first run): nothing to read either.
-      if (stats[index] === undefined) {
-        items[index] = toItem(ctx, file, layout, { kind: 'missing' });
-        continue;
-      }
-      const stamp = stamps.get(layout.metadataPath);
-      if (!stamp) {
-        toRead.push(index);
-        continue;
-      }
-      const item = toItem(ctx, file, layout, fromStamp(stamp, layout.metadataPath));
+    state.sidecars.lookupMany(wanted, sidecarBody, unasked, ({ index, path: sidecarPath }, stamp) => {
+      const item = toItem(ctx, ctx.files[index] as DiscoveredFile, layouts[index] as SidecarLayout, fromStamp(stamp, sidecarPath));
       if (stamp.training !== undefined) item.training = stamp.training;
       else item.stampWithoutTraining = true;
       items[index] = item;
+    });
+    await forgetGone(state, unasked);
+    for (const [index, file] of ctx.files.entries()) {
+      if (items[index] !== undefined) continue;
+      // Nothing there (a first run): nothing to read either.
+      if (stats[index] === undefined) items[index] = toItem(ctx, file, layouts[index] as SidecarLayout, { kind: 'missing' });
+      else toRead.push(index);
     }
   } else {
     toRead.push(...ctx.files.keys());
@@ -78,6 +75,12 @@ export async function readSidecars(ctx: RunContext): Promise<void> {
   });
   stamps.flush();
   ctx.candidates.push(...items);
+}
+
+function sidecarStatOf(outcome: StatOutcome): SidecarStat | null | undefined {
+  if (outcome === undefined) return undefined;
+  if (!(outcome instanceof Stats) || !outcome.isFile()) return null;
+  return { size: outcome.size, mtimeMs: outcome.mtimeMs, ctimeMs: outcome.ctimeMs, ino: outcome.ino };
 }
 
 /**

@@ -2,11 +2,12 @@ import path from 'node:path';
 import type { ModelVersion } from '../civitai/schemas.ts';
 import type { ModelRecord } from '../records/schema.ts';
 import type { RunContext, WorkItem } from '../run.ts';
+import type { SidecarLayout } from '../sidecars/paths.ts';
 import { isSet } from '../records/lazy.ts';
-import { describeKinds, findMissingFiles, nothingMissingKnown, pathsToProbe, prefetchContent, type MissingFile, type RepairKind } from '../sidecars/repair.ts';
+import { describeKinds, findMissingFiles, nothingMissingKnown, pathsToProbe, probeOf, type MissingFile, type RepairKind } from '../sidecars/repair.ts';
 import { writeModelSidecars, type SidecarWriteFailure, type SidecarWriteResult } from '../sidecars/write.ts';
 import type { SidecarStamp } from '../state/index.ts';
-import { quickStat } from '../scan/stat-many.ts';
+import { contentMany, quickStat } from '../scan/stat-many.ts';
 import { describePaths, sweepStaleTempFiles, withWriteBatch, writeFailureHint } from '../util/atomic-write.ts';
 import { mapLimit } from '../util/map-limit.ts';
 
@@ -28,21 +29,37 @@ export async function writeSidecars(ctx: RunContext): Promise<void> {
     return !dryRun && isSet(item, 'version') && canWrite && record?.civitai.status === 'identified' && !keepGood;
   };
   // What is missing beside each model we may write for: the files to look at are stat'ed in
-  // one batch first (a few each, 150,000 in a large library), then checked in parallel.
+  // one batch first (a few each, 100,000 in a large library), then checked in parallel. Each
+  // model's answers are found by their place in the batch (`from`): no map of paths to answers.
   const compat = job.output.compat;
-  const candidates = [...ctx.items.entries()].filter(([index, item]) => writable(item, ctx.records[index]));
-  const probe = await prefetchContent(candidates.flatMap(([index, item]) => pathsToProbe(ctx.records[index] as ModelRecord, item.layout, item.sidecar, compat)));
-  const missingOf = new Map<WorkItem, MissingFile[]>();
-  const toCheck: typeof candidates = [];
-  for (const candidate of candidates) {
-    const [index, item] = candidate;
-    const known = nothingMissingKnown({ record: ctx.records[index] as ModelRecord, layout: item.layout, existing: item.sidecar, compat, a1111Enabled: compat.a1111_user_metadata, probe });
-    if (known) missingOf.set(item, known);
-    else toCheck.push(candidate);
+  const a1111Enabled = compat.a1111_user_metadata;
+  const candidates: number[] = [];
+  const paths: string[] = [];
+  const from: number[] = [];
+  for (const [index, item] of ctx.items.entries()) {
+    const record = ctx.records[index];
+    if (!writable(item, record)) continue;
+    candidates.push(index);
+    from.push(paths.length);
+    pathsToProbe(record, item.layout, item.sidecar, compat, paths);
   }
-  await mapLimit(toCheck, 16, async ([index, item]) => {
+  from.push(paths.length);
+  const content = await contentMany(paths);
+  const missingOf = new Map<WorkItem, MissingFile[]>();
+  const toCheck: number[] = [];
+  for (const [at, index] of candidates.entries()) {
+    const item = ctx.items[index] as WorkItem;
     const record = ctx.records[index] as ModelRecord;
-    missingOf.set(item, await findMissingFiles({ record, layout: item.layout, existing: item.sidecar, compat, a1111Enabled: compat.a1111_user_metadata, probe }));
+    const known = nothingMissingKnown({ record, layout: item.layout, existing: item.sidecar, compat, a1111Enabled, content, at: from[at] as number });
+    if (known) missingOf.set(item, known);
+    else toCheck.push(at);
+  }
+  await mapLimit(toCheck, 16, async (at) => {
+    const index = candidates[at] as number;
+    const item = ctx.items[index] as WorkItem;
+    const record = ctx.records[index] as ModelRecord;
+    const probe = probeOf(paths, content, from[at] as number, from[at + 1] as number);
+    missingOf.set(item, await findMissingFiles({ record, layout: item.layout, existing: item.sidecar, compat, a1111Enabled, probe }));
   });
   // Written in parallel (a bounded pool: each write is a few small files, and on a network share
   // or a slow disk the latency adds up), then reported in the items' order.
@@ -50,12 +67,15 @@ export async function writeSidecars(ctx: RunContext): Promise<void> {
   const stamps: { path: string; stamp: Omit<SidecarStamp, 'at'> }[] = [];
   /** Models looked up in this run: an incomplete one backs off, a complete one is forgotten. */
   const outcomes: { path: string; model: string; incomplete: boolean }[] = [];
-  const toWrite = [...ctx.items.entries()].filter(([index, item]) => {
+  // Only candidates have an answer in missingOf.
+  const toWrite: [number, WorkItem][] = [];
+  for (const index of candidates) {
+    const item = ctx.items[index] as WorkItem;
     const missing = missingOf.get(item);
     // Not looked up this time: written only when something of it is missing, or when its
     // previews were saved again under other names.
-    return ctx.records[index] !== undefined && missing !== undefined && (item.fresh || missing.length > 0 || imagesMoved(item));
-  });
+    if (missing !== undefined && (item.fresh || missing.length > 0 || imagesMoved(item))) toWrite.push([index, item]);
+  }
   await withWriteBatch(() => mapLimit(toWrite, WRITE_CONCURRENCY, async ([index, item]) => {
     const record = ctx.records[index] as ModelRecord;
     const written = await writeModelSidecars({
@@ -154,7 +174,11 @@ export function describeWriteFailures(failures: readonly SidecarWriteFailure[], 
  */
 async function sweepTempFiles(items: readonly WorkItem[], listings: ReadonlyMap<string, readonly string[]>): Promise<number> {
   const folders = new Set<string>();
+  let last: SidecarLayout | undefined;
   for (const { layout } of items) {
+    // The models of one folder come one after another, with the same folders (one string each).
+    if (last && layout.compatDir === last.compatDir && layout.imagesDir === last.imagesDir && inFolder(layout.metadataPath, layout.compatDir) && inFolder(last.metadataPath, last.compatDir)) continue;
+    last = layout;
     folders.add(layout.compatDir);
     folders.add(layout.imagesDir);
     folders.add(inFolder(layout.metadataPath, layout.compatDir) ? layout.compatDir : path.dirname(layout.metadataPath));

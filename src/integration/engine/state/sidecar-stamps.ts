@@ -101,14 +101,20 @@ export interface SidecarStamps {
    * `lookup` of many sidecars at once (a run's): the stamps that still hold, by sidecar path.
    * `fallback(path, field)`: StampLookupOptions.fallback of the sidecar at `path`.
    */
-  lookupMany(
-    wanted: readonly { path: string; model: FileIdentity; sidecar: SidecarStat }[],
+  lookupMany<E extends StampWanted>(
+    wanted: readonly E[],
     fallback: BodyFallback,
     /**
      * Filled with the paths of stamps that were not asked for, when the whole table was read
      * (a sidecar moved or deleted since: its stamp can never hold again).
      */
     unasked?: string[],
+    /**
+     * Given each stamp as it is found, instead of the map (then empty): what the caller keeps
+     * of a stamp is made from it at once, and the rest of it is garbage while still young
+     * (all of a library's stamps in a map lived long enough to be collected as old objects).
+     */
+    each?: (entry: E, stamp: SidecarStamp) => void,
   ): Map<string, SidecarStamp>;
   /** A section from `lookup` is stored without loading its bodies. */
   remember(sidecarPath: string, stamp: Omit<SidecarStamp, 'at'>): void;
@@ -121,6 +127,13 @@ export interface SidecarStamps {
    */
   collect(): number;
   count(): number;
+}
+
+/** A sidecar lookupMany is asked about: its path, and the model file and sidecar as they are now. */
+export interface StampWanted {
+  path: string;
+  model: FileIdentity;
+  sidecar: SidecarStat;
 }
 
 /** From this many sidecars on, lookupMany reads the whole table once. */
@@ -169,15 +182,25 @@ const toArray = (row: Record<string, unknown>) => COLUMNS.map((column) => row[co
  * (which keys we wrote, whether one is empty), and 50,000 copies of them lived all run.
  */
 const factsByKey = new Map<string, A1111Facts>();
+/** The value the last stamp had: most stamps of a run have the one before's (no key text made). */
+let lastFacts: A1111Facts | undefined;
 function sharedFacts(facts: A1111Facts): A1111Facts {
   if (!Array.isArray(facts.ours)) return facts;
+  if (lastFacts && sameFacts(lastFacts, facts)) return lastFacts;
   const key = `${facts.emptyAtTop ? 1 : 0}${facts.ours.join('\n')}`;
   let shared = factsByKey.get(key);
   if (!shared) {
     shared = Object.freeze({ ours: Object.freeze(facts.ours.map(intern)) as string[], emptyAtTop: facts.emptyAtTop === true });
     factsByKey.set(key, shared);
   }
+  lastFacts = shared;
   return shared;
+}
+
+function sameFacts(shared: A1111Facts, facts: A1111Facts): boolean {
+  if (shared.emptyAtTop !== (facts.emptyAtTop === true) || shared.ours.length !== facts.ours.length) return false;
+  for (let index = 0; index < facts.ours.length; index += 1) if (shared.ours[index] !== facts.ours[index]) return false;
+  return true;
 }
 
 /** A model file's identity as one text (numbers in JavaScript's exact round-trip form). */
@@ -360,8 +383,9 @@ export function createSidecarStamps({ db, file, now, guard }: StoreContext): Sid
         return row ? fromRow(row, sidecarPath, model, sidecar, fallback ? (_path, field) => fallback(field) : undefined) : undefined;
       });
     },
-    lookupMany(wanted, fallback, unasked) {
+    lookupMany(wanted, fallback, unasked, each) {
       const found = new Map<string, SidecarStamp>();
+      const take = each ?? ((entry: StampWanted, stamp: SidecarStamp) => void found.set(entry.path, stamp));
       return guard('sidecar stamp read', found, () => {
         // Most of a library: one pass over the table beats a search per file (half the cost a
         // row); a few files: a search each.
@@ -370,7 +394,7 @@ export function createSidecarStamps({ db, file, now, guard }: StoreContext): Sid
           for (const entry of wanted) {
             const row = select.get(entry.path, identityKey(entry.model), statKey(entry.sidecar)) as StampRow | undefined;
             const stamp = row ? fromRow(row, entry.path, entry.model, entry.sidecar, fallback) : undefined;
-            if (stamp) found.set(entry.path, stamp);
+            if (stamp) take(entry, stamp);
           }
           return found;
         }
@@ -386,7 +410,7 @@ export function createSidecarStamps({ db, file, now, guard }: StoreContext): Sid
             }
             if (row[2] !== identityKey(entry.model) || row[3] !== statKey(entry.sidecar)) continue;
             const stamp = fromRow({ body: row[4], version_key: row[5], model_key: row[6], stamped_at: row[7] }, entry.path, entry.model, entry.sidecar, fallback);
-            if (stamp) found.set(entry.path, stamp);
+            if (stamp) take(entry, stamp);
           }
           if (page.length < SCAN_PAGE) return found;
           const last = page[page.length - 1] as unknown[] | Record<string, unknown>;
