@@ -20,6 +20,7 @@
  * wall-clock.
  */
 import { execFileSync, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus, loadavg, release, tmpdir, totalmem, type as osType } from 'node:os';
 import path from 'node:path';
@@ -116,6 +117,7 @@ async function main(): Promise<void> {
   const inputs: SuiteInputs = { quick };
   const figures: Record<string, unknown> = {};
   const loadStart = loadavg()[0] ?? 0;
+  const cpuStart = hostCpuTimes();
   const started = performance.now();
   console.log(`CivitScraper scale suite${quick ? ' (--quick: small sizes, size-bound targets read n/a)' : ''}`);
   for (const line of machine()) console.log(line);
@@ -201,13 +203,41 @@ async function main(): Promise<void> {
   const loadEnd = loadavg()[0] ?? 0;
   console.log(`\n## Scale suite${quick ? ' (--quick)' : ''}\n`);
   for (const line of machine()) console.log(line);
-  console.log(`load average ${loadStart.toFixed(1)} at the start, ${loadEnd.toFixed(1)} at the end; ${((performance.now() - started) / 60_000).toFixed(1)} min in all\n`);
+  const steal = stolenShare(cpuStart, hostCpuTimes());
+  console.log(
+    `load average ${loadStart.toFixed(1)} at the start, ${loadEnd.toFixed(1)} at the end; ${((performance.now() - started) / 60_000).toFixed(1)} min in all` +
+      `${steal === undefined ? '' : `; the host took ${Math.round(steal * 100)} % of this machine's CPU time meanwhile ("steal")`}\n`,
+  );
   console.log(formatTable(rows.filter((row) => only.has(partOf(row.row)))));
   if (Math.max(loadStart, loadEnd) > availableParallelism() * 0.75) {
     console.log('\nnote: the machine was busy; wall-clock figures are low. Run again on an idle machine.');
   }
-  if (args.json) await writeFile(path.resolve(args.json), `${JSON.stringify({ quick, sizes, rows, figures }, null, 2)}\n`);
+  if (steal !== undefined && steal > 0.05) {
+    console.log(`\nnote: a virtual machine whose host took ${Math.round(steal * 100)} % of its CPU time: every wall-clock figure above is that much slower than the machine is.`);
+  }
+  if (args.json) await writeFile(path.resolve(args.json), `${JSON.stringify({ quick, sizes, rows, figures, ...(steal !== undefined ? { steal } : {}) }, null, 2)}\n`);
   if (rows.some((row) => row.verdict === 'failed')) process.exitCode = 1;
+}
+
+/**
+ * The machine's CPU time so far by kind (Linux `/proc/stat`, in clock ticks): `steal` is time a
+ * virtual machine's host gave to other guests while this one had work. Undefined elsewhere.
+ */
+function hostCpuTimes(): { total: number; steal: number } | undefined {
+  try {
+    const fields = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').trim().split(/\s+/).slice(1).map(Number);
+    if (fields.length < 8 || fields.some((value) => !Number.isFinite(value))) return undefined;
+    // user nice system idle iowait irq softirq steal [guest guest_nice: already in user and nice]
+    const total = fields.slice(0, 8).reduce((sum, value) => sum + value, 0);
+    return { total, steal: fields[7] as number };
+  } catch {
+    return undefined;
+  }
+}
+
+function stolenShare(before: ReturnType<typeof hostCpuTimes>, after: ReturnType<typeof hostCpuTimes>): number | undefined {
+  if (!before || !after || after.total <= before.total) return undefined;
+  return (after.steal - before.steal) / (after.total - before.total);
 }
 
 /** Which part of the suite a row belongs to (`--only` prints just those rows). */
