@@ -401,4 +401,23 @@ describe('sidecar stamps, a whole library at once', () => {
     expect(found.size).toBe(590);
     expect(unasked).toEqual(entries.slice(590).map((entry) => entry.path));
   });
+
+  it('lets an error of the caller\'s own `each` through, instead of taking it for a store that cannot be read', () => {
+    const warnings = capture();
+    const state = store({ logger: warnings });
+    const entries = Array.from({ length: 3 }, (_, index) => ({
+      path: `/lib/model-${index}.json`,
+      model: { dev: 1, ino: 10 + index, size: 10, mtimeMs: 1_700_000_000_000 },
+      sidecar: { size: 5, mtimeMs: 1_700_000_100_000.5, ctimeMs: 1_700_000_100_000.5, ino: 9000 + index },
+    }));
+    for (const entry of entries) state.sidecars.remember(entry.path, { ...entry, section: { format: 2, hashes: { SHA256: 'AB' }, images: [] }, top: {} });
+    expect(() =>
+      state.sidecars.lookupMany(entries, () => undefined, undefined, () => {
+        throw new TypeError('a bug in the caller');
+      }),
+    ).toThrow('a bug in the caller');
+    expect(warnings.warnings).toEqual([]);
+    // The store is still answering.
+    expect(state.sidecars.lookupMany(entries, () => undefined).size).toBe(3);
+  });
 });

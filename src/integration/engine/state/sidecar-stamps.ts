@@ -385,8 +385,19 @@ export function createSidecarStamps({ db, file, now, guard }: StoreContext): Sid
     },
     lookupMany(wanted, fallback, unasked, each) {
       const found = new Map<string, SidecarStamp>();
-      const take = each ?? ((entry: StampWanted, stamp: SidecarStamp) => void found.set(entry.path, stamp));
-      return guard('sidecar stamp read', found, () => {
+      // The caller's own failure is not the store's: it is thrown as it is once the read stops,
+      // not taken by the guard for a store that cannot be read.
+      let failed: { error: unknown } | undefined;
+      const take = each
+        ? (entry: (typeof wanted)[number], stamp: SidecarStamp) => {
+            try {
+              each(entry, stamp);
+            } catch (error) {
+              failed = { error };
+            }
+          }
+        : (entry: StampWanted, stamp: SidecarStamp) => void found.set(entry.path, stamp);
+      const result = guard('sidecar stamp read', found, () => {
         // Most of a library: one pass over the table beats a search per file (half the cost a
         // row); a few files: a search each.
         const scan = wanted.length >= SCAN_FROM && wanted.length * 2 >= Number((countAll.get() as { n: number }).n);
@@ -395,6 +406,7 @@ export function createSidecarStamps({ db, file, now, guard }: StoreContext): Sid
             const row = select.get(entry.path, identityKey(entry.model), statKey(entry.sidecar)) as StampRow | undefined;
             const stamp = row ? fromRow(row, entry.path, entry.model, entry.sidecar, fallback) : undefined;
             if (stamp) take(entry, stamp);
+            if (failed) return found;
           }
           return found;
         }
@@ -411,12 +423,15 @@ export function createSidecarStamps({ db, file, now, guard }: StoreContext): Sid
             if (row[2] !== identityKey(entry.model) || row[3] !== statKey(entry.sidecar)) continue;
             const stamp = fromRow({ body: row[4], version_key: row[5], model_key: row[6], stamped_at: row[7] }, entry.path, entry.model, entry.sidecar, fallback);
             if (stamp) take(entry, stamp);
+            if (failed) return found;
           }
           if (page.length < SCAN_PAGE) return found;
           const last = page[page.length - 1] as unknown[] | Record<string, unknown>;
           after = Number(Array.isArray(last) ? last[0] : last.rowid);
         }
       });
+      if (failed) throw failed.error;
+      return result;
     },
     remember(sidecarPath, stamp) {
       guard('sidecar stamp write', undefined, () => {
