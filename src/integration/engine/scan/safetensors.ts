@@ -1,5 +1,6 @@
 import { closeSync, constants, fstatSync, openSync, readSync, type Stats } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
+import { BlockingWhileFast } from '../util/blocking-while-fast.ts';
 
 /** Headers above this are not real safetensors files (the format caps them at 100 MB). */
 export const MAX_HEADER_BYTES = 100 * 1024 * 1024;
@@ -59,23 +60,16 @@ export class ModelFileError extends Error {
  * never waits for a round trip.
  */
 export function readSafetensorsHeader(file: string): Promise<SafetensorsHeader> {
-  if (slowHeaderReads >= SLOW_HEADER_READS_MAX) return headerReads(() => readHeader(file));
-  const before = performance.now();
+  if (headerReadsBlocking.slow) return headerReads(() => readHeader(file));
   try {
-    return Promise.resolve(readHeaderSync(file));
+    return Promise.resolve(headerReadsBlocking.time(() => readHeaderSync(file)));
   } catch (error) {
     return Promise.reject(error as Error);
-  } finally {
-    slowHeaderReads = performance.now() - before > SLOW_HEADER_READ_MS ? slowHeaderReads + 1 : Math.max(0, slowHeaderReads - 1);
   }
 }
 
-/** A header read from the page cache takes tens of µs; one slower than this waited for a device. */
-const SLOW_HEADER_READ_MS = 2;
-/** One preempted read on a busy machine is not a slow device: it takes several in a row. */
-const SLOW_HEADER_READS_MAX = 8;
-/** Up one for a slow blocking header read, down one for a fast one. */
-let slowHeaderReads = 0;
+/** A header read from the page cache takes tens of µs; one slower than 2 ms waited for a device. */
+const headerReadsBlocking = new BlockingWhileFast(2);
 /** The first read of a blocking header read: the length field and most headers in one call. */
 const FIRST_READ_BYTES = 64 * 1024;
 

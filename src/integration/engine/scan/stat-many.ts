@@ -9,6 +9,7 @@
 import { statSync, type Stats } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import { BlockingWhileFast } from '../util/blocking-while-fast.ts';
 import { mapLimit } from '../util/map-limit.ts';
 import { OPEN_FILES_LIMIT } from './safetensors.ts';
 
@@ -81,10 +82,8 @@ async function statMany<T, A extends { [index: number]: T }>(paths: readonly str
   return out;
 }
 
-/** Slow single stats lately (quickStat): up one for a slow one, down one for a fast one. */
-let slowSingles = 0;
-/** One preempted stat on a busy machine is not a network share: it takes several in a row. */
-const SLOW_SINGLES_MAX = 8;
+/** Whether single stats (quickStat) are still made blocking. */
+const singles = new BlockingWhileFast(SLOW_STAT_MS);
 
 /**
  * One file's stat, undefined when there is none (or it cannot be stat'ed: a write then says
@@ -94,10 +93,8 @@ const SLOW_SINGLES_MAX = 8;
  * thread pool, so the event loop never waits for a round trip.
  */
 export async function quickStat(file: string): Promise<Stats | undefined> {
-  if (slowSingles >= SLOW_SINGLES_MAX) return stat(file).catch(() => undefined);
-  const before = performance.now();
-  const outcome = statOne(file);
-  slowSingles = performance.now() - before > SLOW_STAT_MS ? slowSingles + 1 : Math.max(0, slowSingles - 1);
+  if (singles.slow) return stat(file).catch(() => undefined);
+  const outcome = singles.time(() => statOne(file));
   return outcome instanceof Error ? undefined : outcome;
 }
 
