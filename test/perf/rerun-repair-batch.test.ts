@@ -6,16 +6,18 @@
  * emptied preview) are test/hardening/repair.test.ts.
  */
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { DatabaseSync } from 'node:sqlite';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CompatOutputSchema } from '../../src/integration/engine/config/schema.ts';
 import type { ModelRecord } from '../../src/integration/engine/records/schema.ts';
 import { contentMany } from '../../src/integration/engine/scan/stat-many.ts';
-import type { SidecarRead } from '../../src/integration/engine/sidecars/metadata.ts';
+import { storedFromSection, type SidecarRead } from '../../src/integration/engine/sidecars/metadata.ts';
 import type { SidecarLayout } from '../../src/integration/engine/sidecars/paths.ts';
 import { hasContent, nothingMissingKnown, pathsToProbe } from '../../src/integration/engine/sidecars/repair.ts';
-import { openStateStore, type SidecarStamp, type StateStore } from '../../src/integration/engine/state/index.ts';
+import { lazyOf } from '../../src/integration/engine/records/lazy.ts';
+import { openStateStore, STATE_FILE_NAME, type SidecarStamp, type StateStore } from '../../src/integration/engine/state/index.ts';
 
 let dir: string;
 const stores: StateStore[] = [];
@@ -107,11 +109,62 @@ describe("lookupMany's stamps, one by one", () => {
       for (const { entry, stamp } of seen) {
         expect(entry).toBe(wanted[entry.index]);
         expect(stamp.section.hashes).toEqual({ SHA256: `${entry.index}`.padStart(64, '0') });
-        expect(stamp.section.images).toEqual([{ url: `https://x/${entry.index}.jpeg`, type: 'image', nsfwLevel: 1, file: `model-${entry.index}.preview1.jpeg` }]);
+        // As stored data has them: the path absolute, beside the sidecar.
+        expect(stamp.section.images).toEqual([{ url: `https://x/${entry.index}.jpeg`, type: 'image', nsfwLevel: 1, path: `/lib/model-${entry.index}.preview1.jpeg` }]);
       }
       // Without `each`, the same stamps by path.
       const byPath = state.sidecars.lookupMany(wanted, () => undefined);
       expect([...byPath.keys()].sort()).toEqual(seen.map(({ entry }) => entry.path).sort());
     });
   }
+});
+
+describe("a stamp's images", () => {
+  it('are kept as stored data has them and used as they are; a stamp of the release before (relative `file`) still gives absolute paths', () => {
+    const storeDir = path.join(dir, 'stamp-images');
+    const state = openStateStore(storeDir);
+    stores.push(state);
+    const model = { dev: 1, ino: 2, size: 10, mtimeMs: 1_700_000_000_000 };
+    const sidecar = { size: 5, mtimeMs: 1_700_000_100_000.5, ctimeMs: 1_700_000_100_000.5, ino: 3 };
+    const section = {
+      format: 2,
+      file: { name: 'a.safetensors', size: 10, mtimeMs: 1_700_000_000_000 },
+      hashes: { SHA256: 'AB' },
+      images: [
+        { url: 'https://x/1.jpeg', type: 'image', nsfwLevel: 1, meta: { prompt: 'a castle' }, file: 'a.preview1.jpeg' },
+        { url: 'https://x/2.mp4', type: 'video', nsfwLevel: 1, file: 'a.preview2.mp4', still: 'a.preview2.still.webp' },
+      ],
+    };
+    state.sidecars.remember('/lib/shelf/a.json', { model, sidecar, section, top: {} });
+    const stamp = state.sidecars.lookup('/lib/shelf/a.json', model, sidecar) as SidecarStamp;
+    const stored = storedFromSection(stamp.section, '/lib/shelf', stamp.bodies);
+    expect(stored.images.map(({ path: imagePath, still }) => [imagePath, still])).toEqual([
+      ['/lib/shelf/a.preview1.jpeg', undefined],
+      ['/lib/shelf/a.preview2.mp4', '/lib/shelf/a.preview2.still.webp'],
+    ]);
+    // No copy of each image: the stamp's own objects, their parameters still unparsed.
+    expect(stored.images[0]).toBe((stamp.section.images as object[])[0]);
+    expect(lazyOf(stored.images[0] as object, 'meta')).toBeDefined();
+    expect(stored.images[0]?.meta).toEqual({ prompt: 'a castle' });
+
+    // The release before kept the section's relative names.
+    const raw = new DatabaseSync(path.join(storeDir, STATE_FILE_NAME));
+    const row = raw.prepare('SELECT body FROM sidecar_stamps WHERE path = ?').get('/lib/shelf/a.json') as { body: string };
+    const body = JSON.parse(row.body) as { section: { images: Record<string, unknown>[] } };
+    body.section.images = body.section.images.map(({ path: imagePath, still, ...image }) => ({
+      ...image,
+      file: path.basename(imagePath as string),
+      ...(still ? { still: path.basename(still as string) } : {}),
+    }));
+    raw.prepare('UPDATE sidecar_stamps SET body = ? WHERE path = ?').run(JSON.stringify(body), '/lib/shelf/a.json');
+    raw.close();
+    const old = state.sidecars.lookup('/lib/shelf/a.json', model, sidecar) as SidecarStamp;
+    const fromOld = storedFromSection(old.section, '/lib/shelf', old.bodies);
+    expect(fromOld.images.map(({ path: imagePath, still }) => [imagePath, still])).toEqual([
+      ['/lib/shelf/a.preview1.jpeg', undefined],
+      ['/lib/shelf/a.preview2.mp4', '/lib/shelf/a.preview2.still.webp'],
+    ]);
+    expect(fromOld.images.every((image) => !('file' in image))).toBe(true);
+    expect(fromOld.images[0]?.meta).toEqual({ prompt: 'a castle' });
+  });
 });

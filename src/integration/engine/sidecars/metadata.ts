@@ -253,7 +253,7 @@ export function storedFromSection(
   if (data.linked) built.linked = true;
   if (data.removedFromCivitai) built.removedFromCivitai = true;
   if (data.link !== undefined) built.link = data.link;
-  built.images = data.images && data.images.length > 0 ? data.images.map((image) => storedImage(image, folder)) : [];
+  built.images = data.images && data.images.length > 0 ? asStoredImages(data.images, folder) : [];
   const stored = built as unknown as StoredSidecar;
   if (bodies) {
     if (bodies.version) defineLazy(stored, 'version', bodies.version);
@@ -264,6 +264,26 @@ export function storedFromSection(
   if ('model' in section) copyLazy(stored, section, 'model');
   return stored;
 }
+
+/**
+ * A section's images as stored data has them (`path` and `still` absolute). A stamp keeps them
+ * so (state/sidecar-stamps.ts): its images are used as they are, where a copy of each was two
+ * objects and a path made per preview on every rerun, 100,000 of each in a large library.
+ */
+export function asStoredImages(images: readonly unknown[], folder: string): LocalImage[] {
+  let out: LocalImage[] | undefined;
+  for (const [index, image] of images.entries()) {
+    const stored = inStoredForm(image);
+    if (stored && !out) continue;
+    if (!out) out = images.slice(0, index) as LocalImage[];
+    out.push(stored ? (image as LocalImage) : storedImage(image as z.output<typeof OwnSectionSchema>['images'][number], folder));
+  }
+  return out ?? (images as LocalImage[]);
+}
+
+/** An image with its absolute `path` and no `file`: one a stamp kept in stored form. */
+const inStoredForm = (image: unknown): boolean =>
+  image !== null && typeof image === 'object' && typeof (image as { path?: unknown }).path === 'string' && !('file' in image);
 
 /**
  * A section's image with absolute paths, key by key so that a `meta` still unparsed (a stamp

@@ -18,6 +18,7 @@
  * tick would look unchanged).
  */
 import { createHash } from 'node:crypto';
+import { dirname } from 'node:path';
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { defineLazy, LazyValue, lazyOf } from '../records/lazy.ts';
 import type { Hashes } from '../records/schema.ts';
@@ -25,7 +26,7 @@ import type { TrainingSummary } from '../records/training.ts';
 import { versionFacts, type BodyMeta, type VersionFacts } from '../records/version-facts.ts';
 import type { Model, ModelVersion } from '../civitai/schemas.ts';
 import { intern } from '../scan/discover.ts';
-import { a1111Facts, type A1111Facts } from '../sidecars/metadata.ts';
+import { a1111Facts, asStoredImages, type A1111Facts } from '../sidecars/metadata.ts';
 import type { StoreContext } from './store.ts';
 import { RACY_WINDOW_MS, type FileIdentity } from './ledger.ts';
 
@@ -42,8 +43,9 @@ export interface SidecarStamp {
   model: FileIdentity;
   sidecar: SidecarStat;
   /**
-   * The `civitscraper` section as validated (paths relative to the sidecar's folder). From
-   * `lookup`, without `version` and `model`: they are in `bodies`.
+   * The `civitscraper` section as validated (paths relative to the sidecar's folder), except its
+   * images: from `lookup`, as stored data has them (`path` and `still` absolute). From `lookup`,
+   * without `version` and `model`: they are in `bodies`.
    */
   section: Record<string, unknown>;
   /**
@@ -446,6 +448,8 @@ export function createSidecarStamps({ db, file, now, guard }: StoreContext): Sid
         const facts = factsFor(stamp);
         // Generation parameters were most of a stamp with previews (up to a few KB an image),
         // read on every run: they are a body of their own, parsed when somebody reads them.
+        // Kept as stored data has them (absolute paths): a rerun uses them as they are.
+        if (Array.isArray(section.images) && section.images.length > 0) section.images = asStoredImages(section.images, dirname(sidecarPath));
         const { images, key: imageMetaKey } = storeImageMeta(section.images);
         if (imageMetaKey !== null) section.images = images;
         const body = {
