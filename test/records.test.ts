@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
-import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, open, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { runInNewContext } from 'node:vm';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { slugify } from '../src/integration/engine/records/id.ts';
 import { ModelRecordSchema } from '../src/integration/engine/records/schema.ts';
 import { joinSiteRecord, readSiteDetails, splitForSite, writeSiteDetails } from '../src/integration/site/details.ts';
@@ -119,6 +119,27 @@ describe('site details files', () => {
       expect(readSiteDetails(dir, 'x-abc')).toBeUndefined();
       expect(readSiteDetails(dir, 'missing')).toBeUndefined();
     } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('writeSiteDetails in a first build', () => {
+  it('writes each file whole (temp, then rename) and fsyncs the folder once, not each of the files', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'cs-details-sync-'));
+    const probe = await open(dir, 'r');
+    const handleClass = Object.getPrototypeOf(probe) as { sync(): Promise<void> };
+    await probe.close();
+    const sync = vi.spyOn(handleClass, 'sync');
+    try {
+      const { details } = splitForSite(record);
+      const ids = Array.from({ length: 40 }, (_, index) => `model-${index}`);
+      await writeSiteDetails(dir, ids.map((id) => ({ id, details })));
+      expect((await readdir(dir)).sort()).toEqual(ids.map((id) => `${id}.json`).sort());
+      for (const id of ids) expect(readSiteDetails(dir, id)).toEqual(details);
+      expect(sync).toHaveBeenCalledTimes(1);
+    } finally {
+      sync.mockRestore();
       await rm(dir, { recursive: true, force: true });
     }
   });
