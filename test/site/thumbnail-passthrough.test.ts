@@ -75,6 +75,22 @@ describe('thumbnails of previews already that small', () => {
     expect(types).toEqual(['image/jpeg', 'image/webp', 'image/webp']);
   });
 
+  it('makes its cache folders again when they were removed while the process runs (astro dev, a cache cleared by hand)', async () => {
+    const dir = await workdir();
+    const small = path.join(dir, 'a.preview.jpeg');
+    await writeFile(small, await picture(450, 658, { r: 40, g: 90, b: 200 }).jpeg({ quality: 80 }).toBuffer());
+    const wide = path.join(dir, 'c.preview.jpeg');
+    await writeFile(wide, await picture(640, 935, { r: 10, g: 150, b: 60 }).jpeg({ quality: 80 }).toBuffer());
+    const cache = path.join(dir, 'cache');
+    const linked = await thumbnailPath(small, cache);
+    const encoded = await thumbnailPath(wide, cache);
+    await rm(cache, { recursive: true });
+    expect(await thumbnailPath(small, cache)).toBe(linked);
+    expect(await readFile(linked)).toEqual(await readFile(small));
+    expect(await thumbnailPath(wide, cache)).toBe(encoded);
+    expect((await sharp(encoded).metadata()).width).toBe(THUMBNAIL_WIDTH);
+  });
+
   it('a changed preview replaces the served copy', async () => {
     const dir = await workdir();
     const source = path.join(dir, 'a.preview.jpeg');

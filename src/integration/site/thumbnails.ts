@@ -22,6 +22,7 @@ import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { stillGeometry } from '../engine/media/sniff.ts';
+import { quickStat } from '../engine/scan/stat-many.ts';
 import { THUMBNAIL_WIDTH } from './thumbnail-size.ts';
 
 export { THUMBNAIL_WIDTH, thumbnailSize } from './thumbnail-size.ts';
@@ -69,28 +70,40 @@ export function thumbnailPath(source: string, cacheDir: string): Promise<string>
   return pending;
 }
 
+/** Cache folders (a few hundred) known to exist: made once, not once per thumbnail. */
+const madeFolders = new Set<string>();
+
 async function makeThumbnail(source: string, cacheDir: string): Promise<string> {
-  const info = await stat(source);
+  // Blocking while stats are fast (stat-many.ts): thousands of them, most of them answered by
+  // the page cache, and the cached file's is mostly "not there" (no Error made for it).
+  const info = (await quickStat(source)) ?? (await stat(source));
   const key = createHash('sha256').update(`${RECIPE}\0${path.resolve(source)}\0${info.size}\0${info.mtimeMs}`).digest('hex');
   const file = path.join(cacheDir, key.slice(0, 2), `${key.slice(2, 34)}.webp`);
-  try {
-    await stat(file);
-    return file;
-  } catch {
-    // not cached yet
+  if (await quickStat(file)) return file;
+  const folder = path.dirname(file);
+  if (!madeFolders.has(folder)) {
+    await mkdir(folder, { recursive: true });
+    madeFolders.add(folder);
   }
-  await mkdir(path.dirname(file), { recursive: true });
-  const partial = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
   if (await servedAsIs(source, info.size)) {
+    // A hard link appears whole under its name: no temporary name to rename. Already there: a
+    // build beside this one made the same entry (the name is the source's path, size and mtime).
     try {
-      await link(source, partial);
+      await linkInto(source, file, folder);
+      return file;
     } catch (error) {
       if (isMissing(error)) throw error;
-      // The cache on another disk than the previews, or a filesystem without hard links.
-      await rm(partial, { force: true });
-      await copyFile(source, partial);
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST') return file;
     }
-    await rename(partial, file);
+    // The cache on another disk than the previews, or a filesystem without hard links.
+    const partial = temporaryName(file);
+    try {
+      await copyFile(source, partial);
+      await rename(partial, file);
+    } catch (error) {
+      await rm(partial, { force: true });
+      throw error;
+    }
     return file;
   }
   const bytes = await sharp(source, { animated: false, failOn: 'none' })
@@ -98,10 +111,36 @@ async function makeThumbnail(source: string, cacheDir: string): Promise<string> 
     .resize({ width: THUMBNAIL_WIDTH, withoutEnlargement: true })
     .webp({ quality: 74, effort: 2 })
     .toBuffer();
-  await writeFile(partial, bytes);
-  await rename(partial, file);
+  const partial = temporaryName(file);
+  try {
+    await writeFile(partial, bytes).catch(async (error: unknown) => {
+      if (!isMissing(error)) throw error;
+      await mkdir(folder, { recursive: true });
+      await writeFile(partial, bytes);
+    });
+    await rename(partial, file);
+  } catch (error) {
+    await rm(partial, { force: true });
+    throw error;
+  }
   return file;
 }
+
+/**
+ * `link(source, file)`; when the cache folder went away since this process made it (a cache
+ * cleared while `astro dev` runs), made again and tried once more.
+ */
+async function linkInto(source: string, file: string, folder: string): Promise<void> {
+  try {
+    await link(source, file);
+  } catch (error) {
+    if (!isMissing(error) || (await quickStat(folder)) || !(await quickStat(source))) throw error;
+    await mkdir(folder, { recursive: true });
+    await link(source, file);
+  }
+}
+
+const temporaryName = (file: string) => `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
 
 /** Enough for the headers before a JPEG's frame header (EXIF, ICC profile) as an encoder writes them. */
 const HEADER_BYTES = 64 * 1024;
@@ -116,7 +155,8 @@ async function servedAsIs(source: string, size: number): Promise<boolean> {
   const handle = await open(source, 'r');
   let header: Buffer;
   try {
-    const { buffer, bytesRead } = await handle.read(Buffer.alloc(Math.min(size, HEADER_BYTES)), 0, Math.min(size, HEADER_BYTES), 0);
+    // Only the bytes read are looked at: no zeroed buffer needed.
+    const { buffer, bytesRead } = await handle.read(Buffer.allocUnsafe(Math.min(size, HEADER_BYTES)), 0, Math.min(size, HEADER_BYTES), 0);
     header = buffer.subarray(0, bytesRead);
   } finally {
     await handle.close();
