@@ -30,15 +30,21 @@ function picture(width: number, height: number, colour: { r: number; g: number; 
   return sharp({ create: { width, height, channels: 3, background: colour } });
 }
 
+/** The previews most tests use: a 450-wide JPEG (its own thumbnail) and a 640-wide one (resized). */
+async function smallAndWide(dir: string): Promise<{ small: string; wide: string }> {
+  const small = path.join(dir, 'a.preview.jpeg');
+  await writeFile(small, await picture(450, 658, { r: 40, g: 90, b: 200 }).jpeg({ quality: 80 }).toBuffer());
+  const wide = path.join(dir, 'c.preview.jpeg');
+  await writeFile(wide, await picture(640, 935, { r: 10, g: 150, b: 60 }).jpeg({ quality: 80 }).toBuffer());
+  return { small, wide };
+}
+
 describe('thumbnails of previews already that small', () => {
   it('serves a 450-wide JPEG and WebP as they are (byte-identical in the cache and the site); a 640-wide one is resized', async () => {
     const dir = await workdir();
-    const small = path.join(dir, 'a.preview.jpeg');
-    await writeFile(small, await picture(450, 658, { r: 40, g: 90, b: 200 }).jpeg({ quality: 80 }).toBuffer());
+    const { small, wide } = await smallAndWide(dir);
     const smallWebp = path.join(dir, 'b.preview.webp');
     await writeFile(smallWebp, await picture(450, 658, { r: 90, g: 40, b: 20 }).webp({ quality: 80 }).toBuffer());
-    const wide = path.join(dir, 'c.preview.jpeg');
-    await writeFile(wide, await picture(640, 935, { r: 10, g: 150, b: 60 }).jpeg({ quality: 80 }).toBuffer());
     const cache = path.join(dir, 'cache');
 
     for (const source of [small, smallWebp]) {
@@ -77,10 +83,7 @@ describe('thumbnails of previews already that small', () => {
 
   it('makes its cache folders again when they were removed while the process runs (astro dev, a cache cleared by hand)', async () => {
     const dir = await workdir();
-    const small = path.join(dir, 'a.preview.jpeg');
-    await writeFile(small, await picture(450, 658, { r: 40, g: 90, b: 200 }).jpeg({ quality: 80 }).toBuffer());
-    const wide = path.join(dir, 'c.preview.jpeg');
-    await writeFile(wide, await picture(640, 935, { r: 10, g: 150, b: 60 }).jpeg({ quality: 80 }).toBuffer());
+    const { small, wide } = await smallAndWide(dir);
     const cache = path.join(dir, 'cache');
     const linked = await thumbnailPath(small, cache);
     const encoded = await thumbnailPath(wide, cache);

@@ -70,9 +70,6 @@ export function thumbnailPath(source: string, cacheDir: string): Promise<string>
   return pending;
 }
 
-/** Cache folders (a few hundred) known to exist: made once, not once per thumbnail. */
-const madeFolders = new Set<string>();
-
 async function makeThumbnail(source: string, cacheDir: string): Promise<string> {
   // Blocking while stats are fast (stat-many.ts): thousands of them, most of them answered by
   // the page cache, and the cached file's is mostly "not there" (no Error made for it).
@@ -81,15 +78,11 @@ async function makeThumbnail(source: string, cacheDir: string): Promise<string> 
   const file = path.join(cacheDir, key.slice(0, 2), `${key.slice(2, 34)}.webp`);
   if (await quickStat(file)) return file;
   const folder = path.dirname(file);
-  if (!madeFolders.has(folder)) {
-    await mkdir(folder, { recursive: true });
-    madeFolders.add(folder);
-  }
   if (await servedAsIs(source, info.size)) {
     // A hard link appears whole under its name: no temporary name to rename. Already there: a
     // build beside this one made the same entry (the name is the source's path, size and mtime).
     try {
-      await linkInto(source, file, folder);
+      await intoFolder(folder, () => link(source, file));
       return file;
     } catch (error) {
       if (isMissing(error)) throw error;
@@ -113,11 +106,7 @@ async function makeThumbnail(source: string, cacheDir: string): Promise<string> 
     .toBuffer();
   const partial = temporaryName(file);
   try {
-    await writeFile(partial, bytes).catch(async (error: unknown) => {
-      if (!isMissing(error)) throw error;
-      await mkdir(folder, { recursive: true });
-      await writeFile(partial, bytes);
-    });
+    await intoFolder(folder, () => writeFile(partial, bytes));
     await rename(partial, file);
   } catch (error) {
     await rm(partial, { force: true });
@@ -127,16 +116,17 @@ async function makeThumbnail(source: string, cacheDir: string): Promise<string> 
 }
 
 /**
- * `link(source, file)`; when the cache folder went away since this process made it (a cache
- * cleared while `astro dev` runs), made again and tried once more.
+ * `write()`, which makes a file in `folder`; when the folder is not there (its first thumbnail,
+ * or a cache cleared while `astro dev` runs), the folder is made and `write` tried once more. A
+ * mkdir for each of thousands of thumbnails was most of their file operations.
  */
-async function linkInto(source: string, file: string, folder: string): Promise<void> {
+async function intoFolder(folder: string, write: () => Promise<void>): Promise<void> {
   try {
-    await link(source, file);
+    await write();
   } catch (error) {
-    if (!isMissing(error) || (await quickStat(folder)) || !(await quickStat(source))) throw error;
+    if (!isMissing(error) || (await quickStat(folder))) throw error;
     await mkdir(folder, { recursive: true });
-    await link(source, file);
+    await write();
   }
 }
 
