@@ -10,10 +10,13 @@ import { readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { InputPathSchema } from '../../src/integration/engine/config/schema.ts';
 import { discoverModelFiles } from '../../src/integration/engine/scan/discover.ts';
 
 let dir: string;
 let root: string;
+/** An input path of LoRAs at `folder`, with the config's defaults (`*.safetensors`, recursive). */
+const loras = (folder: string) => InputPathSchema.parse({ path: folder, type: 'LORA' });
 const asRoot = process.getuid?.() === 0;
 
 /** Relative paths of the models a one-folder-at-a-time walk finds, in its order. */
@@ -81,17 +84,7 @@ afterAll(async () => {
 describe('discovery reads folders ahead of its walk', () => {
   it('finds the files of many folders in the order of a walk one folder at a time', async () => {
     const excluded = path.join(root, 'excluded');
-    const input = {
-      lib: {
-        path: root,
-        patterns: ['*.safetensors'],
-        recursive: true,
-        type: 'LORA',
-      },
-    } as never;
-    const result = await discoverModelFiles(input, ['lib'], {
-      exclude: [excluded],
-    });
+    const result = await discoverModelFiles({ lib: loras(root) }, ['lib'], { exclude: [excluded] });
     const expected = expectedWalk(root, '', new Set([excluded]));
     expect(expected.length).toBeGreaterThan(100);
     expect(expected).toContain('shelf-linked/m-0-0.safetensors');
@@ -104,23 +97,8 @@ describe('discovery reads folders ahead of its walk', () => {
   });
 
   it('keeps that order with a second input over folders the first already walked', async () => {
-    const input = {
-      lib: {
-        path: root,
-        patterns: ['*.safetensors'],
-        recursive: true,
-        type: 'LORA',
-      },
-      again: {
-        path: path.join(root, 'shelf-a0'),
-        patterns: ['*.safetensors'],
-        recursive: true,
-        type: 'LORA',
-      },
-    } as never;
-    const result = await discoverModelFiles(input, ['lib', 'again'], {
-      exclude: [path.join(root, 'excluded')],
-    });
+    const input = { lib: loras(root), again: loras(path.join(root, 'shelf-a0')) };
+    const result = await discoverModelFiles(input, ['lib', 'again'], { exclude: [path.join(root, 'excluded')] });
     // The second input's files were found by the first: reported once, in the first one's order.
     const paths = result.files.map((file) => file.path);
     expect(new Set(paths).size).toBe(paths.length);

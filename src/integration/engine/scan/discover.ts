@@ -116,18 +116,18 @@ export async function discoverModelFiles(
       candidates.sort(byName);
       temps.sort();
       // The folders below are walked next, in this order: their listings are read meanwhile.
-      if (recursive) {
-        listing.ahead(candidates.filter(({ name, full, isDir }) => isDir && !name.includes('\uFFFD') && !excluded.has(full)).map(({ full }) => full));
-      }
+      const walked = ({ name, full }: Candidate) => recursive && !name.includes('\uFFFD') && !excluded.has(full);
+      listing.ahead(candidates.filter((candidate) => candidate.isDir && walked(candidate)).map(({ full }) => full));
       const outcomes = await statter(toStat);
-      for (const { name, full, isDir, isLink, matches, stat: statIndex } of candidates) {
+      for (const candidate of candidates) {
+        const { name, full, isDir, isLink, matches, stat: statIndex } = candidate;
         const relativePath = relative ? `${relative}/${name}` : name;
         if (isDir) {
           if (name.includes('\uFFFD')) {
             problems.push({ path: full, stage: 'discover', message: 'the folder name is not valid UTF-8; rename the folder to scan it' });
             continue;
           }
-          if (recursive && !excluded.has(full)) await walk(full, relativePath);
+          if (walked(candidate)) await walk(full, relativePath);
           continue;
         }
         const outcome: StatOutcome = statIndex >= 0 ? outcomes[statIndex] : undefined;

@@ -137,8 +137,8 @@ export function probeOf(paths: readonly string[], content: Uint8Array, from: num
 }
 
 /** A downloaded preview (and a video's still frame) that is still there with content. */
-export async function imageIsIntact(image: LocalImage, probe: ContentProbe = hasContent): Promise<boolean> {
-  return (await probe(image.path)) && (!image.still || (await probe(image.still)));
+export async function imageIsIntact(image: LocalImage): Promise<boolean> {
+  return (await hasContent(image.path)) && (!image.still || (await hasContent(image.still)));
 }
 
 /** A regular file with at least one byte. */
