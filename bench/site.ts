@@ -466,11 +466,32 @@ async function prerender(fake: Awaited<ReturnType<typeof startFakeCivitai>>, mod
  */
 function phaseLine(log: string, totalSeconds: number): string {
   const seconds = (time: string) => time.split(':').reduce((sum, part) => sum * 60 + Number(part), 0);
-  const samples = [...log.matchAll(/@@MEM (\S+) .*?cpu=([\d.]+) s/g)].map((match) => [seconds(match[1] as string), Number(match[2])] as const);
-  const cpuAt = (pattern: RegExp): number | undefined => {
-    const time = pattern.exec(log)?.[1];
-    if (time === undefined || samples.length === 0) return undefined;
+  // Clock times, made to keep rising past midnight (a build is far shorter than 12 hours).
+  let day = 0;
+  let last = -1;
+  const samples = [...log.matchAll(/@@MEM (\S+) .*?cpu=([\d.]+) s/g)].map((match) => {
+    let at = seconds(match[1] as string) + day;
+    if (at < last) {
+      day += 86_400;
+      at += 86_400;
+    }
+    last = at;
+    return [at, Number(match[2])] as const;
+  });
+  const sinceStart = (time: string): number => {
     const at = seconds(time);
+    return at + 43_200 < (samples[0]?.[0] ?? 0) ? at + 86_400 : at;
+  };
+  /** CPU at the first line `pattern` matches from `from` on, and where that line ends. */
+  const cpuAt = (pattern: RegExp, from = 0): { cpu: number; end: number } | undefined => {
+    const match = new RegExp(pattern.source, 'gm');
+    match.lastIndex = from;
+    const found = match.exec(log);
+    const time = found?.[1];
+    if (!found || time === undefined || samples.length === 0) return undefined;
+    return { cpu: cpuAtTime(sinceStart(time)), end: found.index + found[0].length };
+  };
+  const cpuAtTime = (at: number): number => {
     const after = samples.findIndex(([t]) => t >= at);
     if (after < 0) return samples[samples.length - 1]![1];
     if (after === 0) return samples[0]![1];
@@ -478,12 +499,13 @@ function phaseLine(log: string, totalSeconds: number): string {
     const [t1, c1] = samples[after]!;
     return c0 + ((at - t0) / (t1 - t0)) * (c1 - c0);
   };
-  const engineDone = cpuAt(/^(\d\d:\d\d:\d\d) \[civitscraper\] done:/m);
-  const renderStart = cpuAt(/^(\d\d:\d\d:\d\d)\s+├─ /m);
-  const renderEnd = cpuAt(/^(\d\d:\d\d:\d\d) ✓ Completed in/m);
-  if (engineDone === undefined || renderStart === undefined || renderEnd === undefined) return 'stage lines not found';
+  const engineDone = cpuAt(/^(\d\d:\d\d:\d\d) \[civitscraper\] done:/);
+  const renderStart = engineDone && cpuAt(/^(\d\d:\d\d:\d\d)\s+├─ /, engineDone.end);
+  // Each looked for after the one before: the stages in the order they run.
+  const renderEnd = renderStart && cpuAt(/^(\d\d:\d\d:\d\d) ✓ Completed in/, renderStart.end);
+  if (!engineDone || !renderStart || !renderEnd) return 'stage lines not found';
   const s = (value: number) => `${value.toFixed(1)} s`;
-  return `start + engine ${s(engineDone)}, site sync + bundling ${s(renderStart - engineDone)}, rendering ${s(renderEnd - renderStart)}, images + after ${s(totalSeconds - renderEnd)}`;
+  return `start + engine ${s(engineDone.cpu)}, site sync + bundling ${s(renderStart.cpu - engineDone.cpu)}, rendering ${s(renderEnd.cpu - renderStart.cpu)}, images + after ${s(totalSeconds - renderEnd.cpu)}`;
 }
 
 function round(value: number, digits: number): number {
