@@ -1,18 +1,20 @@
 /**
  * Incremental builds (the bundled site of `civitscraper build` sets experimental.incrementalBuild,
  * as this repository's site does): a warm build renders no model page again when nothing
- * changed, and only the new one when a model file is added. Counted from Astro's own log, which
+ * changed, only the new one when a model file is added, and only its own page when one model's
+ * sidecar changed. Counted from Astro's own log, which
  * marks a page it did not render as "(restored)". The bundled site builds in a folder of its own,
  * so builds of other tests running at the same time share nothing with it.
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { startFakeCivitai, type FakeCivitai } from '../../src/dev/fake-civitai/index.ts';
+import { slugify } from '../../src/integration/engine/records/id.ts';
 import { buildSafetensors, tensorData, tensorsFor } from '../../src/dev/sample-library/formats.ts';
 import { generateSampleLibrary, sampleInputPaths } from '../../src/dev/sample-library/index.ts';
 
@@ -63,8 +65,20 @@ async function build(): Promise<{ rendered: string[]; restored: string[] }> {
   };
 }
 
+/** A model page of `ids` and the sidecar of ours beside its file (`<stem>.json`). */
+async function ownSidecarOf(ids: readonly string[]): Promise<{ id: string; sidecar: string }> {
+  for (const file of await readdir(path.join(work, 'library'), { recursive: true })) {
+    if (!file.endsWith('.safetensors')) continue;
+    const stem = path.basename(file, '.safetensors');
+    const id = ids.find((candidate) => candidate.startsWith(`${slugify(stem)}-`) && /^[0-9a-f]{10}$/.test(candidate.slice(slugify(stem).length + 1)));
+    const sidecar = path.join(work, 'library', path.dirname(file), `${stem}.json`);
+    if (id && (await readFile(sidecar, 'utf8').catch(() => '')).includes('"civitscraper"')) return { id, sidecar };
+  }
+  throw new Error('no model page with a sidecar of ours in the sample library');
+}
+
 describe('incremental builds', () => {
-  it('renders 0 model pages again when nothing changed, and only the new one when a file is added', async () => {
+  it('renders 0 model pages again when nothing changed, only the new one when a file is added, and only its own when one model changed', async () => {
     const cold = await build();
     expect(cold.rendered.length).toBeGreaterThan(5);
     expect(cold.restored).toEqual([]);
@@ -86,5 +100,15 @@ describe('incremental builds', () => {
     expect(added.rendered).toHaveLength(1);
     expect(added.rendered[0]).toMatch(/^brand-new-[0-9a-f]{10}$/);
     expect(added.restored.sort()).toEqual(cold.rendered.sort());
+
+    // One model changed: a note written into its A1111 user metadata (with the default config,
+    // our own sidecar), as the WebUI's "Edit metadata" does. Its page shows it; no other page does.
+    const { id: changedId, sidecar } = await ownSidecarOf(cold.rendered);
+    const document = JSON.parse(await readFile(sidecar, 'utf8')) as Record<string, unknown>;
+    await writeFile(sidecar, JSON.stringify({ ...document, notes: 'Best at 0.7 with a warm palette' }, null, 2));
+    const changed = await build();
+    expect(changed.rendered).toEqual([changedId]);
+    expect(changed.restored).toHaveLength(cold.rendered.length);
+    expect(await readFile(path.join(work, 'dist', 'models', changedId, 'index.html'), 'utf8')).toContain('Best at 0.7 with a warm palette');
   });
 });
