@@ -3,7 +3,7 @@
  * facets, search, sorts, views, grouping, URL state, NSFW blur, the image viewer and copy
  * buttons, keyboard use, and the page without JavaScript.
  */
-import { readdir, readFile } from 'node:fs/promises';
+import { cp, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
@@ -32,10 +32,17 @@ const url = (file: string) => pathToFileURL(path.join(outDir, file)).href;
 describe.runIf(chromiumAvailable())('the gallery in Chromium, from file://', () => {
   beforeAll(async () => {
     ({ work, outDir, library } = await buildDemoSite('cs-gallery-'));
+    // The index's two files, each named by its content; the gallery page loads the core by name.
     const html = await readFile(path.join(outDir, 'index.html'), 'utf8');
-    index = JSON.parse(/<script type="application\/json" id="cs-index">([\s\S]*?)<\/script>/.exec(html)?.[1] ?? '{}') as CoreIndex;
-    const [dataFile] = await readdir(path.join(outDir, 'gallery-data'));
-    const script = await readFile(path.join(outDir, 'gallery-data', dataFile as string), 'utf8');
+    const files = await readdir(path.join(outDir, 'gallery-data'));
+    const coreFile = files.find((file) => /^core-[0-9a-f]{12}\.js$/.test(file)) as string;
+    const extraFile = files.find((file) => /^gallery-[0-9a-f]{12}\.js$/.test(file)) as string;
+    expect(files.sort()).toEqual([coreFile, extraFile].sort());
+    expect(html).toContain(`<script src="gallery-data/${coreFile}"></script>`);
+    expect(html).not.toContain('id="cs-index"');
+    const coreText = await readFile(path.join(outDir, 'gallery-data', coreFile), 'utf8');
+    index = JSON.parse(/^window\.__csCore=([\s\S]*?);\n$/.exec(coreText)?.[1] ?? '{}') as CoreIndex;
+    const script = await readFile(path.join(outDir, 'gallery-data', extraFile), 'utf8');
     numbers = JSON.parse(/^window\.__csExtra=([\s\S]*?);\nif\(/.exec(script)?.[1] ?? '{}') as Record<string, (number | null)[]>;
     browser = await launchChromium();
     context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
@@ -352,6 +359,21 @@ describe.runIf(chromiumAvailable())('the gallery in Chromium, from file://', () 
     expect(await page.locator('.plain-list li a').count()).toBe(index.n);
     expect(await page.locator('.plain-list h2').allTextContents()).toEqual(['Checkpoint', 'LORA', 'TextualInversion']);
     await plain.close();
+  });
+
+  it('keeps its first cards and says so when a copy of the site lost its index files', async () => {
+    const copy = await mkdtemp(path.join(work, 'no-index-'));
+    await cp(outDir, copy, { recursive: true });
+    await rm(path.join(copy, 'gallery-data'), { recursive: true });
+    const page = await context.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (error) => errors.push(String(error)));
+    await page.goto(pathToFileURL(path.join(copy, 'index.html')).href, { waitUntil: 'load' });
+    expect(await page.locator('#status').textContent()).toMatch(/search index could not be loaded/);
+    expect(await page.locator('#results .card').count()).toBe(Math.min(index.n, 24));
+    expect(await page.locator('#filters').isVisible()).toBe(false);
+    expect(errors).toEqual([]);
+    await page.close();
   });
 
   it('looks right at phone width: filters open in a drawer', async () => {

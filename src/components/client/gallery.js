@@ -1,5 +1,6 @@
 /*
- * The gallery page: reads the embedded index, keeps the state in the URL hash, draws facets,
+ * The gallery page: reads the index's core (gallery-data/core-*.js, loaded just before this
+ * script as `window.__csCore`), keeps the state in the URL hash, draws facets,
  * chips and cards. Cards are drawn on demand (a page at a time as the list scrolls into view)
  * and kept while they stay in the result, so typing only touches what changed.
  *
@@ -11,13 +12,21 @@
   var core = window.CSCore;
   var common = window.CSCommon;
   var root = document.getElementById('gallery');
-  var data = document.getElementById('cs-index');
-  if (!core || !common || !root || !data) return;
+  if (!core || !common || !root) return;
+  if (!window.__csCore) {
+    // The core did not load (a copy of the site without its gallery-data/ folder): the page
+    // stays as it was rendered, its first cards and the link to the plain list.
+    var note = document.getElementById('status');
+    if (note) note.textContent = 'The search index could not be loaded (gallery-data/ is missing); the plain list has every model.';
+    return;
+  }
   var personal = common.personal;
 
   var PAGE = 24;
   var FACETS_AFTER_TYPING_MS = 150;
-  var model = core.decodeIndex(JSON.parse(data.textContent || '{}'));
+  var model = core.decodeIndex(window.__csCore);
+  // What decodeIndex did not keep can go.
+  window.__csCore = undefined;
   var engine = core.createEngine(model);
   var config = {
     blur: Number(root.getAttribute('data-blur') || '3'),

@@ -1,8 +1,9 @@
 /// <reference types="astro/client" />
 /**
- * `gallery-data/gallery-<hash>.js`: the second part of the gallery's search index (page ids, file
- * names, version names, trigger words), loaded by the gallery after its first paint. The hash
- * in the name changes with the content, so a browser never mixes an old file with a new page.
+ * `gallery-data/core-<hash>.js` and `gallery-data/gallery-<hash>.js`: the gallery's search index,
+ * its core (what filtering needs) and its second part (page ids, file names, version names,
+ * trigger words, fetched after the first paint). The hash in a name changes with the content,
+ * so a browser never mixes an old file with a new page.
  */
 import type { APIRoute, GetStaticPaths } from 'astro';
 import settings from 'virtual:civitscraper/settings';
@@ -15,7 +16,10 @@ export const getStaticPaths = (async () => {
   if (!settings.gallery) return [];
   const records = siteEntries().map((entry) => entry.data);
   const data = galleryData(records, settings, undefined, siteInfo());
-  return [{ params: { file: data.extraFile }, props: { script: data.extraScript } }];
+  return [
+    { params: { file: data.coreFile }, props: { script: data.coreScript } },
+    { params: { file: data.extraFile }, props: { script: data.extraScript } },
+  ];
 }) satisfies GetStaticPaths;
 
 export const GET: APIRoute<{ script: string }> = ({ props }) =>

@@ -1,8 +1,8 @@
 /**
  * The gallery's search index, in two parts:
  *
- * - `core`, embedded in the gallery page as JSON: what the gallery needs to filter and count as
- *   you type or click: names, facet values, flags.
+ * - `core`, a classic script the gallery page loads after its first cards (`window.__csCore`):
+ *   what the gallery needs to filter and count as you type or click: names, facet values, flags.
  * - `extra`, a classic script fetched right after the first paint: what drawing cards needs —
  *   page ids (links and thumbnail URLs follow from them), version names, the numbers cards show
  *   and sort by — plus file names and trigger words for the search. Until it arrives the gallery
@@ -343,6 +343,11 @@ function days(value: string | undefined): number | null {
  */
 export function indexJson(value: unknown): string {
   return JSON.stringify(value).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+}
+
+/** The `core` part as the classic script the gallery page loads before its own (`window.__csCore = …`). */
+export function coreScript(core: GalleryIndexCore): string {
+  return `window.__csCore=${indexJson(core)};\n`;
 }
 
 /** The `extra` part as the classic script the gallery loads (`window.__csExtra = …`). */
