@@ -202,6 +202,25 @@ describe('the gallery index, read back by the page engine', () => {
     expect(find('nothing like this')).toEqual([]);
   });
 
+  it('gives the same matches typing forward and deleting back as each query fresh, and sees file names once they arrive', () => {
+    const steps = ['a', 'al', 'alp', 'alpha', 'alpha ', 'alpha a', 'alpha an', 'alpha a', 'alpha', 'alp', 'al', 'a', '', 'b', 'be', 'b', ''];
+    const listOf = (anEngine: typeof engine, q: string) => {
+      const state = core.defaultState();
+      state.q = q;
+      return [...anEngine.run(state).list];
+    };
+    for (const q of steps) expect(listOf(engine, q), q).toEqual(listOf(core.createEngine(model), q));
+
+    // Before the second part of the index, file names are not searched; a query seen then is
+    // tested again once they are.
+    const early = core.decodeIndex(JSON.parse(JSON.stringify(index.core)));
+    const earlyEngine = core.createEngine(early);
+    expect(listOf(earlyEngine, 'alpha_v2')).toEqual([]);
+    expect(listOf(earlyEngine, 'alpha')).toHaveLength(2);
+    core.attachExtra(early, JSON.parse(JSON.stringify(index.extra)));
+    expect(listOf(earlyEngine, 'alpha_v2')).toHaveLength(1);
+  });
+
   it('sorts each key both ways, unknown values last, ties by name', () => {
     for (const sort of core.SORTS) {
       for (const dir of ['asc', 'desc']) {

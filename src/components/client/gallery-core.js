@@ -390,6 +390,12 @@
     groupOrder = Int32Array.from(sortedGroupOrder);
     var orders = {};
     var search = { q: null, tokens: [], mask: null, version: model.hayVersion };
+    /**
+     * The masks of the last queries typed: deleting back through a query (or retyping it) finds
+     * each step's mask here instead of testing every model again.
+     */
+    var recentMasks = new Map();
+    var RECENT_MASKS = 32;
     /** Models the user hid (1), left out of every result unless `state.hidden`. */
     var hiddenMask = new Uint8Array(n);
     var hiddenCount = 0;
@@ -463,9 +469,16 @@
       if (search.version !== model.hayVersion) {
         // The index grew (file names, trigger words): start over.
         search = { q: null, tokens: [], mask: null, version: model.hayVersion };
+        recentMasks.clear();
       }
       if (search.q === q) return search.mask;
       var tokens = tokensOf(q);
+      var key = tokens.join(' ');
+      var known = recentMasks.get(key);
+      if (known) {
+        search = { q: q, tokens: tokens, mask: known, version: search.version };
+        return known;
+      }
       var mask = new Uint8Array(n);
       var hay = model.hay;
       var narrows =
@@ -488,6 +501,8 @@
       search.q = q;
       search.tokens = tokens;
       search.mask = mask;
+      if (recentMasks.size >= RECENT_MASKS) recentMasks.delete(recentMasks.keys().next().value);
+      recentMasks.set(key, mask);
       return mask;
     }
 
