@@ -23,8 +23,9 @@
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
+import type { Page } from 'playwright-core';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -520,6 +521,33 @@ function stats(values: number[]) {
   return { n: sorted.length, medianMs: round(at(0.5), 1), p95Ms: round(at(0.95), 1), maxMs: round(sorted[sorted.length - 1] ?? 0, 1) };
 }
 
+/**
+ * What the gallery's tab holds after the interactions: V8's heap and the DOM (Chromium's own
+ * counters over CDP, after a GC), and the renderer processes' private memory from /proc (what a
+ * task manager shows as the tab's footprint, decoded images included). Linux only for the last.
+ */
+async function tabMemory(page: Page) {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('HeapProfiler.collectGarbage');
+  await cdp.send('Performance.enable');
+  const { metrics } = await cdp.send('Performance.getMetrics');
+  const metric = (name: string) => metrics.find((entry) => entry.name === name)?.value ?? 0;
+  let rendererPrivateBytes: number | undefined;
+  try {
+    rendererPrivateBytes = 0;
+    for (const pid of await readdir('/proc')) {
+      if (!/^\d+$/.test(pid)) continue;
+      const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+      if (!cmdline.includes('--type=renderer')) continue;
+      const rollup = await readFile(`/proc/${pid}/smaps_rollup`, 'utf8').catch(() => '');
+      for (const match of rollup.matchAll(/^Private_(?:Clean|Dirty):\s+(\d+) kB/gm)) rendererPrivateBytes += Number(match[1]) * 1024;
+    }
+  } catch {
+    rendererPrivateBytes = undefined;
+  }
+  return { jsHeapBytes: metric('JSHeapUsedSize'), domNodes: metric('Nodes'), rendererPrivateBytes };
+}
+
 async function measureBrowser(outDir: string, log: (line: string) => void) {
   const { serveStatic } = await import('../src/dev/static-server.ts');
   const { launchChromium } = await import('../src/dev/browser.ts');
@@ -552,13 +580,17 @@ async function measureBrowser(outDir: string, log: (line: string) => void) {
       gzipBytes: items.reduce((total, item) => total + item.gzip, 0),
       brotliBytes: items.reduce((total, item) => total + item.brotli, 0),
     });
-    // First load: what the gallery needs to render and filter (page, styles, scripts, index core).
-    // The rest of the index (ids, file names, trigger words) is fetched after the first paint.
+    // First load: what the gallery needs for its first paint (page, styles, scripts: its first
+    // cards are in the page). Then the index's core, which filtering needs, and its second part
+    // (ids, file names, trigger words), both loaded behind the first paint.
+    const inData = (item: (typeof fetched)[number], prefix: string) => item.url.includes(`/gallery-data/${prefix}`);
     const firstLoad = sum(fetched.filter((item) => !item.url.includes('/gallery-data/')));
-    const afterPaint = sum(fetched.filter((item) => item.url.includes('/gallery-data/')));
+    const coreIndex = sum(fetched.filter((item) => inData(item, 'core-')));
+    const afterPaint = sum(fetched.filter((item) => inData(item, 'gallery-')));
     const kib = (bytes: number) => `${(bytes / 1024).toFixed(0)} KiB`;
     log(`  first load without images: ${kib(firstLoad.gzipBytes)} gzip (${kib(firstLoad.brotliBytes)} brotli, ${kib(firstLoad.bytes)} raw) in ${firstLoad.resources.length} files`);
-    log(`  rest of the index, fetched after the first paint: ${kib(afterPaint.gzipBytes)} gzip (${kib(afterPaint.bytes)} raw); total ${kib(firstLoad.gzipBytes + afterPaint.gzipBytes)} gzip`);
+    log(`  the index's core, loaded behind the first cards (filtering needs it): ${kib(coreIndex.gzipBytes)} gzip (${kib(coreIndex.bytes)} raw)`);
+    log(`  the rest of the index, fetched after the first paint: ${kib(afterPaint.gzipBytes)} gzip (${kib(afterPaint.bytes)} raw); all three ${kib(firstLoad.gzipBytes + coreIndex.gzipBytes + afterPaint.gzipBytes)} gzip`);
     log(`  gallery filterable ${bootMs.toFixed(0)} ms after navigation start, complete at ${extraMs.toFixed(0)} ms`);
 
     const typeQuery = (query: string) =>
@@ -616,16 +648,24 @@ async function measureBrowser(outDir: string, log: (line: string) => void) {
     });
     const sort = stats(sorts);
     log(`  sort change (first use of each sort): median ${sort.medianMs} ms, max ${sort.maxMs} ms`);
+    const memory = await tabMemory(page);
+    const mib = (bytes: number) => `${(bytes / 1048576).toFixed(0)} MiB`;
+    log(
+      `  the tab after all that: JS heap ${mib(memory.jsHeapBytes)}, ${memory.domNodes.toLocaleString('en')} DOM nodes` +
+        (memory.rendererPrivateBytes !== undefined ? `, renderer private memory ${mib(memory.rendererPrivateBytes)}` : ''),
+    );
     return {
       firstLoad,
+      coreIndex,
       afterPaint,
-      totalGzipBytes: firstLoad.gzipBytes + afterPaint.gzipBytes,
+      totalGzipBytes: firstLoad.gzipBytes + coreIndex.gzipBytes + afterPaint.gzipBytes,
       bootMs: round(bootMs, 0),
       extraMs: round(extraMs, 0),
       loadMs,
       keystroke: keys,
       facetClick: facet,
       sortChange: sort,
+      memory,
     };
   } finally {
     await browser.close();
