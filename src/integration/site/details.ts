@@ -143,29 +143,39 @@ export function siteDetailsFile(dir: string, id: string): string {
  */
 export async function writeSiteDetails(
   dir: string,
-  parts: Iterable<{ id: string; details: ModelDetails }>,
+  parts: readonly { id: string; details: ModelDetails }[],
   /** Ids whose details stay as they are (models whose file is missing this run). */
   alsoKeep: readonly string[] = [],
 ): Promise<void> {
+  await writeDetailsFiles(dir, parts);
+  await pruneSiteDetails(dir, [...parts.map((part) => part.id), ...alsoKeep]);
+}
+
+/** Writes each record's details file (unchanged files are not rewritten), each atomically. */
+export async function writeDetailsFiles(dir: string, parts: readonly { id: string; details: ModelDetails }[]): Promise<void> {
   await mkdir(dir, { recursive: true });
-  const keep = new Set<string>(alsoKeep.map((id) => path.basename(siteDetailsFile(dir, id))));
-  const writes: { file: string; text: string }[] = [];
-  for (const { id, details } of parts) {
-    const file = siteDetailsFile(dir, id);
-    keep.add(path.basename(file));
-    // Compact: every model page reads and parses its file.
-    writes.push({ file, text: `${JSON.stringify({ format: DETAILS_FORMAT, ...details })}\n` });
-  }
   // Each still temp → rename, the folder fsynced once at the end: an fsync per file was 5,000
   // of them in a first build, for files the next build makes again if they are lost.
   await withWriteBatch(() =>
-    mapLimit(writes, 16, async ({ file, text }) => {
-      await writeFileAtomic(file, text, { skipIfUnchanged: true });
+    mapLimit(parts, 16, async ({ id, details }) => {
+      // Made as each is written: the texts of 50,000 files at once were 120 MB.
+      await writeFileAtomic(siteDetailsFile(dir, id), detailsText(details), { skipIfUnchanged: true });
     }),
   );
+}
+
+/** Compact: every model page reads and parses its file. */
+function detailsText(details: ModelDetails): string {
+  return `${JSON.stringify({ format: DETAILS_FORMAT, ...details })}\n`;
+}
+
+/** Removes the details files of every id but `keep`. */
+export async function pruneSiteDetails(dir: string, keep: Iterable<string>): Promise<void> {
+  const names = new Set<string>();
+  for (const id of keep) names.add(path.basename(siteDetailsFile(dir, id)));
   const present = await readdir(dir).catch(() => [] as string[]);
   await mapLimit(
-    present.filter((name) => name.endsWith('.json') && !keep.has(name)),
+    present.filter((name) => name.endsWith('.json') && !names.has(name)),
     16,
     (name) => rm(path.join(dir, name), { force: true }),
   );

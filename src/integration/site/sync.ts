@@ -18,7 +18,7 @@ import { readUpdateState } from '../engine/updates/state.ts';
 import { writeFileAtomic } from '../engine/util/atomic-write.ts';
 import { fanOut, openLogFile } from '../engine/util/log-file.ts';
 import { redactingLogger, type Logger } from '../engine/util/logger.ts';
-import { splitForSite, writeSiteDetails } from './details.ts';
+import { pruneSiteDetails, splitForSite, writeDetailsFiles } from './details.ts';
 import { ENTRIES_FORMAT, entriesStamp, readSiteData, shareSiteData, type SiteEntry, type SiteProblem } from './entries.ts';
 import { entriesFileStat, entryKeys, entrySalt, familiesOf, previousEntries, updatesUntil, writeEntryManifest, type EntryStamp, type PreviousEntries } from './entry-cache.ts';
 import { carryMissing, fileExists, organizeMovedPaths } from './missing.ts';
@@ -31,8 +31,6 @@ export { readSiteData, type SiteEntry, type SiteProblem };
 export interface SiteData {
   entries: SiteEntry[];
   problems: SiteProblem[];
-  /** Every record in full, for a loader that stores what a host's own pages need. */
-  records: ModelRecord[];
   reports: ScanJobResult['report'][];
 }
 
@@ -49,6 +47,8 @@ export interface SiteSyncOptions {
    * makes one run.
    */
   changedAt?: number;
+  /** Told how many model files each scan job found, before any is read (ScanJobOptions.onDiscovered). */
+  onDiscovered?: (files: number) => void;
 }
 
 /**
@@ -99,39 +99,64 @@ async function runSite(options: SiteSyncOptions): Promise<SiteData> {
   const file = openLogFile(options.config.logging, { debug: false }, (message) => options.logger.warn(message));
   const logger = file ? redactingLogger(fanOut(options.logger, file.logger), [options.config.api.key]) : options.logger;
   try {
-    return await scanForSite(options.config, options.job, logger);
+    return await scanForSite(options.config, options.job, logger, options.onDiscovered);
   } finally {
     file?.rotating.close();
   }
 }
 
-async function scanForSite(config: Config, job: string | undefined, logger: Logger): Promise<SiteData> {
-  const byId = new Map<string, { record: ModelRecord; job: ScanJob }>();
-  const reports: ScanJobResult['report'][] = [];
-  const inputs = new Set<string>();
-  for (const selected of siteScanJobs(config, job)) {
-    // A site build reads the library; moving, copying or linking files is `civitscraper organize`'s
-    // (the organize stage says so when it has a plan).
-    const { records, report } = await runScanJob({ config, jobName: selected.name, job: selected.job, logger, organize: 'plan' });
-    reports.push(report);
-    for (const id of selected.job.paths ?? Object.keys(config.input_paths)) inputs.add(id);
-    for (const entry of report.errors) logger.warn(`${entry.stage}: ${entry.path}: ${entry.message}`);
-    for (const record of records) if (!byId.has(record.id)) byId.set(record.id, { record, job: selected.job });
-  }
-  const sidecars = await readSidecarValues([...byId.values()], config.scanner.cache_dir);
+async function scanForSite(config: Config, job: string | undefined, logger: Logger, onDiscovered: SiteSyncOptions['onDiscovered']): Promise<SiteData> {
   const entriesFile = siteSettings(config, undefined).entriesFile;
   const detailsDir = siteDetailsDir(config);
+  // Everything that holds the engine's records stays inside makeEntries: at 50,000 models they
+  // and their parsed API bodies are about 350 MB, which were kept while the entries file was
+  // put together and, with the run's result, while every page rendered.
+  const made = await makeEntries(config, job, entriesFile, detailsDir, logger, onDiscovered);
+  const problems = siteProblems(config, made.reports);
+  const entries = await withMissing(config, made.previous.all, made.found, made.inputs, logger);
+  await pruneSiteDetails(detailsDir, entries.map((entry) => entry.id));
+  for (const entry of entries.slice(made.found.length)) made.file.add(JSON.stringify(entry));
+  await writeFileAtomic(entriesFile, made.file.finish(problems), { skipIfUnchanged: true });
+  const written = entriesFileStat(entriesFile);
+  if (written) {
+    shareSiteData(entriesFile, { stamp: entriesStamp({ size: written[0], mtimeMs: written[1] }), entries, problems });
+    await writeEntryManifest(config.scanner.cache_dir, detailsDir, written, made.stamps);
+  }
+  return { entries, problems, reports: made.reports };
+}
+
+interface MadeEntries {
+  /** One entry per record, in the order of the run. */
+  found: SiteEntry[];
+  /** The entries file so far: `found`, in order. */
+  file: EntriesFileBytes;
+  stamps: Map<string, EntryStamp>;
+  previous: PreviousEntries;
+  reports: ScanJobResult['report'][];
+  inputs: Set<string>;
+}
+
+/** The scan jobs' records made into entries (their details files written), the records let go. */
+async function makeEntries(
+  config: Config,
+  job: string | undefined,
+  entriesFile: string,
+  detailsDir: string,
+  logger: Logger,
+  onDiscovered: SiteSyncOptions['onDiscovered'],
+): Promise<MadeEntries> {
+  const { items, reports, inputs } = await scanLibrary(config, job, logger, onDiscovered);
+  const sidecars = await readSidecarValues(items, config.scanner.cache_dir);
   const previous = await readPrevious(config, entriesFile, detailsDir);
-  const records = [...byId.values()].map(({ record }) => record);
+  const records = items.map(({ record }) => record);
   const keys = entryKeys(records, entrySalt(config));
   const familyOf = familiesOf(records);
   const now = Date.now();
   const stamps = new Map<string, EntryStamp>();
   const found: SiteEntry[] = [];
-  /** The JSON of each entry of `found` made in this run (the others are stringified when written). */
-  const texts: (string | undefined)[] = [];
+  const file = new EntriesFileBytes();
   const details = [];
-  const reused: string[] = [];
+  let reused = 0;
   // Raw description → sanitised (details.ts), for the files of one model. Both strings are held
   // by the records and the details of this run anyway.
   const sanitized = new Map<string, string>();
@@ -143,9 +168,10 @@ async function scanForSite(config: Config, job: string | undefined, logger: Logg
     const sidecar = values ? (JSON.parse(JSON.stringify(values)) as SiteSidecarValues) : undefined;
     const cached = previous.reuse(record.id, key, now);
     if (cached) {
-      found.push({ id: record.id, data: cached.data, ...(sidecar ? { sidecar } : {}), ...(cached.refs ? { refs: cached.refs } : {}) });
-      texts.push(undefined);
-      reused.push(record.id);
+      const entry: SiteEntry = { id: record.id, data: cached.data, ...(sidecar ? { sidecar } : {}), ...(cached.refs ? { refs: cached.refs } : {}) };
+      found.push(entry);
+      file.add(JSON.stringify(entry));
+      reused += 1;
       stamps.set(record.id, { key, until: cached.until, details: cached.details });
       continue;
     }
@@ -154,7 +180,7 @@ async function scanForSite(config: Config, job: string | undefined, logger: Logg
     const text = JSON.stringify({ id: record.id, data: parts.entry, ...(sidecar ? { sidecar } : {}), ...(refs ? { refs } : {}) });
     // The entry as the file has it: plain JSON values, nothing shared with the record.
     found.push(JSON.parse(text) as SiteEntry);
-    texts.push(text);
+    file.add(text);
     details.push({ id: record.id, details: parts.details });
     // The family's bodies are parsed by now (its updates were worked out for the entry).
     const family = familyOf(record);
@@ -165,22 +191,82 @@ async function scanForSite(config: Config, job: string | undefined, logger: Logg
     }
     stamps.set(record.id, { key, until: updatesUntil(family, state, now) });
   }
-  if (reused.length > 0) logger.debug(`site entries: ${reused.length} of ${records.length} unchanged since the last build, reused`);
-  const problems = siteProblems(config, reports);
-  const entries = await withMissing(config, previous.all, found, inputs, logger);
-  const missing = entries.slice(found.length).map((entry) => entry.id);
-  await writeSiteDetails(detailsDir, details, [...missing, ...reused]);
-  // Compact: at 10,000 models the file is read whole by every build. Entry by entry, the same
-  // text as JSON.stringify of the whole, without stringifying again what was made above.
-  const list = entries.map((entry, index) => texts[index] ?? JSON.stringify(entry)).join(',');
-  const text = `{"format":${JSON.stringify(ENTRIES_FORMAT)},"entries":[${list}],"problems":${JSON.stringify(problems)}}\n`;
-  await writeFileAtomic(entriesFile, text, { skipIfUnchanged: true });
-  const written = entriesFileStat(entriesFile);
-  if (written) {
-    shareSiteData(entriesFile, { stamp: entriesStamp({ size: written[0], mtimeMs: written[1] }), entries, problems });
-    await writeEntryManifest(config.scanner.cache_dir, detailsDir, written, stamps);
+  if (reused > 0) logger.debug(`site entries: ${reused} of ${records.length} unchanged since the last build, reused`);
+  await writeDetailsFiles(detailsDir, details);
+  return { found, file, stamps, previous, reports, inputs };
+}
+
+/** Every scan job's records (the first of each id), their jobs, reports and the input paths they scanned. */
+async function scanLibrary(config: Config, job: string | undefined, logger: Logger, onDiscovered: SiteSyncOptions['onDiscovered']) {
+  const byId = new Map<string, { record: ModelRecord; job: ScanJob }>();
+  const reports: ScanJobResult['report'][] = [];
+  const inputs = new Set<string>();
+  for (const selected of siteScanJobs(config, job)) {
+    // A site build reads the library; moving, copying or linking files is `civitscraper organize`'s
+    // (the organize stage says so when it has a plan).
+    const { records, report } = await runScanJob({ config, jobName: selected.name, job: selected.job, logger, organize: 'plan', ...(onDiscovered ? { onDiscovered } : {}) });
+    reports.push(report);
+    for (const id of selected.job.paths ?? Object.keys(config.input_paths)) inputs.add(id);
+    for (const entry of report.errors) logger.warn(`${entry.stage}: ${entry.path}: ${entry.message}`);
+    for (const record of records) if (!byId.has(record.id)) byId.set(record.id, { record, job: selected.job });
   }
-  return { entries, problems, records, reports };
+  return { items: [...byId.values()], reports, inputs };
+}
+
+/** Large enough that an entries file of 50,000 models is a hundred or so of them. */
+const CHUNK_BYTES = 1 << 20;
+const utf8 = new TextEncoder();
+
+/**
+ * The entries file as UTF-8, entry by entry, in 1 MiB pieces: the same bytes as encoding
+ * JSON.stringify of the whole (compact: every build reads the file whole). At 50,000 models it
+ * is 120 MB; each entry's text, then the joined string, the whole and an encoder's buffer of
+ * three bytes a character were 700 MB held at once, and joining the pieces another 120 MB.
+ */
+export class EntriesFileBytes {
+  #chunks: Buffer[] = [];
+  #current = Buffer.allocUnsafe(CHUNK_BYTES);
+  #used = 0;
+  #entries = 0;
+
+  constructor() {
+    this.#append(`{"format":${JSON.stringify(ENTRIES_FORMAT)},"entries":[`);
+  }
+
+  /** The next entry, as JSON. */
+  add(text: string): void {
+    if (this.#entries > 0) this.#append(',');
+    this.#entries += 1;
+    this.#append(text);
+  }
+
+  /** The whole file in pieces (writeFileAtomic writes them one after the other), problems last; the builder is spent. */
+  finish(problems: readonly SiteProblem[]): Buffer[] {
+    this.#append(`],"problems":${JSON.stringify(problems)}}\n`);
+    this.#seal();
+    const chunks = this.#chunks;
+    this.#chunks = [];
+    return chunks;
+  }
+
+  #append(text: string): void {
+    let rest = text;
+    for (;;) {
+      const { read, written } = utf8.encodeInto(rest, this.#current.subarray(this.#used));
+      this.#used += written;
+      if (read === rest.length) return;
+      // Full: encodeInto stops before a character that does not fit, never inside one.
+      rest = rest.slice(read);
+      this.#seal();
+      this.#current = Buffer.allocUnsafe(Math.max(CHUNK_BYTES, rest.length * 3));
+    }
+  }
+
+  #seal(): void {
+    if (this.#used > 0) this.#chunks.push(this.#current.subarray(0, this.#used));
+    this.#current = Buffer.alloc(0);
+    this.#used = 0;
+  }
 }
 
 /** What the last run wrote, and which of its entries still hold (entry-cache.ts). */

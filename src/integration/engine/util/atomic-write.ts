@@ -65,23 +65,28 @@ async function fsyncFolder(folder: string): Promise<void> {
  */
 export async function writeFileAtomic(
   target: string,
-  data: string | Uint8Array,
+  /** Text (written as UTF-8), bytes, or bytes in pieces: a file of 100 MB need not be one buffer first. */
+  data: string | Uint8Array | readonly Uint8Array[],
   options: { skipIfUnchanged?: boolean } = {},
 ): Promise<WriteOutcome> {
-  if (typeof data !== 'string') return writeBytesAtomic(target, Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength), options);
+  if (typeof data !== 'string') return writeBytesAtomic(target, (Array.isArray(data) ? data : [data]).map(asBuffer), options);
   const scratch = encodeUtf8(data);
   try {
-    return await writeBytesAtomic(target, scratch.bytes, options);
+    return await writeBytesAtomic(target, [scratch.bytes], options);
   } finally {
     scratch.release();
   }
 }
 
-async function writeBytesAtomic(target: string, bytes: Buffer, options: { skipIfUnchanged?: boolean }): Promise<WriteOutcome> {
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+async function writeBytesAtomic(target: string, pieces: readonly Buffer[], options: { skipIfUnchanged?: boolean }): Promise<WriteOutcome> {
   // Read back only a file of the same size: most writes of a first run are new files.
-  if (options.skipIfUnchanged !== false && (await sizeOf(target)) === bytes.length) {
+  if (options.skipIfUnchanged !== false && (await sizeOf(target)) === byteLength(pieces)) {
     const current = await readFile(target).catch(() => undefined);
-    if (current && current.equals(bytes)) return 'unchanged';
+    if (current && holds(current, pieces)) return 'unchanged';
   }
   const folder = dirname(target);
   const batch = batchStorage.getStore();
@@ -98,7 +103,8 @@ async function writeBytesAtomic(target: string, bytes: Buffer, options: { skipIf
       handle = await open(temporary, 'wx');
     }
     try {
-      await handle.writeFile(bytes);
+      // Each from where the one before ended (writeFile on a handle writes at its position).
+      for (const piece of pieces) await handle.writeFile(piece);
       if (batch) {
         batch.folders.add(folder);
         batch.files += 1;
@@ -141,6 +147,23 @@ function encodeUtf8(text: string): { bytes: Buffer; release(): void } {
       if (buffer.length <= SCRATCH_KEPT_BYTES && scratchPool.length < SCRATCH_POOL_SIZE) scratchPool.push(buffer);
     },
   };
+}
+
+function byteLength(pieces: readonly Buffer[]): number {
+  let total = 0;
+  for (const piece of pieces) total += piece.length;
+  return total;
+}
+
+/** Whether `current` is exactly the pieces, one after the other. */
+function holds(current: Buffer, pieces: readonly Buffer[]): boolean {
+  if (current.length !== byteLength(pieces)) return false;
+  let at = 0;
+  for (const piece of pieces) {
+    if (!current.subarray(at, at + piece.length).equals(piece)) return false;
+    at += piece.length;
+  }
+  return true;
 }
 
 async function sizeOf(file: string): Promise<number | undefined> {
