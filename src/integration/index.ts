@@ -54,10 +54,27 @@ export default function civitscraper(userOptions: CivitscraperUserOptions = {}):
   let settings: SiteSettings | undefined;
   let astroCommand: string | undefined;
 
-  const engineRun = (logger: AstroIntegrationLogger, changedAt?: number) => {
+  const engineRun = (logger: AstroIntegrationLogger, changedAt?: number, onDiscovered?: (files: number) => void) => {
     if (!loaded) return undefined;
     const redacted = redactingLogger(logger, [loaded.config.api.key]);
-    return syncSite({ config: loaded.config, configFile: loaded.file, job: options.job, logger: redacted, ...(changedAt ? { changedAt } : {}) });
+    return syncSite({
+      config: loaded.config,
+      configFile: loaded.file,
+      job: options.job,
+      logger: redacted,
+      ...(changedAt ? { changedAt } : {}),
+      ...(onDiscovered ? { onDiscovered } : {}),
+    });
+  };
+  let favouringMemory = false;
+  /** `lowMemoryBuild: 'auto'`: V8 favours memory from the moment the library is known to be large. */
+  const sizeBuildTo = (models: number, logger: AstroIntegrationLogger) => {
+    if (favouringMemory || options.lowMemoryBuild !== 'auto') return;
+    const flags = v8FlagsFor('build', options, models);
+    if (flags.length === 0) return;
+    favouringMemory = true;
+    v8.setFlagsFromString(flags.join(' '));
+    logger.info(`${models} models: building with V8's ${flags.join(' ')} (lowMemoryBuild: 'auto')`);
   };
 
   return {
@@ -113,15 +130,11 @@ export default function civitscraper(userOptions: CivitscraperUserOptions = {}):
       },
       'astro:build:start': async ({ logger }) => {
         if (!options.pages || astroCommand !== 'build') return;
-        const data = await engineRun(logger);
-        // `lowMemoryBuild: 'auto'` knows the library's size now, before the bundling and rendering.
-        if (data && options.lowMemoryBuild === 'auto') {
-          const flags = v8FlagsFor('build', options, data.entries.length);
-          if (flags.length > 0) {
-            v8.setFlagsFromString(flags.join(' '));
-            logger.info(`${data.entries.length} models: building with V8's ${flags.join(' ')} (lowMemoryBuild: 'auto')`);
-          }
-        }
+        // Sized as soon as discovery has counted the files (the run's records and the entries
+        // made from them were the build's peak at 50,000 models), else by the entries made (a
+        // run shared with another caller that started it).
+        const data = await engineRun(logger, undefined, (files) => sizeBuildTo(files, logger));
+        if (data) sizeBuildTo(data.entries.length, logger);
         // Not awaited: the thumbnails are encoded while Astro renders the pages (on a cold build
         // of 5,000 models they were half its time, one after the other); writeImages joins them.
         if (settings && data) void prepareThumbnails(imageAssets(data, settings), settings.thumbCacheDir);

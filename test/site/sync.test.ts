@@ -49,6 +49,17 @@ describe('syncSite', () => {
     for (const problem of written?.problems ?? []) expect(problem.message).not.toBe('');
   });
 
+  it('tells how many model files the run found before any is read (what lowMemoryBuild: auto sizes the build by)', async () => {
+    const { dir, config } = await setupLibrary(workspace, 'discovered');
+    const configFile = path.join(dir, 'civitscraper.yaml');
+    const told: { files: number; requestsSoFar: number }[] = [];
+    const before = workspace.fake.requests.length;
+    const data = await syncSite({ config, configFile, logger: silentLogger, onDiscovered: (files) => told.push({ files, requestsSoFar: workspace.fake.requests.length - before }) });
+    expect(told).toEqual(data.reports.map((report) => ({ files: report.files.found, requestsSoFar: 0 })));
+    expect(told[0]?.files).toBeGreaterThanOrEqual(data.entries.length);
+    expect(workspace.fake.requests.length - before).toBeGreaterThan(0);
+  });
+
   it('a change runs once more, however many watchers report it; an older change runs nothing', async () => {
     const { dir, config } = await setupLibrary(workspace, 'changes');
     const configFile = path.join(dir, 'civitscraper.yaml');
