@@ -3,6 +3,7 @@
  * pages and the content loader share it, a change in dev makes exactly one more run, and the
  * entries file the pages read holds the gallery's half of each record.
  */
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -49,15 +50,14 @@ describe('syncSite', () => {
     for (const problem of written?.problems ?? []) expect(problem.message).not.toBe('');
   });
 
-  it('tells how many model files the run found before any is read (what lowMemoryBuild: auto sizes the build by)', async () => {
-    const { dir, config } = await setupLibrary(workspace, 'discovered');
+  it('tells how many records the scan made before it makes them into entries (what lowMemoryBuild: auto sizes the build by)', async () => {
+    const { dir, config } = await setupLibrary(workspace, 'scanned');
     const configFile = path.join(dir, 'civitscraper.yaml');
-    const told: { files: number; requestsSoFar: number }[] = [];
-    const before = workspace.fake.requests.length;
-    const data = await syncSite({ config, configFile, logger: silentLogger, onDiscovered: (files) => told.push({ files, requestsSoFar: workspace.fake.requests.length - before }) });
-    expect(told).toEqual(data.reports.map((report) => ({ files: report.files.found, requestsSoFar: 0 })));
-    expect(told[0]?.files).toBeGreaterThanOrEqual(data.entries.length);
-    expect(workspace.fake.requests.length - before).toBeGreaterThan(0);
+    const entriesFile = siteSettings(config, undefined).entriesFile;
+    const told: { models: number; entriesFileThen: boolean }[] = [];
+    const data = await syncSite({ config, configFile, logger: silentLogger, onScanned: (models) => told.push({ models, entriesFileThen: existsSync(entriesFile) }) });
+    expect(told).toEqual([{ models: data.entries.length, entriesFileThen: false }]);
+    expect(existsSync(entriesFile)).toBe(true);
   });
 
   it('a change runs once more, however many watchers report it; an older change runs nothing', async () => {

@@ -46,12 +46,6 @@ export interface ScanJobOptions {
   /** Injected by tests; built from `config.api` otherwise. */
   client?: CivitaiClient;
   onProgress?: ProgressListener;
-  /**
-   * Told how many model files discovery found, before any is read: a host that sizes itself to
-   * the library (the integration's `lowMemoryBuild: 'auto'`) can do so before the run's records
-   * take their memory.
-   */
-  onDiscovered?: (files: number) => void;
   /** Stops the run between files (Ctrl-C); what finished is kept. */
   signal?: AbortSignal;
   /**
@@ -127,8 +121,6 @@ export interface RunContext {
   readonly pool: HashPool;
   readonly report: RunReport;
   readonly progress: ProgressListener | undefined;
-  /** ScanJobOptions.onDiscovered. */
-  readonly onDiscovered: ((files: number) => void) | undefined;
   readonly signal: AbortSignal | undefined;
   /** ScanJobOptions.organize. */
   readonly organize: 'apply' | 'plan';
@@ -275,7 +267,6 @@ function createContext(
     pool,
     report: createReport(options.jobName, dryRun),
     progress,
-    onDiscovered: options.onDiscovered,
     signal: options.signal,
     organize: options.organize ?? 'apply',
     network,

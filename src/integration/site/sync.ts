@@ -47,8 +47,12 @@ export interface SiteSyncOptions {
    * makes one run.
    */
   changedAt?: number;
-  /** Told how many model files each scan job found, before any is read (ScanJobOptions.onDiscovered). */
-  onDiscovered?: (files: number) => void;
+  /**
+   * Told how many records the scan jobs made, before they are made into entries: a host that
+   * sizes itself to the library (the integration's `lowMemoryBuild: 'auto'`) can do so before
+   * the entries and the entries file, the peak of a large build, take their memory.
+   */
+  onScanned?: (models: number) => void;
 }
 
 /**
@@ -99,19 +103,19 @@ async function runSite(options: SiteSyncOptions): Promise<SiteData> {
   const file = openLogFile(options.config.logging, { debug: false }, (message) => options.logger.warn(message));
   const logger = file ? redactingLogger(fanOut(options.logger, file.logger), [options.config.api.key]) : options.logger;
   try {
-    return await scanForSite(options.config, options.job, logger, options.onDiscovered);
+    return await scanForSite(options.config, options.job, logger, options.onScanned);
   } finally {
     file?.rotating.close();
   }
 }
 
-async function scanForSite(config: Config, job: string | undefined, logger: Logger, onDiscovered: SiteSyncOptions['onDiscovered']): Promise<SiteData> {
+async function scanForSite(config: Config, job: string | undefined, logger: Logger, onScanned: SiteSyncOptions['onScanned']): Promise<SiteData> {
   const entriesFile = siteSettings(config, undefined).entriesFile;
   const detailsDir = siteDetailsDir(config);
   // Everything that holds the engine's records stays inside makeEntries: at 50,000 models they
   // and their parsed API bodies are about 350 MB, which were kept while the entries file was
   // put together and, with the run's result, while every page rendered.
-  const made = await makeEntries(config, job, entriesFile, detailsDir, logger, onDiscovered);
+  const made = await makeEntries(config, job, entriesFile, detailsDir, logger, onScanned);
   const problems = siteProblems(config, made.reports);
   const entries = await withMissing(config, made.previous.all, made.found, made.inputs, logger);
   await pruneSiteDetails(detailsDir, entries.map((entry) => entry.id));
@@ -143,9 +147,9 @@ async function makeEntries(
   entriesFile: string,
   detailsDir: string,
   logger: Logger,
-  onDiscovered: SiteSyncOptions['onDiscovered'],
+  onScanned: SiteSyncOptions['onScanned'],
 ): Promise<MadeEntries> {
-  const { items, reports, inputs } = await scanLibrary(config, job, logger, onDiscovered);
+  const { items, reports, inputs } = await scanLibrary(config, job, logger, onScanned);
   const sidecars = await readSidecarValues(items, config.scanner.cache_dir);
   const previous = await readPrevious(config, entriesFile, detailsDir);
   const records = items.map(({ record }) => record);
@@ -197,19 +201,20 @@ async function makeEntries(
 }
 
 /** Every scan job's records (the first of each id), their jobs, reports and the input paths they scanned. */
-async function scanLibrary(config: Config, job: string | undefined, logger: Logger, onDiscovered: SiteSyncOptions['onDiscovered']) {
+async function scanLibrary(config: Config, job: string | undefined, logger: Logger, onScanned: SiteSyncOptions['onScanned']) {
   const byId = new Map<string, { record: ModelRecord; job: ScanJob }>();
   const reports: ScanJobResult['report'][] = [];
   const inputs = new Set<string>();
   for (const selected of siteScanJobs(config, job)) {
     // A site build reads the library; moving, copying or linking files is `civitscraper organize`'s
     // (the organize stage says so when it has a plan).
-    const { records, report } = await runScanJob({ config, jobName: selected.name, job: selected.job, logger, organize: 'plan', ...(onDiscovered ? { onDiscovered } : {}) });
+    const { records, report } = await runScanJob({ config, jobName: selected.name, job: selected.job, logger, organize: 'plan' });
     reports.push(report);
     for (const id of selected.job.paths ?? Object.keys(config.input_paths)) inputs.add(id);
     for (const entry of report.errors) logger.warn(`${entry.stage}: ${entry.path}: ${entry.message}`);
     for (const record of records) if (!byId.has(record.id)) byId.set(record.id, { record, job: selected.job });
   }
+  onScanned?.(byId.size);
   return { items: [...byId.values()], reports, inputs };
 }
 

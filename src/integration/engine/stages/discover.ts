@@ -17,7 +17,6 @@ export async function discover(ctx: RunContext): Promise<void> {
   ctx.listings = discovery.listings;
   report.files.found = discovery.files.length;
   ctx.progress?.({ stage: 'discover', phase: 'end', done: discovery.files.length, total: discovery.files.length });
-  ctx.onDiscovered?.(discovery.files.length);
   for (const problem of discovery.problems) report.fail(problem.path, problem.stage, problem.message);
   ctx.log.info(`discover: ${discovery.files.length} model files in ${inputIds.length} input path(s)`);
 }
