@@ -342,6 +342,11 @@ describe('personal data, duplicates and usage in the page engine', () => {
     expect(mytag.labels).toEqual(expect.arrayContaining(['negative', 'mine']));
     expect(run((state) => (state.filters.mytag = ['mine'])).list.map((i: number) => model.stems[i]).sort()).toEqual(['emb', 'one']);
     expect(all.counts.mine[0]).toBe(2);
+    // New personal data (a model unhidden, a favourite removed) changes the same state's result.
+    engine.setPersonal({ fav: new Uint8Array(model.n), hidden: new Uint8Array(model.n), noted, tags });
+    expect(run(() => undefined).list).toHaveLength(model.n);
+    expect(run((state) => (state.filters.mine = ['Favourites'])).list).toEqual([]);
+    engine.setPersonal({ fav, hidden, noted, tags });
     // `hidden=1` is part of the URL state.
     expect(core.parseHash('#hidden=1').hidden).toBe(true);
     expect(core.formatHash({ ...core.defaultState(), hidden: true })).toBe('hidden=1');
