@@ -566,6 +566,32 @@
     }
 
     /**
+     * Each facet value's matches: a model every facet accepts counts everywhere; one rejected by
+     * exactly one facet counts only there (that facet's other values would let it in). Made when
+     * a result's counts are first read: while typing, the facets are drawn only when the typing
+     * pauses, and at 50,000 models the counts were half of a keystroke.
+     */
+    function countMatches(fails, failedFacet, grouped) {
+      var values = facets.map(function (facet) { return new Int32Array(facet.labels.length); });
+      var lastUnits = facets.map(function (facet) { return new Int32Array(facet.labels.length).fill(-1); });
+      for (var o = 0; o < n; o++) {
+        var m = groupOrder[o];
+        var f = fails[m];
+        if (f > 1) continue;
+        var unit = grouped && groupOf[m] ? -1 - groupOf[m] : m;
+        if (f === 0) {
+          for (var p = 0; p < facets.length; p++) addCounts(facets[p], values[p], lastUnits[p], m, unit);
+        } else {
+          var only = failedFacet[m];
+          addCounts(facets[only], values[only], lastUnits[only], m, unit);
+        }
+      }
+      var byKey = {};
+      facets.forEach(function (facet, position) { byKey[facet.key] = values[position]; });
+      return byKey;
+    }
+
+    /**
      * Positions in sort order (ascending or descending); unknown values last either way; ties by
      * name (= position). Values are whole numbers, so key and position pack into one float and a
      * native numeric sort does the work.
@@ -666,29 +692,6 @@
       }
       var grouped = Boolean(state.group);
       var counts = null;
-      // One pass: a model every facet accepts counts everywhere; one rejected by exactly one
-      // facet counts only there (that facet's other values would let it in). Made when first
-      // read: while typing, the facets are drawn only when the typing pauses, and at 50,000
-      // models the counts were half of a keystroke.
-      function countAll() {
-        var values = facets.map(function (facet) { return new Int32Array(facet.labels.length); });
-        var lastUnits = facets.map(function (facet) { return new Int32Array(facet.labels.length).fill(-1); });
-        for (var o = 0; o < n; o++) {
-          var m = groupOrder[o];
-          var f = fails[m];
-          if (f > 1) continue;
-          var unit = grouped && groupOf[m] ? -1 - groupOf[m] : m;
-          if (f === 0) {
-            for (var p = 0; p < facets.length; p++) addCounts(facets[p], values[p], lastUnits[p], m, unit);
-          } else {
-            var only = failedFacet[m];
-            addCounts(facets[only], values[only], lastUnits[only], m, unit);
-          }
-        }
-        var byKey = {};
-        facets.forEach(function (facet, position) { byKey[facet.key] = values[position]; });
-        return byKey;
-      }
       var sorted = order(state.sort, state.dir);
       var list = [];
       var members = null;
@@ -729,7 +732,7 @@
         list: list,
         members: members,
         get counts() {
-          return counts || (counts = countAll());
+          return counts || (counts = countMatches(fails, failedFacet, grouped));
         },
         total: grouped ? totals.groups : totals.files,
         files: totals.files,
