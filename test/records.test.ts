@@ -6,7 +6,7 @@ import { runInNewContext } from 'node:vm';
 import { describe, expect, it, vi } from 'vitest';
 import { slugify } from '../src/integration/engine/records/id.ts';
 import { ModelRecordSchema } from '../src/integration/engine/records/schema.ts';
-import { joinSiteRecord, readSiteDetails, splitForSite, writeSiteDetails } from '../src/integration/site/details.ts';
+import { joinSiteRecord, pruneSiteDetails, readSiteDetails, splitForSite, writeDetailsFiles } from '../src/integration/site/details.ts';
 import { hasNewerVersion, libraryContext, modelView } from '../src/integration/site/view.ts';
 
 const record = ModelRecordSchema.parse({
@@ -107,11 +107,12 @@ describe('site details files', () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'cs-details-'));
     try {
       const { details } = splitForSite(record);
-      await writeSiteDetails(dir, [{ id: 'x-abc', details }, { id: 'y-def', details: {} }]);
+      await writeDetailsFiles(dir, [{ id: 'x-abc', details }, { id: 'y-def', details: {} }]);
       expect(readSiteDetails(dir, 'x-abc')).toEqual(details);
       const before = await stat(path.join(dir, 'x-abc.json'));
       await new Promise((resolve) => setTimeout(resolve, 20));
-      await writeSiteDetails(dir, [{ id: 'x-abc', details }]);
+      await writeDetailsFiles(dir, [{ id: 'x-abc', details }]);
+      await pruneSiteDetails(dir, ['x-abc']);
       expect((await stat(path.join(dir, 'x-abc.json'))).mtimeMs).toBe(before.mtimeMs);
       expect(await readdir(dir)).toEqual(['x-abc.json']);
       // A damaged file reads as "no details", never as an error that stops the build.
@@ -124,7 +125,7 @@ describe('site details files', () => {
   });
 });
 
-describe('writeSiteDetails in a first build', () => {
+describe('writeDetailsFiles in a first build', () => {
   it('writes each file whole (temp, then rename) and fsyncs the folder once, not each of the files', async () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'cs-details-sync-'));
     const probe = await open(dir, 'r');
@@ -134,7 +135,7 @@ describe('writeSiteDetails in a first build', () => {
     try {
       const { details } = splitForSite(record);
       const ids = Array.from({ length: 40 }, (_, index) => `model-${index}`);
-      await writeSiteDetails(dir, ids.map((id) => ({ id, details })));
+      await writeDetailsFiles(dir, ids.map((id) => ({ id, details })));
       expect((await readdir(dir)).sort()).toEqual(ids.map((id) => `${id}.json`).sort());
       for (const id of ids) expect(readSiteDetails(dir, id)).toEqual(details);
       expect(sync).toHaveBeenCalledTimes(1);

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ModelRecordSchema } from '../../src/integration/engine/records/schema.ts';
-import { DETAILS_FORMAT, readSiteDetails, splitForSite, writeSiteDetails } from '../../src/integration/site/details.ts';
+import { DETAILS_FORMAT, readSiteDetails, splitForSite, writeDetailsFiles } from '../../src/integration/site/details.ts';
 import { pageDepth, relativizeHtml, sourceRelative } from '../../src/integration/site/relative-urls.ts';
 import { sanitizeDescription } from '../../src/integration/site/sanitize.ts';
 import { buildDemoSite } from '../support/demo-site.ts';
@@ -44,7 +44,7 @@ describe('descriptions in the details files', () => {
 
     const dir = await mkdtemp(path.join(tmpdir(), 'cs-page-render-'));
     try {
-      await writeSiteDetails(dir, [{ id: 'a', details: first.details }]);
+      await writeDetailsFiles(dir, [{ id: 'a', details: first.details }]);
       const text = await readFile(path.join(dir, 'a.json'), 'utf8');
       expect(text).not.toMatch(/<script|<iframe|<style|onclick|onerror|javascript:/i);
       expect(readSiteDetails(dir, 'a')).toEqual(first.details);

@@ -137,20 +137,6 @@ export function siteDetailsFile(dir: string, id: string): string {
   return path.join(dir, `${encodeURIComponent(id)}.json`);
 }
 
-/**
- * Writes the details of every record (unchanged files are not rewritten) and removes those of
- * records that are gone (not those of `alsoKeep`). Each write is atomic.
- */
-export async function writeSiteDetails(
-  dir: string,
-  parts: readonly { id: string; details: ModelDetails }[],
-  /** Ids whose details stay as they are (models whose file is missing this run). */
-  alsoKeep: readonly string[] = [],
-): Promise<void> {
-  await writeDetailsFiles(dir, parts);
-  await pruneSiteDetails(dir, [...parts.map((part) => part.id), ...alsoKeep]);
-}
-
 /** Writes each record's details file (unchanged files are not rewritten), each atomically. */
 export async function writeDetailsFiles(dir: string, parts: readonly { id: string; details: ModelDetails }[]): Promise<void> {
   await mkdir(dir, { recursive: true });
