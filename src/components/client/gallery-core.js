@@ -404,6 +404,11 @@
      */
     var recentResults = new Map();
     var RECENT_RESULTS = 16;
+    /** Adds to a map of the last `limit` values, the oldest going first. */
+    function keepRecent(map, limit, key, value) {
+      if (map.size >= limit) map.delete(map.keys().next().value);
+      map.set(key, value);
+    }
     /** Models the user hid (1), left out of every result unless `state.hidden`. */
     var hiddenMask = new Uint8Array(n);
     var hiddenCount = 0;
@@ -510,8 +515,7 @@
       search.q = q;
       search.tokens = tokens;
       search.mask = mask;
-      if (recentMasks.size >= RECENT_MASKS) recentMasks.delete(recentMasks.keys().next().value);
-      recentMasks.set(key, mask);
+      keepRecent(recentMasks, RECENT_MASKS, key, mask);
       return mask;
     }
 
@@ -637,8 +641,7 @@
       var known = recentResults.get(key);
       if (known) return known;
       var result = compute(state);
-      if (recentResults.size >= RECENT_RESULTS) recentResults.delete(recentResults.keys().next().value);
-      recentResults.set(key, result);
+      keepRecent(recentResults, RECENT_RESULTS, key, result);
       return result;
     }
 
