@@ -132,8 +132,10 @@ describe('hash pool', () => {
     const order: string[] = [];
     const p = pool({ threads: 2, largeFileBytes: 32 * MiB });
     const bigTwin = { ...big };
-    // 24 files of 9 MiB: many more small bytes than one large file.
-    const small = Array.from({ length: 24 }, () => ({ ...(jobs[8] as HashJob) }));
+    // 48 files of 9 MiB: many more small bytes than one large file, so that the large-file lane
+    // finishing last would take a thread starved for most of the run (the whole suite runs beside
+    // this on 2 cores; with 24 it happened once).
+    const small = Array.from({ length: 48 }, () => ({ ...(jobs[8] as HashJob) }));
     const outcomes: HashJob[] = [];
     await hashMany(p, [big, bigTwin, ...small], {
       onResult: (outcome) => {
